@@ -1,0 +1,150 @@
+"""The menu: the arms a router may choose from, read from YAML or TOML and validated."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ponder._pricing import Price, lookup_price
+from ponder.errors import MenuError
+
+Aggregation = Literal["first", "majority", "best_of_n"]
+Effort = Literal["minimal", "low", "medium", "high"]
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens in ``text`` at about four characters a token: good enough to price a call."""
+    return max(1, math.ceil(len(text) / 4))
+
+
+class Arm(BaseModel):
+    """One way to answer: a model, how hard it thinks, how many samples, how they combine."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(min_length=1, description="litellm model name, e.g. 'gpt-4o-mini'")
+    name: str | None = Field(default=None, description="unique label; defaults to the model")
+    thinking_budget: int | None = Field(default=None, ge=0, description="thinking tokens")
+    reasoning_effort: Effort | None = None
+    samples: int = Field(default=1, ge=1, le=64)
+    aggregation: Aggregation = "first"
+    input_price: float | None = Field(default=None, ge=0, description="USD per 1M input tokens")
+    output_price: float | None = Field(default=None, ge=0, description="USD per 1M output tokens")
+    output_tokens: int = Field(default=400, ge=1, description="expected answer tokens per sample")
+    ability: float | None = Field(default=None, description="latent ability, overrides the model")
+    like: str | None = Field(default=None, description="a trained arm whose ability to borrow")
+
+    @model_validator(mode="after")
+    def _check(self) -> Arm:
+        if self.thinking_budget is not None and self.reasoning_effort is not None:
+            raise ValueError("set thinking_budget or reasoning_effort, not both")
+        if self.samples > 1 and self.aggregation == "first":
+            raise ValueError(
+                f"{self.samples} samples with aggregation 'first' would pay for samples "
+                "that are thrown away; use 'majority' or 'best_of_n'"
+            )
+        if (self.input_price is None) != (self.output_price is None):
+            raise ValueError("set both input_price and output_price, or neither")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.model
+
+    def price(self) -> Price:
+        if self.input_price is not None and self.output_price is not None:
+            return Price(self.input_price, self.output_price)
+        return lookup_price(self.model)
+
+    @property
+    def blended_price(self) -> float:
+        """USD per million tokens at a typical 1:3 input:output mix (what the prior reads)."""
+        p = self.price()
+        return (p.input + 3 * p.output) / 4
+
+    def expected_cost(self, input_tokens: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Expected USD for one request, given each query's input tokens."""
+        p = self.price()
+        out = self.output_tokens + (self.thinking_budget or 0)
+        per_sample = (input_tokens * p.input + out * p.output) / 1e6
+        return np.asarray(per_sample * self.samples, dtype=np.float64)
+
+
+class Menu(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    arms: tuple[Arm, ...] = Field(min_length=1)
+    max_cost: float | None = Field(default=None, gt=0, description="USD ceiling per request")
+    lam: float = Field(default=0.5, ge=0, description="quality-vs-cost trade-off (0 = quality)")
+
+    @model_validator(mode="after")
+    def _unique(self) -> Menu:
+        seen: set[str] = set()
+        for a in self.arms:
+            if a.label in seen:
+                raise ValueError(f"two arms are named '{a.label}'; give each a unique name")
+            seen.add(a.label)
+        return self
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(a.label for a in self.arms)
+
+    def expected_costs(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        tokens = np.array([estimate_tokens(t) for t in texts], dtype=np.float64)
+        return np.stack([a.expected_cost(tokens) for a in self.arms], axis=1)
+
+    def check_prices(self) -> None:
+        """Resolve every arm's price now, so a bad menu fails at load, not mid-request."""
+        for a in self.arms:
+            a.price()
+
+    @classmethod
+    def load(cls, path: str | Path) -> Menu:
+        p = Path(path)
+        if not p.is_file():
+            raise MenuError(f"{p}: menu file not found")
+        text = p.read_text(encoding="utf-8")
+        suffix = p.suffix.lower()
+        try:
+            if suffix in (".yaml", ".yml"):
+                import yaml
+
+                data = yaml.safe_load(text)
+            elif suffix == ".toml":
+                try:
+                    import tomllib
+                except ModuleNotFoundError:  # Python 3.10
+                    import tomli as tomllib
+                data = tomllib.loads(text)
+            else:
+                raise MenuError(f"{p}: unknown menu format '{suffix}' (use .yaml or .toml)")
+        except MenuError:
+            raise
+        except Exception as exc:  # parser errors have many types; all mean "not parseable"
+            raise MenuError(f"{p}: cannot parse: {str(exc).splitlines()[0]}") from None
+        menu = cls.parse(data, source=str(p))
+        menu.check_prices()
+        return menu
+
+    @classmethod
+    def parse(cls, data: object, source: str = "menu") -> Menu:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            loc = ".".join(str(x) for x in e["loc"])
+            raise MenuError(f"{source}: {loc}: {e['msg']}") from None
+
+    @classmethod
+    def default(cls) -> Menu:
+        path = resources.files("ponder") / "menus" / "default.yaml"
+        with resources.as_file(path) as p:
+            return cls.load(p)

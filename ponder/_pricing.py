@@ -1,0 +1,68 @@
+"""Model prices from litellm's offline price table, without importing litellm.
+
+litellm ships its price table as a JSON file inside the package. Reading that file directly
+takes milliseconds, where ``import litellm`` takes seconds and may try the network for a
+fresher table; routing decisions need neither.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from ponder.errors import MenuError
+
+_TABLE = "model_prices_and_context_window_backup.json"
+
+
+@dataclass(frozen=True)
+class Price:
+    """US dollars per million tokens."""
+
+    input: float
+    output: float
+
+
+@lru_cache(maxsize=1)
+def _price_table() -> dict[str, Any]:
+    try:
+        text = (resources.files("litellm") / _TABLE).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise MenuError(
+            f"litellm's price table is not available ({exc}); set input_price and "
+            "output_price on the arm"
+        ) from None
+    table: dict[str, Any] = json.loads(text)
+    return table
+
+
+def lookup_price(model: str) -> Price:
+    """The litellm price of ``model``; a provider prefix such as ``openai/`` is optional."""
+    table = _price_table()
+    candidates = [model]
+    if "/" in model:
+        candidates.append(model.split("/", 1)[1])
+    for name in candidates:
+        entry = table.get(name)
+        if isinstance(entry, dict) and "input_cost_per_token" in entry:
+            return Price(
+                input=float(entry["input_cost_per_token"]) * 1e6,
+                output=float(entry.get("output_cost_per_token", 0.0)) * 1e6,
+            )
+    raise MenuError(
+        f"no price for model '{model}' in litellm's price table; set input_price and "
+        "output_price (USD per million tokens) on the arm"
+    )
+
+
+def model_info(model: str) -> dict[str, Any]:
+    """litellm's table entry for ``model`` (empty when unknown)."""
+    table = _price_table()
+    for name in (model, model.split("/", 1)[-1]):
+        entry = table.get(name)
+        if isinstance(entry, dict):
+            return entry
+    return {}
