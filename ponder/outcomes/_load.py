@@ -134,7 +134,9 @@ def _iter_jsonl(path: Path, report: LoadReport) -> Iterator[OutcomeRow]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise OutcomeFormatError(str(path), lineno, None, f"invalid UTF-8 ({exc.reason})")
+                raise OutcomeFormatError(
+                    str(path), lineno, None, f"invalid UTF-8 ({exc.reason})"
+                ) from None
             if not text.strip():
                 report.skipped.append((lineno, "blank line"))
                 continue
@@ -219,7 +221,7 @@ def _load_wide_csv(path: Path) -> LoadResult:
         rows: list[OutcomeRow] = []
         lineno = 1
         try:
-            for lineno, cells in enumerate(reader, start=2):  # noqa: B007 - used after loop
+            for lineno, cells in enumerate(reader, start=2):
                 if not any(c.strip() for c in cells):
                     report.skipped.append((lineno, "blank line"))
                     continue
@@ -241,8 +243,10 @@ def _load_wide_csv(path: Path) -> LoadResult:
                             str(path), lineno, m, f"score {score} is outside [0, 1]"
                         )
                     cost_col = col.get(f"{m}|total_cost")
-                    cost = None if cost_col is None else _csv_float(
-                        path, lineno, f"{m}|total_cost", cells[cost_col]
+                    cost = (
+                        None
+                        if cost_col is None
+                        else _csv_float(path, lineno, f"{m}|total_cost", cells[cost_col])
                     )
                     if cost is not None and cost < 0:
                         raise OutcomeFormatError(
@@ -257,7 +261,9 @@ def _load_wide_csv(path: Path) -> LoadResult:
                 task = cells[col["eval_name"]] if "eval_name" in col else ""
                 rows.append(OutcomeRow(id=rid, prompt=prompt, task=task or None, arms=arms))
         except UnicodeDecodeError as exc:
-            raise OutcomeFormatError(str(path), lineno, None, f"invalid UTF-8 ({exc.reason})") from None
+            raise OutcomeFormatError(
+                str(path), lineno, None, f"invalid UTF-8 ({exc.reason})"
+            ) from None
         except csv.Error as exc:
             raise OutcomeFormatError(str(path), lineno, None, f"malformed CSV ({exc})") from None
     if not rows:

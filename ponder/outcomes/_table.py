@@ -115,9 +115,7 @@ class OutcomeTable:
         for a in arms:
             if any(a in t.samples for t in tables):
                 samples[a] = tuple(
-                    s
-                    for t in tables
-                    for s in (t.samples.get(a) or (None,) * t.n_queries)
+                    s for t in tables for s in (t.samples.get(a) or (None,) * t.n_queries)
                 )
         return OutcomeTable(
             ids=tuple(i for t in tables for i in t.ids),

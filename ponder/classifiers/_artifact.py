@@ -1,0 +1,103 @@
+"""Save and load a fitted classifier as a directory: a JSON manifest plus the booster text.
+
+No pickle: a model directory is plain text a person can read and diff, it loads across
+Python and library versions, and loading one runs no code from the file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ponder._version import __version__
+from ponder.classifiers._difficulty import BoostedEasiness, LinearEasiness
+from ponder.classifiers._featurize import FeaturizerSpec, build_featurizer
+from ponder.classifiers._irt import DifficultyClassifier
+from ponder.classifiers._prior import ArmPrior
+from ponder.classifiers._protocol import ArmProfile
+from ponder.errors import ModelArtifactError
+
+FORMAT = "ponder-classifier"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+BOOSTER = "booster.txt"
+
+
+def save_classifier(
+    clf: DifficultyClassifier, path: str | Path, *, sources: list[str] | None = None
+) -> Path:
+    clf._check_fitted()
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "ponder_version": __version__,
+        "backend": clf.backend,
+        "params": clf.params_,
+        "featurizer": clf.featurizer_spec_.model_dump(mode="json"),
+        "arms": [
+            {"name": a.name, "ability": a.ability, "discrimination": a.discrimination}
+            for a in clf.arms_
+        ],
+        "prior": {
+            "intercept": clf.prior_.intercept,
+            "slope": clf.prior_.slope,
+            "discrimination": clf.prior_.discrimination,
+            "n_arms": clf.prior_.n_arms,
+        },
+        "easiness": clf.easiness_.state(),
+        "training": {"data_hash": clf.data_hash_, "sources": sources or []},
+        "metrics": clf.metrics_,
+    }
+    if isinstance(clf.easiness_, BoostedEasiness):
+        (out / BOOSTER).write_text(clf.easiness_.model_string(), encoding="utf-8")
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def load_classifier(path: str | Path) -> DifficultyClassifier:
+    root = Path(path)
+    mfile = root / MANIFEST
+    if not mfile.is_file():
+        raise ModelArtifactError(f"{root}: not a ponder model directory (no {MANIFEST})")
+    try:
+        m = json.loads(mfile.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelArtifactError(f"{mfile}: unreadable manifest ({exc})") from None
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        raise ModelArtifactError(f"{mfile}: not a {FORMAT} manifest")
+    if m.get("format_version") != FORMAT_VERSION:
+        raise ModelArtifactError(
+            f"{mfile}: format version {m.get('format_version')} is not supported "
+            f"(this ponder reads version {FORMAT_VERSION}); retrain with `ponder train`"
+        )
+    try:
+        clf = DifficultyClassifier(backend=m["backend"])
+        clf.featurizer_spec_ = FeaturizerSpec.model_validate(m["featurizer"])
+        clf.params_ = dict(m["params"])
+        clf.arms_ = tuple(
+            ArmProfile(a["name"], float(a["ability"]), float(a["discrimination"]), "trained")
+            for a in m["arms"]
+        )
+        clf.prior_ = ArmPrior(**m["prior"])
+        clf.metrics_ = dict(m.get("metrics", {}))
+        clf.data_hash_ = str(m["training"]["data_hash"])
+        if m["backend"] == "lightgbm":
+            booster = root / BOOSTER
+            if not booster.is_file():
+                raise ModelArtifactError(f"{root}: {BOOSTER} is missing")
+            clf.easiness_ = BoostedEasiness.from_state(
+                m["easiness"], booster.read_text(encoding="utf-8")
+            )
+        else:
+            clf.easiness_ = LinearEasiness.from_state(m["easiness"])
+    except (KeyError, TypeError, ValueError, ValidationError) as exc:
+        if isinstance(exc, ModelArtifactError):
+            raise
+        raise ModelArtifactError(f"{mfile}: malformed manifest ({exc!r})") from None
+    clf.featurizer_ = build_featurizer(clf.featurizer_spec_)
+    return clf

@@ -1,0 +1,234 @@
+"""Learners of the shared latent easiness f(x) = -difficulty(x) of a query.
+
+Both fit a Rasch-style model on stacked (query, arm) observations,
+``logit P(success) = theta_arm + f(x_query)``, so every arm's outcomes inform one difficulty
+function. That is what lets the model speak about arms it was never trained on: only their
+ability is missing, not the query's difficulty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_EPS = 1e-4
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Stacked outcomes: query row ``qi[r]`` answered by arm ``aj[r]`` scored ``y[r]`` in [0, 1]."""
+
+    qi: IntArray
+    aj: IntArray
+    y: FloatArray
+    n_arms: int
+
+    def subset(self, mask: npt.NDArray[np.bool_]) -> Observations:
+        return Observations(self.qi[mask], self.aj[mask], self.y[mask], self.n_arms)
+
+    def arm_logit_means(self) -> FloatArray:
+        """Per-arm logit of the mean score: a starting ability that needs no model."""
+        sums = np.bincount(self.aj, weights=self.y, minlength=self.n_arms)
+        counts = np.bincount(self.aj, minlength=self.n_arms)
+        mean = np.clip((sums + 0.5) / (counts + 1.0), 0.02, 0.98)
+        return np.log(mean / (1 - mean))
+
+
+def stack_scores(scores: FloatArray) -> Observations:
+    qi, aj = np.nonzero(~np.isnan(scores))
+    return Observations(qi.astype(np.int64), aj.astype(np.int64), scores[qi, aj], scores.shape[1])
+
+
+def soft_log_loss(y: FloatArray, p: FloatArray) -> float:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def sigmoid(z: FloatArray) -> FloatArray:
+    out: FloatArray = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+    return out
+
+
+class EasinessModel(Protocol):
+    def fit(
+        self, X: npt.NDArray[np.float32], obs: Observations, valid: tuple[Any, Observations] | None
+    ) -> EasinessModel: ...
+
+    def latent(self, X: npt.NDArray[np.float32]) -> FloatArray: ...
+
+    def arm_offsets(self) -> FloatArray: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class LinearEasiness:
+    """Logistic regression on [standardised features, arm one-hot]: a linear Rasch model.
+
+    sklearn's LogisticRegression takes no soft labels, so a fractional score s is fed as a
+    positive row of weight s and a negative row of weight 1 - s: the same likelihood.
+    """
+
+    C: float = 0.3
+    mean_: FloatArray = field(default_factory=lambda: np.zeros(0))
+    scale_: FloatArray = field(default_factory=lambda: np.ones(0))
+    coef_: FloatArray = field(default_factory=lambda: np.zeros(0))
+    theta_: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    def fit(
+        self, X: npt.NDArray[np.float32], obs: Observations, valid: tuple[Any, Observations] | None
+    ) -> LinearEasiness:
+        from sklearn.linear_model import LogisticRegression
+
+        Xd = X.astype(np.float64)
+        self.mean_ = Xd.mean(axis=0)
+        self.scale_ = Xd.std(axis=0) + 1e-6
+        Xs = (Xd - self.mean_) / self.scale_
+        # Arm columns are scaled up so the L2 penalty barely shrinks the abilities.
+        arm_cols = np.zeros((len(obs.qi), obs.n_arms))
+        arm_cols[np.arange(len(obs.qi)), obs.aj] = 10.0
+        Z = np.hstack([Xs[obs.qi], arm_cols])
+        pos, neg = obs.y > 0, obs.y < 1
+        Zs = np.vstack([Z[pos], Z[neg]])
+        labels = np.concatenate([np.ones(pos.sum()), np.zeros(neg.sum())])
+        weights = np.concatenate([obs.y[pos], 1 - obs.y[neg]])
+        lr = LogisticRegression(C=self.C, fit_intercept=False, max_iter=2000)
+        lr.fit(Zs, labels, sample_weight=weights)
+        coef = lr.coef_.ravel()
+        self.coef_ = coef[: X.shape[1]]
+        self.theta_ = coef[X.shape[1] :] * 10.0
+        return self
+
+    def latent(self, X: npt.NDArray[np.float32]) -> FloatArray:
+        out: FloatArray = ((X.astype(np.float64) - self.mean_) / self.scale_) @ self.coef_
+        return out
+
+    def arm_offsets(self) -> FloatArray:
+        return self.theta_
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "C": self.C,
+            "mean": self.mean_.tolist(),
+            "scale": self.scale_.tolist(),
+            "coef": self.coef_.tolist(),
+            "theta": self.theta_.tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, s: dict[str, Any]) -> LinearEasiness:
+        return cls(
+            C=float(s["C"]),
+            mean_=np.asarray(s["mean"]),
+            scale_=np.asarray(s["scale"]),
+            coef_=np.asarray(s["coef"]),
+            theta_=np.asarray(s["theta"]),
+        )
+
+
+@dataclass
+class BoostedEasiness:
+    """LightGBM learns f(x) with each row's arm ability as a fixed offset (``init_score``).
+
+    The trees see only query features, so what they learn is shared across arms; the
+    ``cross_entropy`` objective takes fractional scores as they are.
+    """
+
+    n_rounds: int = 400
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_data_in_leaf: int = 40
+    feature_fraction: float = 0.7
+    lambda_l2: float = 1.0
+    early_stopping: int = 40
+    seed: int = 0
+    best_iteration_: int = 0
+    theta_: FloatArray = field(default_factory=lambda: np.zeros(0))
+    booster_: Any = None
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "objective": "cross_entropy",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "lambda_l2": self.lambda_l2,
+            "seed": self.seed,
+            "num_threads": 2,
+            "verbose": -1,
+            "deterministic": True,
+        }
+
+    def fit(
+        self, X: npt.NDArray[np.float32], obs: Observations, valid: tuple[Any, Observations] | None
+    ) -> BoostedEasiness:
+        import lightgbm as lgb
+
+        self.theta_ = obs.arm_logit_means()
+        train = lgb.Dataset(
+            X[obs.qi], label=obs.y, init_score=self.theta_[obs.aj], free_raw_data=True
+        )
+        callbacks: list[Any] = []
+        valid_sets = []
+        if valid is not None:
+            Xv, vobs = valid
+            valid_sets.append(
+                lgb.Dataset(
+                    Xv[vobs.qi], label=vobs.y, init_score=self.theta_[vobs.aj], reference=train
+                )
+            )
+            callbacks.append(lgb.early_stopping(self.early_stopping, verbose=False))
+        self.booster_ = lgb.train(
+            self._params(),
+            train,
+            num_boost_round=self.n_rounds,
+            valid_sets=valid_sets or None,
+            callbacks=callbacks,
+        )
+        self.best_iteration_ = int(
+            self.booster_.best_iteration or self.booster_.current_iteration()
+        )
+        return self
+
+    def latent(self, X: npt.NDArray[np.float32]) -> FloatArray:
+        out: FloatArray = self.booster_.predict(
+            X, raw_score=True, num_iteration=self.best_iteration_ or None, num_threads=1
+        )
+        return np.asarray(out, dtype=np.float64)
+
+    def arm_offsets(self) -> FloatArray:
+        return self.theta_
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "n_rounds": self.best_iteration_,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "theta": self.theta_.tolist(),
+        }
+
+    def model_string(self) -> str:
+        return str(self.booster_.model_to_string(num_iteration=self.best_iteration_ or None))
+
+    @classmethod
+    def from_state(cls, s: dict[str, Any], model_string: str) -> BoostedEasiness:
+        import lightgbm as lgb
+
+        m = cls(
+            n_rounds=int(s["n_rounds"]),
+            learning_rate=float(s["learning_rate"]),
+            num_leaves=int(s["num_leaves"]),
+            theta_=np.asarray(s["theta"]),
+        )
+        m.booster_ = lgb.Booster(model_str=model_string)
+        m.best_iteration_ = 0
+        return m

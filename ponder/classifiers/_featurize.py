@@ -1,0 +1,302 @@
+"""Turn query texts into fixed-width float32 matrices for the difficulty classifiers.
+
+Routing must cost far less than the LLM call it routes, so every featurizer here is cheap for a
+single short query, and none touches the network. A saved classifier stores a `FeaturizerSpec`
+rather than a pickled featurizer, so it can be rebuilt by any later ponder version that still
+knows the spec's kind.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+import zlib
+from collections.abc import Sequence
+from importlib.resources import files
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from ponder.errors import ModelArtifactError
+
+FloatMatrix = npt.NDArray[np.float32]
+
+# The files model2vec reads. Checking them ourselves before loading matters: given a path that
+# does not exist, model2vec treats it as a Hugging Face repo id and tries to download it.
+_STATIC_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+@runtime_checkable
+class Featurizer(Protocol):
+    """Anything that maps texts to a dense (n, dim) float32 matrix with a fixed dim."""
+
+    def transform(self, texts: Sequence[str]) -> FloatMatrix: ...
+
+
+class FeaturizerSpec(BaseModel):
+    """A featurizer's recipe, small enough to live in a saved classifier's JSON."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["stats", "hashed", "static", "concat"]
+    params: dict[str, int | str | None] = Field(default_factory=dict)
+    parts: tuple[FeaturizerSpec, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------
+# Text statistics
+
+_LATEX_CMD = re.compile(r"\\[A-Za-z]+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_CODE_WORD = re.compile(
+    r"\b(?:def|return|import|elif|lambda|function|const|void|printf|println)\b|#include"
+)
+_CHOICE_LINE = re.compile(r"^[ \t]*(?:\([A-Ha-h]\)|[A-H][.)])[ \t]+\S", re.MULTILINE)
+_TURN_LINE = re.compile(r"^[ \t]*(?:User|Assistant|Human|System|Q|A)[ \t]*:", re.MULTILINE)
+_DIGITS = str.maketrans("", "", "0123456789")
+
+_STATS_NAMES: tuple[str, ...] = (
+    "log_chars", "log_words", "log_lines", "digit_ratio", "non_ascii_ratio",
+    "log_latex_cmds", "log_dollars", "log_carets", "log_equals", "log_numbers",
+    "log_code_fences", "log_code_words", "log_braces", "log_semicolons",
+    "log_question_marks", "log_choice_lines", "log_turn_lines", "log_max_word_len",
+)  # fmt: skip
+
+
+class TextStats:
+    """Surface statistics that separate math, code, multiple-choice and chat-shaped prompts.
+
+    Counts go through log1p so one very long prompt does not dominate a linear model. Each
+    feature is one pass of a C-level string method or regex, so the cost is O(len(text)).
+    """
+
+    feature_names: tuple[str, ...] = _STATS_NAMES
+
+    def transform(self, texts: Sequence[str]) -> FloatMatrix:
+        out = np.empty((len(texts), len(_STATS_NAMES)), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i] = self._row(text)
+        return out
+
+    @staticmethod
+    def _row(t: str) -> list[float]:
+        n = len(t)
+        words = t.split()
+        log = math.log1p
+        denom = max(n, 1)
+        return [
+            log(n),
+            log(len(words)),
+            log(t.count("\n") + 1 if t else 0),
+            (n - len(t.translate(_DIGITS))) / denom,
+            (n - len(t.encode("ascii", "ignore"))) / denom,
+            log(len(_LATEX_CMD.findall(t))),
+            log(t.count("$")),
+            log(t.count("^")),
+            log(t.count("=")),
+            log(len(_NUMBER.findall(t))),
+            log(t.count("```")),
+            log(len(_CODE_WORD.findall(t))),
+            log(t.count("{") + t.count("}")),
+            log(t.count(";")),
+            log(t.count("?")),
+            log(len(_CHOICE_LINE.findall(t))),
+            log(len(_TURN_LINE.findall(t))),
+            log(max(map(len, words), default=0)),
+        ]
+
+    @property
+    def spec(self) -> FeaturizerSpec:
+        return FeaturizerSpec(kind="stats")
+
+
+# --------------------------------------------------------------------------------------------
+# Hashed n-grams
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_HASH_SEED = 0x9E3779B1  # any fixed value; changing it invalidates every saved classifier
+
+
+class HashedNgrams:
+    """Bag of hashed unigrams and bigrams: a content signal that needs no model file.
+
+    Uses crc32, not hash(): Python salts str hashes per process (PYTHONHASHSEED), which would
+    give a saved classifier different columns on every run. Punctuation marks count as tokens
+    because `$`, `{` and `=` say a lot about a prompt. A signed hash keeps collisions unbiased.
+    """
+
+    def __init__(self, n_features: int = 256) -> None:
+        if n_features < 1:
+            raise ValueError(f"n_features must be >= 1, got {n_features}")
+        self.n_features = n_features
+
+    def transform(self, texts: Sequence[str]) -> FloatMatrix:
+        out = np.zeros((len(texts), self.n_features), dtype=np.float32)
+        for i, text in enumerate(texts):
+            tokens = _TOKEN.findall(text.lower())
+            grams = tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
+            row = out[i]
+            for gram in grams:
+                h = zlib.crc32(gram.encode("utf-8"), _HASH_SEED)
+                row[h % self.n_features] += 1.0 if h & 0x80000000 else -1.0
+            norm = float(np.linalg.norm(row))
+            if norm > 0.0:
+                row /= norm
+        return out
+
+    @property
+    def spec(self) -> FeaturizerSpec:
+        return FeaturizerSpec(kind="hashed", params={"n_features": self.n_features})
+
+
+# --------------------------------------------------------------------------------------------
+# Static embedding (model2vec)
+
+
+def packaged_static_dir() -> Path:
+    """Where the static model shipped inside the ponder package lives."""
+    return Path(str(files("ponder") / "models" / "static-minilm"))
+
+
+class StaticEmbedding:
+    """Mean of distilled MiniLM token vectors (model2vec): semantic signal at ~0.1 ms a query.
+
+    The model loads on first use, so importing ponder or building a featurizer for a classifier
+    that is never called costs nothing, and a missing model only fails where it is needed.
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
+        self._model: Any = None
+        self._vectors: FloatMatrix | None = None
+
+    @property
+    def spec(self) -> FeaturizerSpec:
+        return FeaturizerSpec(kind="static", params={"path": self.path})
+
+    def transform(self, texts: Sequence[str]) -> FloatMatrix:
+        model = self._load()
+        if self._vectors is None:  # a vocabulary-quantised model: let model2vec do the lookup
+            encoded = model.encode(list(texts), use_multiprocessing=False)
+            return np.asarray(encoded, dtype=np.float32).reshape(len(texts), -1)
+        # Our own lookup-and-mean for the plain layout: half the latency of model.encode for a
+        # single query, which matters inside a sub-millisecond routing budget.
+        vectors = self._vectors
+        out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+        max_chars = model.max_length * model.median_token_length if model.max_length else None
+        encodings = model.tokenizer.encode_batch_fast(
+            [t[:max_chars] for t in texts], add_special_tokens=False
+        )
+        unk = model.unk_token_id
+        for i, enc in enumerate(encodings):
+            ids = [j for j in enc.ids if j != unk]  # as model2vec does: [UNK] carries no meaning
+            if ids:
+                out[i] = vectors.take(ids, axis=0).mean(axis=0)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
+
+    def _load(self) -> Any:
+        if self._model is not None:
+            return self._model
+        directory = Path(self.path) if self.path is not None else packaged_static_dir()
+        missing = [name for name in _STATIC_FILES if not (directory / name).is_file()]
+        if missing:
+            raise ModelArtifactError(
+                f"static embedding model not found: {directory} lacks {', '.join(missing)}. "
+                "Reinstall ponder, or rebuild it with tools/build_static_embedding.py."
+            )
+        try:
+            from model2vec import StaticModel
+        except ImportError as exc:
+            raise ModelArtifactError(
+                "the static embedding featurizer needs the 'model2vec' package: "
+                "pip install model2vec"
+            ) from exc
+        try:
+            # An existing local directory is read directly; model2vec makes no hub call for it.
+            model = StaticModel.from_pretrained(directory, quantize_to="float32")
+        except Exception as exc:  # corrupt files surface as assorted library errors
+            raise ModelArtifactError(
+                f"cannot load static embedding model {directory}: {exc}"
+            ) from exc
+        if model.weights is None and model.token_mapping is None:
+            self._vectors = np.ascontiguousarray(model.embedding, dtype=np.float32)
+        self._model = model
+        return model
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the recipe, not the 15 MB of loaded vectors."""
+        return {"path": self.path, "_model": None, "_vectors": None}
+
+
+# --------------------------------------------------------------------------------------------
+# Composition and (de)serialisation
+
+
+class Concat:
+    """Side-by-side columns of several featurizers, in the order given."""
+
+    def __init__(self, parts: Sequence[Featurizer]) -> None:
+        if not parts:
+            raise ValueError("Concat needs at least one part")
+        self.parts = tuple(parts)
+
+    def transform(self, texts: Sequence[str]) -> FloatMatrix:
+        return np.hstack([p.transform(texts) for p in self.parts]).astype(np.float32, copy=False)
+
+    @property
+    def spec(self) -> FeaturizerSpec:
+        return FeaturizerSpec(kind="concat", parts=tuple(_spec_of(p) for p in self.parts))
+
+
+def _spec_of(featurizer: Featurizer) -> FeaturizerSpec:
+    spec = getattr(featurizer, "spec", None)
+    if not isinstance(spec, FeaturizerSpec):
+        raise TypeError(f"{type(featurizer).__name__} has no FeaturizerSpec; it cannot be saved")
+    return spec
+
+
+def build_featurizer(spec: FeaturizerSpec) -> Featurizer:
+    """Rebuild a featurizer from its spec; a malformed spec is a corrupt classifier artifact."""
+    params = dict(spec.params)
+    try:
+        if spec.kind == "stats":
+            featurizer: Featurizer = TextStats()
+        elif spec.kind == "hashed":
+            n_features = params.pop("n_features", 256)
+            if not isinstance(n_features, int):
+                raise ValueError(f"n_features must be an int, got {n_features!r}")
+            featurizer = HashedNgrams(n_features)
+        elif spec.kind == "static":
+            path = params.pop("path", None)
+            if path is not None and not isinstance(path, str):
+                raise ValueError(f"path must be a string or null, got {path!r}")
+            featurizer = StaticEmbedding(path)
+        else:
+            featurizer = Concat([build_featurizer(part) for part in spec.parts])
+        if params:
+            raise ValueError(f"unknown parameters {sorted(params)}")
+        if spec.parts and spec.kind != "concat":
+            raise ValueError("only 'concat' takes parts")
+    except ValueError as exc:
+        raise ModelArtifactError(f"invalid featurizer spec {spec.kind!r}: {exc}") from exc
+    return featurizer
+
+
+def static_model_available(path: str | None = None) -> bool:
+    """Whether StaticEmbedding(path) can be expected to load, without paying to load it."""
+    directory = Path(path) if path is not None else packaged_static_dir()
+    has_files = all((directory / name).is_file() for name in _STATIC_FILES)
+    return has_files and importlib.util.find_spec("model2vec") is not None
+
+
+def default_featurizer_spec() -> FeaturizerSpec:
+    """What `ponder train` uses: statistics plus the best content embedding this install has."""
+    content = StaticEmbedding().spec if static_model_available() else HashedNgrams().spec
+    return FeaturizerSpec(kind="concat", parts=(TextStats().spec, content))

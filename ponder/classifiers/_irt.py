@@ -1,0 +1,222 @@
+"""The difficulty classifier: a learned query difficulty shared by all arms, plus per-arm ability.
+
+``P(arm j answers query x well) = sigmoid(a_j * (ability_j - difficulty(x)))``.
+
+Fitting runs in two stages. A Rasch model (one slope for every arm) learns difficulty(x) from
+all (query, arm) outcomes at once. Then, on out-of-fold difficulties, a one-feature logistic
+fit per arm sets that arm's slope ``a_j`` and ability: this is Platt scaling per arm, which is
+what makes the probabilities calibrated, and the same numbers give an unseen arm a sensible
+default (median slope, ability from its price).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ponder.classifiers._difficulty import (
+    BoostedEasiness,
+    EasinessModel,
+    LinearEasiness,
+    sigmoid,
+    soft_log_loss,
+    stack_scores,
+)
+from ponder.classifiers._featurize import (
+    FeaturizerSpec,
+    build_featurizer,
+    default_featurizer_spec,
+)
+from ponder.classifiers._prior import ArmPrior, table_arm_prices
+from ponder.classifiers._protocol import ArmProfile, Prediction
+from ponder.errors import PonderError
+from ponder.outcomes import OutcomeTable
+
+FloatArray = npt.NDArray[np.float64]
+Backend = Literal["lightgbm", "logistic"]
+Progress = Callable[[str], None]
+
+
+class NotFittedError(PonderError):
+    """The classifier was used before ``fit`` or ``load``."""
+
+
+def _calibrate_arm(f: FloatArray, y: FloatArray) -> tuple[float, float]:
+    """Soft-label logistic fit of y on f: returns (slope, intercept), slope kept >= 0.05."""
+    from sklearn.linear_model import LogisticRegression
+
+    pos, neg = y > 0, y < 1
+    if pos.sum() == 0 or neg.sum() == 0:
+        rate = float(np.clip(y.mean(), 0.02, 0.98))
+        return 0.05, float(np.log(rate / (1 - rate)))
+    Z = np.concatenate([f[pos], f[neg]])[:, None]
+    labels = np.concatenate([np.ones(pos.sum()), np.zeros(neg.sum())])
+    w = np.concatenate([y[pos], 1 - y[neg]])
+    lr = LogisticRegression(C=100.0, max_iter=1000).fit(Z, labels, sample_weight=w)
+    slope = float(max(lr.coef_.ravel()[0], 0.05))
+    intercept = float(lr.intercept_[0])
+    if slope != lr.coef_.ravel()[0]:  # refit the intercept alone at the clipped slope
+        intercept = float(_intercept_for_slope(f, y, slope))
+    return slope, intercept
+
+
+def _intercept_for_slope(f: FloatArray, y: FloatArray, slope: float) -> float:
+    lo, hi = -20.0, 20.0
+    for _ in range(60):  # the mean predicted rate is increasing in the intercept
+        mid = (lo + hi) / 2
+        if sigmoid(slope * f + mid).mean() < y.mean():
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+class DifficultyClassifier:
+    """Predicts P(success) per arm for each query (scikit-learn estimator contract).
+
+    Parameters are stored as given; learned attributes end in ``_``.
+    """
+
+    def __init__(
+        self,
+        backend: Backend = "lightgbm",
+        featurizer: FeaturizerSpec | None = None,
+        cv_folds: int = 5,
+        C_grid: Sequence[float] = (0.03, 0.3, 3.0),
+        max_rounds: int = 600,
+        seed: int = 0,
+    ) -> None:
+        self.backend = backend
+        self.featurizer = featurizer
+        self.cv_folds = cv_folds
+        self.C_grid = C_grid
+        self.max_rounds = max_rounds
+        self.seed = seed
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, table: OutcomeTable, *, progress: Progress | None = None) -> DifficultyClassifier:
+        say = progress or (lambda _msg: None)
+        if self.backend not in ("lightgbm", "logistic"):
+            raise ValueError(f"backend must be 'lightgbm' or 'logistic', not {self.backend!r}")
+        obs = stack_scores(table.scores)
+        if len(obs.y) == 0:
+            raise ValueError("the outcome table has no measured (query, arm) pair")
+        spec = self.featurizer or default_featurizer_spec()
+        featurizer = build_featurizer(spec)
+        say(f"featurizing {table.n_queries} queries")
+        X = featurizer.transform(list(table.prompts))
+
+        k = max(2, min(self.cv_folds, table.n_queries))
+        fold_of = np.random.default_rng(self.seed).permutation(table.n_queries) % k
+        candidates = self._candidates()
+        best: tuple[float, FloatArray, dict[str, Any]] | None = None
+        for params in candidates:
+            f_oof = np.zeros(table.n_queries)
+            loss_num = 0.0
+            rounds: list[int] = []
+            for fold in range(k):
+                say(f"cross-validating {params} fold {fold + 1}/{k}")
+                test_q = fold_of == fold
+                train_obs = obs.subset(~test_q[obs.qi])
+                test_obs = obs.subset(test_q[obs.qi])
+                model = self._make(params).fit(X, train_obs, (X, test_obs))
+                f_fold = model.latent(X[test_q])
+                f_oof[test_q] = f_fold
+                f_obs = model.latent(X[test_obs.qi])
+                p = sigmoid(model.arm_offsets()[test_obs.aj] + f_obs)
+                loss_num += soft_log_loss(test_obs.y, p) * len(test_obs.y)
+                if isinstance(model, BoostedEasiness):
+                    rounds.append(model.best_iteration_)
+            loss = loss_num / len(obs.y)
+            chosen = dict(params)
+            if rounds:
+                chosen["n_rounds"] = max(10, round(float(np.mean(rounds)) * k / (k - 1)))
+            if best is None or loss < best[0]:
+                best = (loss, f_oof, chosen)
+        assert best is not None
+        rasch_loss, f_oof, chosen = best
+
+        say("calibrating per-arm slopes and abilities")
+        alpha = np.zeros(table.n_arms)
+        beta = np.zeros(table.n_arms)
+        for j in range(table.n_arms):
+            m = obs.aj == j
+            alpha[j], beta[j] = _calibrate_arm(f_oof[obs.qi[m]], obs.y[m])
+        p_cal = sigmoid(alpha[obs.aj] * f_oof[obs.qi] + beta[obs.aj])
+        base = obs.arm_logit_means()
+
+        say(f"fitting the final model on all {len(obs.y)} outcomes ({chosen})")
+        final = self._make(chosen).fit(X, obs, None)
+
+        ability = beta / alpha
+        self.featurizer_spec_ = spec
+        self.featurizer_ = featurizer
+        self.easiness_ = final
+        self.params_ = chosen
+        self.arms_ = tuple(
+            ArmProfile(a, float(ability[j]), float(alpha[j]), "trained")
+            for j, a in enumerate(table.arms)
+        )
+        self.prior_ = ArmPrior.fit(ability, table_arm_prices(table), alpha)
+        self.metrics_ = {
+            "oof_log_loss": soft_log_loss(obs.y, p_cal),
+            "oof_log_loss_rasch": rasch_loss,
+            "baseline_log_loss": soft_log_loss(obs.y, sigmoid(base[obs.aj])),
+            "oof_brier": float(np.mean((p_cal - obs.y) ** 2)),
+            "n_queries": float(table.n_queries),
+            "n_observations": float(len(obs.y)),
+        }
+        self.data_hash_ = table.fingerprint()
+        return self
+
+    def _candidates(self) -> list[dict[str, Any]]:
+        if self.backend == "logistic":
+            return [{"C": float(c)} for c in self.C_grid]
+        return [{"n_rounds": self.max_rounds}]
+
+    def _make(self, params: dict[str, Any]) -> EasinessModel:
+        if self.backend == "logistic":
+            return LinearEasiness(C=params["C"])
+        return BoostedEasiness(n_rounds=params["n_rounds"], seed=self.seed)
+
+    # ----------------------------------------------------------------- predicting
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "easiness_"):
+            raise NotFittedError("this classifier is not fitted: call fit() or load() first")
+
+    def profile(self, name: str, price_per_mtok: float | None = None) -> ArmProfile:
+        """The trained profile of arm ``name``, else a prior one from its price."""
+        self._check_fitted()
+        for a in self.arms_:
+            if a.name == name:
+                return a
+        return ArmProfile(
+            name, self.prior_.ability(price_per_mtok), self.prior_.discrimination, "prior"
+        )
+
+    def difficulty(self, texts: Sequence[str]) -> FloatArray:
+        self._check_fitted()
+        X = self.featurizer_.transform(list(texts))
+        return -self.easiness_.latent(X)
+
+    def predict(
+        self, texts: Sequence[str], arms: Sequence[str | ArmProfile] | None = None
+    ) -> Prediction:
+        d = self.difficulty(texts)
+        profiles = tuple(self.profile(a) if isinstance(a, str) else a for a in (arms or self.arms_))
+        a = np.array([p.discrimination for p in profiles])
+        theta = np.array([p.ability for p in profiles])
+        p_success = sigmoid(a[None, :] * (theta[None, :] - d[:, None]))
+        return Prediction(profiles, d, p_success)
+
+    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
+        """P(success) for every trained arm: shape (n_queries, n_arms)."""
+        return self.predict(texts).p_success
+
+    @property
+    def arm_names(self) -> tuple[str, ...]:
+        self._check_fitted()
+        return tuple(a.name for a in self.arms_)

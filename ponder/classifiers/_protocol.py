@@ -1,0 +1,53 @@
+"""The classifier extension point: from query texts to P(success) per arm."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ArmProfile:
+    """An arm as the item-response model sees it: P(success) = sigmoid(a * (ability - d)).
+
+    ``source`` says where the numbers come from: ``trained`` (fitted on outcome rows of this
+    arm), ``prior`` (predicted from its price before any log exists) or ``given`` (set by the
+    user in the menu).
+    """
+
+    name: str
+    ability: float
+    discrimination: float
+    source: str = "trained"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predictions for ``n`` queries and the ``k`` arms asked about.
+
+    ``difficulty`` is on the latent logit scale (higher = harder), shared by every arm;
+    ``p_success[i, j]`` is the calibrated probability that arm ``j`` answers query ``i`` well.
+    """
+
+    arms: tuple[ArmProfile, ...]
+    difficulty: FloatArray
+    p_success: FloatArray
+
+    @property
+    def arm_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.arms)
+
+
+@runtime_checkable
+class SuccessClassifier(Protocol):
+    """Anything that predicts, per query, how likely each arm is to answer it well."""
+
+    def predict(
+        self, texts: Sequence[str], arms: Sequence[str | ArmProfile] | None = None
+    ) -> Prediction: ...

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ponder.outcomes import OutcomeTable
+
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lambda",
+    "sigma",
+]
+
+
+def synthetic_table(n: int = 600, seed: int = 0) -> tuple[OutcomeTable, np.ndarray]:
+    """Queries whose true difficulty grows with their length; three arms of known ability.
+
+    Returns the table and the true P(success) matrix it was sampled from.
+    """
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(3, 120, size=n)
+    prompts = tuple(" ".join(rng.choice(WORDS, size=int(m))) + "?" for m in lengths)
+    difficulty = (np.log(lengths) - np.log(lengths).mean()) * 2.0
+    ability = np.array([-1.0, 0.0, 1.5])
+    p = 1 / (1 + np.exp(-(ability[None, :] - difficulty[:, None])))
+    scores = (rng.random(p.shape) < p).astype(float)
+    price = np.array([0.2, 1.0, 10.0])  # USD per million tokens, rising with ability
+    in_tok = np.full((n, 3), 100.0)
+    out_tok = np.full((n, 3), 100.0)
+    costs = (in_tok + out_tok) * price[None, :] / 1e6
+    table = OutcomeTable(
+        ids=tuple(f"q{i}" for i in range(n)),
+        prompts=prompts,
+        tasks=tuple("long" if m > 60 else "short" for m in lengths),
+        arms=("weak", "mid", "strong"),
+        scores=scores,
+        costs=costs,
+        input_tokens=in_tok,
+        output_tokens=out_tok,
+    )
+    return table, p
+
+
+@pytest.fixture(scope="session")
+def synthetic() -> tuple[OutcomeTable, np.ndarray]:
+    return synthetic_table()
