@@ -122,7 +122,7 @@ class Menu(BaseModel):
                 try:
                     import tomllib
                 except ModuleNotFoundError:  # Python 3.10
-                    import tomli as tomllib
+                    import tomli as tomllib  # type: ignore[no-redef]
                 data = tomllib.loads(text)
             else:
                 raise MenuError(f"{p}: unknown menu format '{suffix}' (use .yaml or .toml)")

@@ -1,0 +1,30 @@
+"""The ``ponder`` command line: thin over the library, fast to start (heavy imports are lazy)."""
+
+from __future__ import annotations
+
+import typer
+
+from ponder.cli._import import import_
+from ponder.cli._route import route
+from ponder.cli._simulate import simulate
+from ponder.cli._train import train
+
+app = typer.Typer(
+    name="ponder",
+    help="Adaptive compute router for LLMs: train a difficulty model, replay outcome tables, "
+    "and explain routing decisions. Everything here runs offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(train)
+app.command()(simulate)
+app.command()(route)
+app.command(name="import")(import_)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

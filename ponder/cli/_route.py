@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ponder.cli._common import one_line_errors
+
+
+@one_line_errors
+def route(
+    query: Annotated[str, typer.Argument(help="The query text to route.")],
+    menu: Annotated[
+        Path | None, typer.Option(help="Menu file (YAML/TOML); default: the packaged menu.")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Model directory; default: the packaged model.")
+    ] = None,
+    max_cost: Annotated[
+        float | None, typer.Option(help="Per-request cost ceiling in USD (overrides the menu).")
+    ] = None,
+    lam: Annotated[
+        float | None,
+        typer.Option(help="Cost weight: 0 buys the best quality; higher saves more."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+) -> None:
+    """Explain the routing decision for one query, without calling any model.
+
+    Shows the predicted difficulty, each arm's success probability and expected cost, the
+    chosen arm and why.
+    """
+    from ponder._menu import Menu
+    from ponder.classifiers import load_classifier, load_default_classifier
+    from ponder.router import decide
+
+    if not query.strip():
+        raise ValueError("the query is empty")
+    the_menu = Menu.load(menu) if menu else Menu.default()
+    clf = load_classifier(model) if model else load_default_classifier()
+    d = decide(query, clf, the_menu, max_cost=max_cost, lam=lam)
+    if as_json:
+        typer.echo(json.dumps(asdict(d), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"difficulty {d.difficulty:+.2f} · {d.input_tokens} input tokens")
+    for col in ("arm", "P(success)", "expected cost", "utility", "ability from"):
+        table.add_column(col, justify="left" if col in ("arm", "ability from") else "right")
+    for e in d.arms:
+        mark = "→ " if e.arm == d.chosen else "  "
+        style = None if e.fits else "dim"
+        cost = f"${e.expected_cost:.6f}" + ("" if e.fits else " (over ceiling)")
+        table.add_row(
+            mark + e.arm,
+            f"{e.p_success:.3f}",
+            cost,
+            f"{e.utility:.3f}",
+            e.ability_source,
+            style=style,
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"chosen: [bold]{d.chosen}[/bold] — {d.reason}")

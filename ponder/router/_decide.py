@@ -1,0 +1,128 @@
+"""One routing decision, explained: what ``ponder route`` prints and the router acts on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ponder._menu import Menu, estimate_tokens
+from ponder.classifiers import ArmProfile, DifficultyClassifier
+from ponder.errors import MenuError, NoArmFitsError
+
+
+@dataclass(frozen=True)
+class ArmEstimate:
+    arm: str
+    p_success: float
+    expected_cost: float
+    utility: float
+    fits: bool
+    ability_source: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    chosen: str
+    reason: str
+    difficulty: float
+    input_tokens: int
+    lam: float
+    max_cost: float | None
+    arms: tuple[ArmEstimate, ...]
+
+
+def resolve_profiles(clf: DifficultyClassifier, menu: Menu) -> tuple[ArmProfile, ...]:
+    """Match each menu arm to what the classifier knows: given, borrowed, trained or prior."""
+    trained = set(clf.arm_names)
+    out: list[ArmProfile] = []
+    for arm in menu.arms:
+        if arm.ability is not None:
+            disc = clf.prior_.discrimination
+            out.append(ArmProfile(arm.label, arm.ability, disc, "given"))
+        elif arm.like is not None:
+            if arm.like not in trained:
+                raise MenuError(
+                    f"arm '{arm.label}': like '{arm.like}' is not an arm of the model "
+                    f"(it knows {sorted(trained)})"
+                )
+            p = clf.profile(arm.like)
+            out.append(ArmProfile(arm.label, p.ability, p.discrimination, f"like {arm.like}"))
+        elif arm.label in trained or arm.model in trained:
+            p = clf.profile(arm.label if arm.label in trained else arm.model)
+            out.append(ArmProfile(arm.label, p.ability, p.discrimination, "trained"))
+        else:
+            p = clf.profile(arm.label, price_per_mtok=arm.blended_price)
+            out.append(ArmProfile(arm.label, p.ability, p.discrimination, "price prior"))
+    return tuple(out)
+
+
+def decide(
+    text: str,
+    clf: DifficultyClassifier,
+    menu: Menu,
+    *,
+    max_cost: float | None = None,
+    lam: float | None = None,
+) -> Decision:
+    """Pick the arm maximising P(success) - lam * cost / (dearest arm's cost) under the ceiling."""
+    lam = menu.lam if lam is None else lam
+    if lam < 0:
+        raise ValueError("lam must be >= 0")
+    ceiling = menu.max_cost if max_cost is None else max_cost
+    if ceiling is not None and ceiling <= 0:
+        raise ValueError("max_cost must be > 0")
+    profiles = resolve_profiles(clf, menu)
+    pred = clf.predict([text], arms=profiles)
+    p = pred.p_success[0]
+    cost = menu.expected_costs([text])[0]
+    scale = float(cost.max()) or 1.0
+    utility = p - lam * cost / scale
+    fits = np.ones(len(cost), dtype=bool) if ceiling is None else cost <= ceiling
+    if not fits.any():
+        raise NoArmFitsError(
+            f"no arm fits the ceiling of ${ceiling:.6f}: the cheapest, "
+            f"'{menu.labels[int(cost.argmin())]}', is expected to cost ${cost.min():.6f}"
+        )
+    masked = np.where(fits, utility, -np.inf)
+    best = float(masked.max())
+    # Among equal utilities the cheaper arm wins.
+    j = int(np.flatnonzero(masked >= best - 1e-12)[np.argmin(cost[masked >= best - 1e-12])])
+    estimates = tuple(
+        ArmEstimate(
+            arm=prof.name,
+            p_success=float(p[i]),
+            expected_cost=float(cost[i]),
+            utility=float(utility[i]),
+            fits=bool(fits[i]),
+            ability_source=prof.source,
+        )
+        for i, prof in enumerate(profiles)
+    )
+    reason = _explain(estimates, j, lam, ceiling)
+    return Decision(
+        chosen=profiles[j].name,
+        reason=reason,
+        difficulty=float(pred.difficulty[0]),
+        input_tokens=estimate_tokens(text),
+        lam=lam,
+        max_cost=ceiling,
+        arms=estimates,
+    )
+
+
+def _explain(est: tuple[ArmEstimate, ...], j: int, lam: float, ceiling: float | None) -> str:
+    chosen = est[j]
+    best_p = max((e for e in est if e.fits), key=lambda e: e.p_success)
+    excluded = [e.arm for e in est if not e.fits]
+    parts = [
+        f"'{chosen.arm}' has the best expected quality minus cost "
+        f"({chosen.p_success:.2f} - {lam:g} x relative cost = {chosen.utility:.3f})"
+    ]
+    if best_p.arm != chosen.arm:
+        gain = best_p.p_success - chosen.p_success
+        ratio = best_p.expected_cost / max(chosen.expected_cost, 1e-12)
+        parts.append(f"'{best_p.arm}' would add {gain:.2f} to P(success) at {ratio:.1f}x the cost")
+    if excluded:
+        parts.append(f"over the ${ceiling:g} ceiling: {', '.join(excluded)}")
+    return "; ".join(parts)
