@@ -1,0 +1,38 @@
+"""Routing policies: from predicted success and expected cost to the arm(s) to call."""
+
+from ponder.policies._baselines import (
+    Cascade,
+    Oracle,
+    RandomMix,
+    SingleArm,
+    random_mix_frontier,
+)
+from ponder.policies._protocol import NO_ARM, FloatArray, IntArray, Policy
+from ponder.policies._utility import (
+    UtilityPolicy,
+    calibrate_to_cost,
+    calibrate_to_quality,
+    choose_by_utility,
+    default_cost_scale,
+    lambda_grid,
+    top_lambda,
+)
+
+__all__ = [
+    "NO_ARM",
+    "Cascade",
+    "FloatArray",
+    "IntArray",
+    "Oracle",
+    "Policy",
+    "RandomMix",
+    "SingleArm",
+    "UtilityPolicy",
+    "calibrate_to_cost",
+    "calibrate_to_quality",
+    "choose_by_utility",
+    "default_cost_scale",
+    "lambda_grid",
+    "random_mix_frontier",
+    "top_lambda",
+]

@@ -1,0 +1,27 @@
+"""Replay outcome tables through policies: cost/quality frontiers and the metrics on them."""
+
+from ponder.simulate._metrics import (
+    aiq,
+    apgr,
+    cost_to_reach,
+    cpt,
+    gap_closed,
+    quality_at_cost,
+    upper_frontier,
+)
+from ponder.simulate._report import Report
+from ponder.simulate._simulate import simulate
+from ponder.simulate._splits import grouped_kfold
+
+__all__ = [
+    "Report",
+    "aiq",
+    "apgr",
+    "cost_to_reach",
+    "cpt",
+    "gap_closed",
+    "grouped_kfold",
+    "quality_at_cost",
+    "simulate",
+    "upper_frontier",
+]

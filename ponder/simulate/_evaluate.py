@@ -1,0 +1,114 @@
+"""Produce the router's predictions for a replay: held-out, cross-validated or saved model.
+
+The simulator itself only replays (predictions, expected costs) against recorded outcomes;
+this module makes sure those predictions never saw the rows they are scored on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from ponder._menu import Menu, estimate_tokens
+from ponder.classifiers import ArmProfile, DifficultyClassifier
+from ponder.classifiers._prior import table_arm_prices
+from ponder.errors import MenuError
+from ponder.outcomes import OutcomeTable
+from ponder.simulate._splits import grouped_kfold
+
+FloatArray = npt.NDArray[np.float64]
+MakeClassifier = Callable[[], DifficultyClassifier]
+Progress = Callable[[str], None]
+
+
+def _tokens(table: OutcomeTable) -> FloatArray:
+    return np.array([estimate_tokens(p) for p in table.prompts], dtype=np.float64)
+
+
+def price_table(table: OutcomeTable, menu: Menu | None) -> OutcomeTable:
+    """Fill costs the table lacks from the menu's prices; error on arms left without a cost."""
+    costs = table.costs.copy()
+    if menu is not None:
+        by_label = {a.label: a for a in menu.arms}
+        for j, name in enumerate(table.arms):
+            arm = by_label.get(name)
+            if arm is None:
+                continue
+            missing = np.isnan(costs[:, j])
+            if missing.any():
+                costs[missing, j] = arm.expected_cost(_tokens(table))[missing]
+    unpriced = [a for j, a in enumerate(table.arms) if np.isnan(costs[:, j]).all()]
+    if unpriced:
+        raise MenuError(
+            f"no cost for arm(s) {', '.join(unpriced)}: the outcome table records none; "
+            "pass --menu with a price for each (input_price/output_price or a litellm model)"
+        )
+    return OutcomeTable(
+        ids=table.ids,
+        prompts=table.prompts,
+        tasks=table.tasks,
+        arms=table.arms,
+        scores=table.scores,
+        costs=costs,
+        input_tokens=table.input_tokens,
+        output_tokens=table.output_tokens,
+        samples=table.samples,
+    )
+
+
+def expected_costs(train: OutcomeTable, test: OutcomeTable) -> FloatArray:
+    """What the router believes each arm costs before calling it: the arm's mean cost in
+    training data (both tables must already be priced)."""
+    mean = np.array(
+        [np.nanmean(train.costs[:, train.arm_index(a)]) for a in test.arms], dtype=np.float64
+    )
+    return np.broadcast_to(mean, (test.n_queries, test.n_arms)).copy()
+
+
+def predict_saved(clf: DifficultyClassifier, test: OutcomeTable) -> FloatArray:
+    """P(success) from a saved model; arms it was not trained on get a price prior."""
+    prices = table_arm_prices(test)
+    profiles: list[str | ArmProfile] = [
+        a if a in clf.arm_names else clf.profile(a, price_per_mtok=float(prices[j]))
+        for j, a in enumerate(test.arms)
+    ]
+    return clf.predict(list(test.prompts), arms=profiles).p_success
+
+
+def predict_holdout(
+    train: OutcomeTable, test: OutcomeTable, make: MakeClassifier, progress: Progress
+) -> FloatArray:
+    clf = make().fit(train, progress=progress)
+    return predict_saved(clf, test)
+
+
+def predict_cross_validated(
+    table: OutcomeTable,
+    make: MakeClassifier,
+    k: int,
+    *,
+    by_task: bool = False,
+    seed: int = 0,
+    progress: Progress,
+) -> tuple[FloatArray, FloatArray]:
+    """Out-of-fold P(success) and expected costs for every row (folds grouped by id or task)."""
+    groups = list(table.tasks) if by_task else None
+    if by_task and len(set(table.tasks)) < k:
+        raise ValueError(
+            f"--cv {k} grouped by task needs at least {k} tasks; the table has "
+            f"{len(set(table.tasks))}"
+        )
+    p = np.full((table.n_queries, table.n_arms), np.nan)
+    cost = np.full((table.n_queries, table.n_arms), np.nan)
+    for f, (tr, te) in enumerate(grouped_kfold(list(table.ids), k, groups=groups, seed=seed)):
+        progress(f"fold {f + 1}/{k}: training on {len(tr)} queries")
+        train, test = table.take(tr), table.take(te)
+
+        def say(msg: str, f: int = f) -> None:
+            progress(f"fold {f + 1}/{k}: {msg}")
+
+        p[te] = predict_holdout(train, test, make, say)
+        cost[te] = expected_costs(train, test)
+    return p, cost

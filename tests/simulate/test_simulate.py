@@ -1,0 +1,219 @@
+"""The simulator on small synthetic outcome tables built directly with numpy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ponder.outcomes import OutcomeTable
+from ponder.simulate._plot import plot_frontier
+from ponder.simulate._report import Report
+from ponder.simulate._simulate import NO_TASK, simulate
+
+
+def _table(scores: np.ndarray, costs: np.ndarray, tasks: list[str] | None = None) -> OutcomeTable:
+    n, k = scores.shape
+    return OutcomeTable(
+        ids=tuple(f"q{i}" for i in range(n)),
+        prompts=tuple(f"prompt {i}" for i in range(n)),
+        tasks=tuple(tasks) if tasks else ("",) * n,
+        arms=tuple(f"m{j}" for j in range(k)),
+        scores=scores,
+        costs=costs,
+        input_tokens=np.full((n, k), np.nan),
+        output_tokens=np.full((n, k), np.nan),
+    )
+
+
+def _synthetic(
+    n: int = 3000, k: int = 4, seed: int = 0, tasks: list[str] | None = None
+) -> tuple[OutcomeTable, np.ndarray]:
+    """Arms of rising skill and price; per-query difficulty; returns the true P(success)."""
+    rng = np.random.default_rng(seed)
+    skill = np.linspace(-1.0, 1.5, k)
+    difficulty = rng.normal(size=n)
+    prob = 1.0 / (1.0 + np.exp(-(skill[None, :] - difficulty[:, None]) * 2.0))
+    scores = (rng.random((n, k)) < prob).astype(float)
+    costs = np.geomspace(1e-4, 1e-2, k)[None, :] * rng.uniform(0.8, 1.2, (n, k))
+    labels = [tasks[i % len(tasks)] for i in range(n)] if tasks else None
+    return _table(scores, costs, labels), prob
+
+
+def _max_quality(report: Report, policy: str) -> float:
+    return max(pt.quality for pt in report.policies[policy].points)
+
+
+def test_true_scores_as_predictions_reach_the_oracle() -> None:
+    table, _ = _synthetic()
+    report = simulate(table, table.scores, table.costs)
+    assert _max_quality(report, "ponder") == pytest.approx(_max_quality(report, "oracle"))
+    assert report.policies["ponder"].gap_closed == pytest.approx(1.0, abs=1e-6)
+    # With only mean costs known, ponder still reaches the oracle's quality.
+    report = simulate(table, table.scores, table.costs.mean(axis=0))
+    assert _max_quality(report, "ponder") == pytest.approx(_max_quality(report, "oracle"))
+    assert report.policies["ponder"].gap_closed > 0.9
+
+
+def test_noise_predictions_are_no_better_than_random_mixing() -> None:
+    # A calibrated classifier that knows nothing about the query: each arm's mean success,
+    # plus noise. Routing on it can only mix arms, which is what random mixing does.
+    table, _ = _synthetic(n=20000, seed=1)
+    rng = np.random.default_rng(5)
+    noise = table.scores.mean(axis=0) + rng.uniform(-0.05, 0.05, table.scores.shape)
+    report = simulate(table, noise, table.costs.mean(axis=0))
+    pol = report.policies
+    assert pol["ponder"].aiq == pytest.approx(pol["random"].aiq, abs=0.01)
+    assert pol["ponder"].gap_closed is not None and abs(pol["ponder"].gap_closed) < 0.1
+    # Uncalibrated noise is worse still: it never commits to the best arm.
+    uniform = simulate(table, rng.random(table.scores.shape), table.costs.mean(axis=0))
+    assert uniform.policies["ponder"].aiq < pol["random"].aiq
+    informed = simulate(table, _synthetic(n=20000, seed=1)[1], table.costs.mean(axis=0))
+    assert informed.policies["ponder"].aiq > pol["ponder"].aiq + 0.01
+
+
+def test_oracle_dominates_and_random_sits_between_arms() -> None:
+    table, prob = _synthetic(seed=2)
+    report = simulate(table, prob, table.costs.mean(axis=0))
+    aiqs = report.summary.aiq
+    assert aiqs["oracle"] >= max(v for k, v in aiqs.items() if k != "oracle")
+    assert report.policies["random"].gap_closed == 0.0
+    assert report.policies["oracle"].gap_closed == 1.0
+    best = report.summary.best_single_arm
+    assert report.arms[best].quality == max(a.quality for a in report.arms.values())
+    assert report.summary.cost_share_to_match_best_single["random"] == pytest.approx(1.0)
+    assert report.summary.cost_share_to_match_best_single[f"arm:{best}"] == pytest.approx(1.0)
+    assert report.summary.cost_share_to_match_best_single["oracle"] < 1.0
+    lo, hi = report.summary.aiq_cost_range
+    assert lo == pytest.approx(min(a.cost_per_query for a in report.arms.values()))
+    assert hi == pytest.approx(
+        max(pt.cost_per_query for pol in report.policies.values() for pt in pol.points)
+    )
+
+
+def test_single_arm_and_cascade_points_match_the_table() -> None:
+    table, prob = _synthetic(n=500, k=3, seed=3)
+    report = simulate(table, prob, table.costs.mean(axis=0), cascade_thresholds=[0.0, 2.0])
+    for j, name in enumerate(table.arms):
+        (pt,) = report.policies[f"arm:{name}"].points
+        assert pt.quality == pytest.approx(table.scores[:, j].mean())
+        assert pt.cost_per_query == pytest.approx(table.costs[:, j].mean())
+    cheap, dear = report.policies["cascade"].points
+    assert cheap.param == 0.0 and dear.param == 2.0
+    assert cheap.cost_per_query == pytest.approx(table.costs[:, 0].mean())
+    # A threshold nobody meets runs every arm: the cost is the sum, the last arm answers.
+    assert dear.cost_per_query == pytest.approx(table.costs.sum(axis=1).mean())
+    assert dear.quality == pytest.approx(table.scores[:, 2].mean())
+
+
+def test_quality_at_share_and_best_single_tie_to_cheaper() -> None:
+    scores = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+    costs = np.tile([0.2, 0.1, 0.01], (4, 1))
+    report = simulate(_table(scores, costs), scores, costs)
+    assert report.summary.best_single_arm == "m1"  # m0 ties on quality but costs more
+    qs = report.policies["oracle"].quality_at_share
+    assert set(qs) == {"0.1", "0.25", "0.5"}
+    assert qs["0.1"] == pytest.approx(0.25)  # 0.01: the cheapest arm alone
+    assert report.policies["arm:m0"].quality_at_share["0.5"] is None  # cannot operate there
+
+
+def test_incomplete_rows_are_dropped_and_counted() -> None:
+    table, prob = _synthetic(n=400, k=3, seed=4)
+    scores = table.scores.copy()
+    scores[:7, 1] = np.nan
+    costs = table.costs.copy()
+    costs[:7, 1] = np.nan  # unmeasured cells may lack a cost too
+    holey = _table(scores, costs)
+    report = simulate(holey, prob, table.costs.mean(axis=0))
+    assert report.n_queries == 393 and report.dropped_incomplete == 7
+    ref = simulate(_table(table.scores[7:], table.costs[7:]), prob[7:], table.costs.mean(0))
+    assert report.summary.aiq == ref.summary.aiq
+
+
+def test_report_json_has_the_required_keys_and_round_trips(tmp_path: Path) -> None:
+    table, prob = _synthetic(n=600, k=3, seed=5, tasks=["math", "code"])
+    report = simulate(table, prob, table.costs.mean(axis=0))
+    path = report.to_json(tmp_path / "out" / "report.json")
+    data = json.loads(path.read_text())
+    for key in ("arms", "policies", "summary", "n_queries", "dropped_incomplete", "by_task"):
+        assert key in data
+    assert set(data["arms"]["m0"]) == {"quality", "cost_per_query"}
+    expected = {"ponder", "random", "oracle", "cascade", "arm:m0", "arm:m1", "arm:m2"}
+    assert set(data["policies"]) == expected
+    for pol in data["policies"].values():
+        assert {"points", "aiq", "gap_closed", "quality_at_share"} <= set(pol)
+        assert {"cost_per_query", "quality"} <= set(pol["points"][0])
+    assert {"best_single_arm", "cost_share_to_match_best_single"} <= set(data["summary"])
+    assert set(data["summary"]["cost_share_to_match_best_single"]) == expected
+    assert "NaN" not in path.read_text() and "Infinity" not in path.read_text()
+    assert Report.from_json(path) == report
+
+
+def test_two_arm_reports_carry_apgr_and_cpt() -> None:
+    table, prob = _synthetic(n=5000, k=2, seed=6)
+    report = simulate(table, prob, table.costs.mean(axis=0))
+    s = report.summary
+    assert (s.strong_arm, s.weak_arm) == ("m1", "m0")
+    assert s.apgr is not None and set(s.apgr) == {"ponder", "oracle", "random", "cascade"}
+    pol = report.policies
+    assert pol["random"].apgr == pytest.approx(0.5)
+    assert pol["random"].cpt_50 == pytest.approx(0.5)
+    assert pol["oracle"].apgr > pol["ponder"].apgr > 0.5
+    assert pol["ponder"].cpt_80 is not None and pol["ponder"].cpt_50 < pol["ponder"].cpt_80
+    shares = [pt.strong_share for pt in pol["ponder"].share_points or ()]
+    assert shares[0] == 0.0 and shares[-1] == 1.0 and len(shares) > 100
+    assert pol["arm:m0"].apgr is None
+    wider = simulate(*_synthetic(n=500, k=3, seed=6)[:1], np.full((500, 3), 0.5), [1, 2, 3])
+    assert wider.summary.apgr is None and wider.policies["ponder"].apgr is None
+
+
+def test_per_task_breakdown() -> None:
+    labels = ["a"] * 300 + ["b"] * 200 + [""] * 100
+    table, prob = _synthetic(n=600, k=3, seed=8)
+    table = _table(table.scores, table.costs, labels)
+    report = simulate(table, prob, table.costs.mean(axis=0))
+    assert set(report.by_task) == {"a", "b", NO_TASK}
+    a = report.by_task["a"]
+    assert a.n_queries == 300
+    assert a.arms["m1"].quality == pytest.approx(table.scores[:300, 1].mean())
+    assert {"ponder", "random", "oracle", "arm:m0"} <= set(a.policies)
+    assert a.policies["oracle"].gap_closed == 1.0
+    ref = simulate(
+        table.take(range(300)),
+        prob[:300],
+        table.costs.mean(axis=0),
+        lambdas=[pt.param or 0.0 for pt in report.policies["ponder"].points],
+        by_task=False,
+    )
+    assert [p.quality for p in ref.policies["ponder"].points] == pytest.approx(
+        [p.quality for p in a.policies["ponder"].points]
+    )
+    assert simulate(table, prob, table.costs.mean(axis=0), by_task=False).by_task == {}
+    assert simulate(_synthetic(n=50)[0], np.zeros((50, 4)), [1, 2, 3, 4]).by_task == {}
+
+
+def test_simulate_refuses_bad_input() -> None:
+    table, prob = _synthetic(n=50, k=3)
+    with pytest.raises(ValueError, match=r"p has shape \(50, 2\).*50 queries x 3 arms"):
+        simulate(table, prob[:, :2], table.costs)
+    with pytest.raises(ValueError, match="expected_cost has shape"):
+        simulate(table, prob, table.costs[:10])
+    with pytest.raises(ValueError, match="NaN"):
+        simulate(table, np.full((50, 3), np.nan), table.costs)
+    costs = table.costs.copy()
+    costs[3, 2] = np.nan
+    with pytest.raises(ValueError, match=r"true costs are missing for arms \['m2'\]"):
+        simulate(_table(table.scores, costs), prob, table.costs)
+    with pytest.raises(ValueError, match="every arm measured"):
+        simulate(_table(np.full((50, 3), np.nan), table.costs), prob, table.costs)
+    with pytest.raises(ValueError, match="lambdas"):
+        simulate(table, prob, table.costs, lambdas=[-1.0, 0.0])
+
+
+def test_plot_writes_an_image(tmp_path: Path) -> None:
+    table, prob = _synthetic(n=300, k=3, seed=9)
+    report = simulate(table, prob, table.costs.mean(axis=0))
+    out = plot_frontier(report, tmp_path / "frontier.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
