@@ -10,10 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from ponder._version import __version__
-from ponder.classifiers._difficulty import BoostedEasiness, LinearEasiness
+from ponder.classifiers._difficulty import ArmResidual, BoostedEasiness, LinearEasiness
 from ponder.classifiers._featurize import FeaturizerSpec, build_featurizer
 from ponder.classifiers._irt import DifficultyClassifier
 from ponder.classifiers._prior import ArmPrior
@@ -24,6 +25,7 @@ FORMAT = "ponder-classifier"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 BOOSTER = "booster.txt"
+RESIDUAL = "residual.txt"
 
 
 def save_classifier(
@@ -50,9 +52,12 @@ def save_classifier(
             "n_arms": clf.prior_.n_arms,
         },
         "easiness": clf.easiness_.state(),
+        "arm_base": clf.arm_base_.tolist(),
         "training": {"data_hash": clf.data_hash_, "sources": sources or []},
         "metrics": clf.metrics_,
     }
+    if clf.residual_.booster_ is not None:
+        (out / RESIDUAL).write_text(clf.residual_.model_string(), encoding="utf-8")
     if isinstance(clf.easiness_, BoostedEasiness):
         (out / BOOSTER).write_text(clf.easiness_.model_string(), encoding="utf-8")
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -80,12 +85,15 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
         clf.featurizer_spec_ = FeaturizerSpec.model_validate(m["featurizer"])
         clf.params_ = dict(m["params"])
         clf.arms_ = tuple(
-            ArmProfile(a["name"], float(a["ability"]), float(a["discrimination"]), "trained")
+            ArmProfile(
+                a["name"], float(a["ability"]), float(a["discrimination"]), "trained", a["name"]
+            )
             for a in m["arms"]
         )
         clf.prior_ = ArmPrior(**m["prior"])
         clf.metrics_ = dict(m.get("metrics", {}))
         clf.data_hash_ = str(m["training"]["data_hash"])
+        clf.arm_base_ = np.asarray(m["arm_base"], dtype=np.float64)
         if m["backend"] == "lightgbm":
             booster = root / BOOSTER
             if not booster.is_file():
@@ -95,6 +103,12 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
             )
         else:
             clf.easiness_ = LinearEasiness.from_state(m["easiness"])
+        residual = root / RESIDUAL
+        clf.residual_ = ArmResidual.from_string(
+            residual.read_text(encoding="utf-8") if residual.is_file() else ""
+        )
+        if clf.residual_.n_rounds_ != int(clf.params_.get("residual_rounds", 0)):
+            raise ModelArtifactError(f"{root}: {RESIDUAL} does not match the manifest")
     except (KeyError, TypeError, ValueError, ValidationError) as exc:
         if isinstance(exc, ModelArtifactError):
             raise

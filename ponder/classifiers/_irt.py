@@ -18,9 +18,11 @@ import numpy as np
 import numpy.typing as npt
 
 from ponder.classifiers._difficulty import (
+    ArmResidual,
     BoostedEasiness,
     EasinessModel,
     LinearEasiness,
+    Observations,
     sigmoid,
     soft_log_loss,
     stack_scores,
@@ -87,6 +89,7 @@ class DifficultyClassifier:
         cv_folds: int = 5,
         C_grid: Sequence[float] = (0.03, 0.3, 3.0),
         max_rounds: int = 600,
+        residual: bool = True,
         seed: int = 0,
     ) -> None:
         self.backend = backend
@@ -94,6 +97,7 @@ class DifficultyClassifier:
         self.cv_folds = cv_folds
         self.C_grid = C_grid
         self.max_rounds = max_rounds
+        self.residual = residual
         self.seed = seed
 
     # ----------------------------------------------------------------- fitting
@@ -151,18 +155,24 @@ class DifficultyClassifier:
         say(f"fitting the final model on all {len(obs.y)} outcomes ({chosen})")
         final = self._make(chosen).fit(X, obs, None)
 
+        z_oof = alpha[obs.aj] * f_oof[obs.qi] + beta[obs.aj]
+        residual, residual_loss = self._fit_residual(X, obs, z_oof, fold_of, k, say)
+        self.arm_base_ = obs.arm_logit_means()
+
         ability = beta / alpha
         self.featurizer_spec_ = spec
         self.featurizer_ = featurizer
         self.easiness_ = final
-        self.params_ = chosen
+        self.residual_ = residual
+        self.params_ = {**chosen, "residual_rounds": residual.n_rounds_}
         self.arms_ = tuple(
-            ArmProfile(a, float(ability[j]), float(alpha[j]), "trained")
+            ArmProfile(a, float(ability[j]), float(alpha[j]), "trained", residual_arm=a)
             for j, a in enumerate(table.arms)
         )
         self.prior_ = ArmPrior.fit(ability, table_arm_prices(table), alpha)
         self.metrics_ = {
-            "oof_log_loss": soft_log_loss(obs.y, p_cal),
+            "oof_log_loss": min(soft_log_loss(obs.y, p_cal), residual_loss),
+            "oof_log_loss_shared": soft_log_loss(obs.y, p_cal),
             "oof_log_loss_rasch": rasch_loss,
             "baseline_log_loss": soft_log_loss(obs.y, sigmoid(base[obs.aj])),
             "oof_brier": float(np.mean((p_cal - obs.y) ** 2)),
@@ -171,6 +181,38 @@ class DifficultyClassifier:
         }
         self.data_hash_ = table.fingerprint()
         return self
+
+    def _fit_residual(
+        self,
+        X: npt.NDArray[np.float32],
+        obs: Observations,
+        z_oof: FloatArray,
+        fold_of: npt.NDArray[np.int64],
+        k: int,
+        say: Progress,
+    ) -> tuple[ArmResidual, float]:
+        """The arm-aware booster for trained arms, kept only if it beats the shared model
+        out of fold (both are scored on the same held-out queries)."""
+        shared_loss = soft_log_loss(obs.y, sigmoid(z_oof))
+        if not self.residual or self.backend != "lightgbm":
+            return ArmResidual(), shared_loss
+        base = obs.arm_logit_means()[obs.aj]
+        rounds: list[int] = []
+        loss_num = 0.0
+        for fold in range(k):
+            say(f"arm-aware trees: fold {fold + 1}/{k}")
+            held = fold_of[obs.qi] == fold
+            best, loss = ArmResidual(seed=self.seed).best_rounds(
+                X, obs.subset(~held), base[~held], obs.subset(held), base[held]
+            )
+            rounds.append(best)
+            loss_num += loss * int(held.sum())
+        loss = loss_num / len(obs.y)
+        n_rounds = round(float(np.mean(rounds)) * k / (k - 1))
+        if loss >= shared_loss or n_rounds == 0:
+            return ArmResidual(), shared_loss
+        say(f"arm-aware trees: final fit, {n_rounds} rounds")
+        return ArmResidual(seed=self.seed).fit(X, obs, base, n_rounds), loss
 
     def _candidates(self) -> list[dict[str, Any]]:
         if self.backend == "logistic":
@@ -199,18 +241,32 @@ class DifficultyClassifier:
 
     def difficulty(self, texts: Sequence[str]) -> FloatArray:
         self._check_fitted()
-        X = self.featurizer_.transform(list(texts))
-        return -self.easiness_.latent(X)
+        return -self.easiness_.latent(self.featurizer_.transform(list(texts)))
 
     def predict(
         self, texts: Sequence[str], arms: Sequence[str | ArmProfile] | None = None
     ) -> Prediction:
-        d = self.difficulty(texts)
+        self._check_fitted()
+        X = self.featurizer_.transform(list(texts))
+        d = -self.easiness_.latent(X)
         profiles = tuple(self.profile(a) if isinstance(a, str) else a for a in (arms or self.arms_))
         a = np.array([p.discrimination for p in profiles])
         theta = np.array([p.ability for p in profiles])
-        p_success = sigmoid(a[None, :] * (theta[None, :] - d[:, None]))
-        return Prediction(profiles, d, p_success)
+        logit = a[None, :] * (theta[None, :] - d[:, None])
+        if self.residual_.booster_ is not None:
+            # Arms with logs of their own get the arm-aware trees; the others keep the
+            # shared-difficulty logit.
+            index = {arm.name: j for j, arm in enumerate(self.arms_)}
+            arm_ids = np.array(
+                [index.get(p.residual_arm, -1) if p.residual_arm else -1 for p in profiles],
+                dtype=np.int64,
+            )
+            known = arm_ids >= 0
+            joint = self.arm_base_[np.maximum(arm_ids, 0)][None, :] + self.residual_.correction(
+                X, arm_ids
+            )
+            logit = np.where(known[None, :], joint, logit)
+        return Prediction(profiles, d, sigmoid(logit))
 
     def predict_proba(self, texts: Sequence[str]) -> FloatArray:
         """P(success) for every trained arm: shape (n_queries, n_arms)."""

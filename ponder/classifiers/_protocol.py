@@ -25,6 +25,8 @@ class ArmProfile:
     ability: float
     discrimination: float
     source: str = "trained"
+    residual_arm: str | None = None
+    """The trained arm whose per-arm corrections apply (its own name, or the one it is like)."""
 
 
 @dataclass(frozen=True)

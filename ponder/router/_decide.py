@@ -47,10 +47,12 @@ def resolve_profiles(clf: DifficultyClassifier, menu: Menu) -> tuple[ArmProfile,
                     f"(it knows {sorted(trained)})"
                 )
             p = clf.profile(arm.like)
-            out.append(ArmProfile(arm.label, p.ability, p.discrimination, f"like {arm.like}"))
+            out.append(
+                ArmProfile(arm.label, p.ability, p.discrimination, f"like {arm.like}", arm.like)
+            )
         elif arm.label in trained or arm.model in trained:
             p = clf.profile(arm.label if arm.label in trained else arm.model)
-            out.append(ArmProfile(arm.label, p.ability, p.discrimination, "trained"))
+            out.append(ArmProfile(arm.label, p.ability, p.discrimination, "trained", p.name))
         else:
             p = clf.profile(arm.label, price_per_mtok=arm.blended_price)
             out.append(ArmProfile(arm.label, p.ability, p.discrimination, "price prior"))
