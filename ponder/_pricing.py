@@ -7,10 +7,11 @@ fresher table; routing decisions need neither.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from ponder.errors import MenuError
@@ -28,8 +29,14 @@ class Price:
 
 @lru_cache(maxsize=1)
 def _price_table() -> dict[str, Any]:
+    # find_spec locates the package without running its __init__ (which is slow and may
+    # fetch a price table over the network); importlib.resources.files would run it.
+    spec = importlib.util.find_spec("litellm")
     try:
-        text = (resources.files("litellm") / _TABLE).read_text(encoding="utf-8")
+        if spec is None or not spec.submodule_search_locations:
+            raise ModuleNotFoundError("litellm is not installed")
+        path = Path(next(iter(spec.submodule_search_locations))) / _TABLE
+        text = path.read_text(encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError) as exc:
         raise MenuError(
             f"litellm's price table is not available ({exc}); set input_price and "

@@ -9,6 +9,7 @@ import numpy as np
 from ponder._menu import Menu, estimate_tokens
 from ponder.classifiers import ArmProfile, DifficultyClassifier
 from ponder.errors import MenuError, NoArmFitsError
+from ponder.policies import NO_ARM, UtilityPolicy
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,69 @@ def resolve_profiles(clf: DifficultyClassifier, menu: Menu) -> tuple[ArmProfile,
     return tuple(out)
 
 
+class Decider:
+    """Routes single queries against one menu; what does not depend on the query is done once.
+
+    The choice itself is the policy engine's :class:`~ponder.policies.UtilityPolicy`, the same
+    rule the simulator replays, so a decision here is one point on the simulated frontier.
+    """
+
+    def __init__(self, clf: DifficultyClassifier, menu: Menu) -> None:
+        self.clf = clf
+        self.menu = menu
+        self.profiles = resolve_profiles(clf, menu)
+        # Expected cost is affine in the query's input tokens: fixed + per_token * tokens.
+        ones = np.ones(1)
+        fixed = np.array([a.expected_cost(0 * ones)[0] for a in menu.arms])
+        self._per_token = np.array([a.expected_cost(ones)[0] for a in menu.arms]) - fixed
+        self._fixed = fixed
+
+    def decide(
+        self, text: str, *, max_cost: float | None = None, lam: float | None = None
+    ) -> Decision:
+        """Pick the arm maximising P(success) - lam * cost / (dearest arm's cost), among
+        the arms under the ceiling."""
+        lam = self.menu.lam if lam is None else lam
+        ceiling = self.menu.max_cost if max_cost is None else max_cost
+        if ceiling is not None and not ceiling > 0:
+            raise ValueError("max_cost must be > 0")
+        tokens = estimate_tokens(text)
+        cost = self._fixed + self._per_token * tokens
+        scale = float(cost.max()) or 1.0
+        policy = UtilityPolicy(lam=lam, max_cost=ceiling, cost_scale=scale)
+        pred = self.clf.predict([text], arms=self.profiles)
+        p = pred.p_success[0]
+        j = int(policy.choose(p[None, :], cost[None, :])[0])
+        if j == NO_ARM:
+            raise NoArmFitsError(
+                f"no arm fits the ceiling of ${ceiling:.6f}: the cheapest, "
+                f"'{self.menu.labels[int(cost.argmin())]}', is expected to cost "
+                f"${cost.min():.6f}"
+            )
+        fits = np.ones(len(cost), dtype=bool) if ceiling is None else cost <= ceiling
+        utility = p - lam * cost / scale
+        estimates = tuple(
+            ArmEstimate(
+                arm=prof.name,
+                p_success=float(p[i]),
+                expected_cost=float(cost[i]),
+                utility=float(utility[i]),
+                fits=bool(fits[i]),
+                ability_source=prof.source,
+            )
+            for i, prof in enumerate(self.profiles)
+        )
+        return Decision(
+            chosen=self.profiles[j].name,
+            reason=_explain(estimates, j, lam, ceiling),
+            difficulty=float(pred.difficulty[0]),
+            input_tokens=tokens,
+            lam=lam,
+            max_cost=ceiling,
+            arms=estimates,
+        )
+
+
 def decide(
     text: str,
     clf: DifficultyClassifier,
@@ -67,50 +131,8 @@ def decide(
     max_cost: float | None = None,
     lam: float | None = None,
 ) -> Decision:
-    """Pick the arm maximising P(success) - lam * cost / (dearest arm's cost) under the ceiling."""
-    lam = menu.lam if lam is None else lam
-    if lam < 0:
-        raise ValueError("lam must be >= 0")
-    ceiling = menu.max_cost if max_cost is None else max_cost
-    if ceiling is not None and ceiling <= 0:
-        raise ValueError("max_cost must be > 0")
-    profiles = resolve_profiles(clf, menu)
-    pred = clf.predict([text], arms=profiles)
-    p = pred.p_success[0]
-    cost = menu.expected_costs([text])[0]
-    scale = float(cost.max()) or 1.0
-    utility = p - lam * cost / scale
-    fits = np.ones(len(cost), dtype=bool) if ceiling is None else cost <= ceiling
-    if not fits.any():
-        raise NoArmFitsError(
-            f"no arm fits the ceiling of ${ceiling:.6f}: the cheapest, "
-            f"'{menu.labels[int(cost.argmin())]}', is expected to cost ${cost.min():.6f}"
-        )
-    masked = np.where(fits, utility, -np.inf)
-    best = float(masked.max())
-    # Among equal utilities the cheaper arm wins.
-    j = int(np.flatnonzero(masked >= best - 1e-12)[np.argmin(cost[masked >= best - 1e-12])])
-    estimates = tuple(
-        ArmEstimate(
-            arm=prof.name,
-            p_success=float(p[i]),
-            expected_cost=float(cost[i]),
-            utility=float(utility[i]),
-            fits=bool(fits[i]),
-            ability_source=prof.source,
-        )
-        for i, prof in enumerate(profiles)
-    )
-    reason = _explain(estimates, j, lam, ceiling)
-    return Decision(
-        chosen=profiles[j].name,
-        reason=reason,
-        difficulty=float(pred.difficulty[0]),
-        input_tokens=estimate_tokens(text),
-        lam=lam,
-        max_cost=ceiling,
-        arms=estimates,
-    )
+    """One-off :meth:`Decider.decide`; build a :class:`Decider` to route many queries."""
+    return Decider(clf, menu).decide(text, max_cost=max_cost, lam=lam)
 
 
 def _explain(est: tuple[ArmEstimate, ...], j: int, lam: float, ceiling: float | None) -> str:

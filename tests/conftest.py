@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -53,3 +55,29 @@ def synthetic_table(n: int = 600, seed: int = 0) -> tuple[OutcomeTable, np.ndarr
 @pytest.fixture(scope="session")
 def synthetic() -> tuple[OutcomeTable, np.ndarray]:
     return synthetic_table()
+
+
+def write_table_jsonl(table: OutcomeTable, path: Path) -> Path:
+    """Write a synthetic table as canonical JSONL (what users hand to the CLI)."""
+    from ponder.outcomes import ArmOutcome, OutcomeRow, write_jsonl
+
+    rows = [
+        OutcomeRow(
+            id=table.ids[i],
+            prompt=table.prompts[i],
+            task=table.tasks[i] or None,
+            arms={
+                a: ArmOutcome(
+                    score=float(table.scores[i, j]),
+                    cost=float(table.costs[i, j]),
+                    input_tokens=float(table.input_tokens[i, j]),
+                    output_tokens=float(table.output_tokens[i, j]),
+                )
+                for j, a in enumerate(table.arms)
+                if not np.isnan(table.scores[i, j])
+            },
+        )
+        for i in range(table.n_queries)
+    ]
+    write_jsonl(rows, path)
+    return path

@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ponder.cli import app
+from ponder.outcomes import OutcomeTable
+from tests.conftest import synthetic_table, write_table_jsonl
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    train, _ = synthetic_table(n=400, seed=1)
+    test, _ = synthetic_table(n=200, seed=2)
+    test = OutcomeTable(
+        ids=tuple(f"t{i}" for i in range(test.n_queries)),
+        prompts=test.prompts,
+        tasks=test.tasks,
+        arms=test.arms,
+        scores=test.scores,
+        costs=test.costs,
+        input_tokens=test.input_tokens,
+        output_tokens=test.output_tokens,
+    )
+    return write_table_jsonl(train, root / "train.jsonl"), write_table_jsonl(
+        test, root / "test.jsonl"
+    )
+
+
+@pytest.fixture(scope="module")
+def model(data: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "m"
+    res = runner.invoke(app, ["train", str(data[0]), "--out", str(out), "--folds", "3"])
+    assert res.exit_code == 0, res.output
+    assert "trained on 400 queries" in res.output
+    return out
+
+
+def test_train_writes_a_loadable_model(model: Path) -> None:
+    manifest = json.loads((model / "manifest.json").read_text())
+    assert [a["name"] for a in manifest["arms"]] == ["weak", "mid", "strong"]
+    assert manifest["training"]["sources"] == ["train.jsonl"]
+    assert manifest["metrics"]["oof_log_loss"] < manifest["metrics"]["baseline_log_loss"]
+
+
+def test_simulate_cv_writes_report_and_plot(data: tuple[Path, Path], tmp_path: Path) -> None:
+    report, plot = tmp_path / "r.json", tmp_path / "f.png"
+    res = runner.invoke(
+        app,
+        [
+            "simulate",
+            str(data[0]),
+            "--cv",
+            "3",
+            "--backend",
+            "logistic",
+            "--report",
+            str(report),
+            "--plot",
+            str(plot),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    r = json.loads(report.read_text())
+    assert set(r["arms"]) == {"weak", "mid", "strong"}
+    assert {"ponder", "random", "oracle", "cascade", "arm:strong"} <= set(r["policies"])
+    assert r["policies"]["ponder"]["points"][0].keys() >= {"cost_per_query", "quality"}
+    assert r["summary"]["best_single_arm"] == "strong"
+    assert "ponder" in r["summary"]["cost_share_to_match_best_single"]
+    # Difficulty is learnable here, so routing must beat random mixing of the arms.
+    assert r["policies"]["ponder"]["aiq"] > r["policies"]["random"]["aiq"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "ponder" in res.output and "AIQ" in res.output
+
+
+def test_simulate_saved_model_and_holdout(
+    data: tuple[Path, Path], model: Path, tmp_path: Path
+) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    res = runner.invoke(app, ["simulate", str(data[1]), "--model", str(model), "--report", str(a)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(
+        app,
+        [
+            "simulate",
+            str(data[0]),
+            "--test",
+            str(data[1]),
+            "--backend",
+            "logistic",
+            "--report",
+            str(b),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    ra, rb = json.loads(a.read_text()), json.loads(b.read_text())
+    assert ra["n_queries"] == rb["n_queries"] == 200
+    assert ra["arms"] == rb["arms"]  # same test rows, same single arms
+
+
+def test_route_explains_with_json(model: Path, tmp_path: Path) -> None:
+    menu = tmp_path / "menu.yaml"
+    menu.write_text(
+        "arms:\n"
+        "  - {model: weak, input_price: 0.2, output_price: 0.2}\n"
+        "  - {model: strong, input_price: 10, output_price: 10}\n"
+    )
+    res = runner.invoke(
+        app,
+        [
+            "route",
+            "alpha beta?",
+            "--model",
+            str(model),
+            "--menu",
+            str(menu),
+            "--json",
+            "--lam",
+            "0",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    assert d["chosen"] == "strong"
+    assert [a["arm"] for a in d["arms"]] == ["weak", "strong"]
+    res = runner.invoke(app, ["route", "alpha beta?", "--model", str(model), "--menu", str(menu)])
+    assert res.exit_code == 0 and "chosen:" in res.output
+
+
+def test_route_with_packaged_defaults() -> None:
+    res = runner.invoke(app, ["route", "Prove that there are infinitely many primes.", "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    assert d["chosen"] in {a["arm"] for a in d["arms"]}
+    assert all(0.0 <= a["p_success"] <= 1.0 for a in d["arms"])
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["simulate", "{bad}"], "give --test DATA, --cv K, or --model DIR"),
+        (["simulate", "{bad}", "--cv", "3"], "bad.jsonl:2: malformed JSON"),
+        (["simulate", "{good}", "--cv", "1"], "--cv must be at least 2"),
+        (["simulate", "{good}", "--cv", "3", "--test", "{good}"], "not both"),
+        (["train", "{missing}", "--out", "{tmp}/m"], "file not found"),
+        (["train", "{good}", "--out", "{tmp}/m", "--backend", "svm"], "--backend"),
+        (["route", "  "], "the query is empty"),
+        (["route", "hi", "--model", "{tmp}"], "not a ponder model directory"),
+        (["route", "hi", "--max-cost", "0.0000000001"], "no arm fits the ceiling"),
+        (["import", "nope", "{tmp}", "-o", "{tmp}/x.jsonl"], "unknown importer 'nope'"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(
+    args: list[str], needle: str, data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(data[0].read_text().splitlines()[0] + "\n{not json\n")
+    subs = {
+        "{bad}": str(bad),
+        "{good}": str(data[0]),
+        "{missing}": str(tmp_path / "no.jsonl"),
+        "{tmp}": str(tmp_path),
+    }
+    argv = [subs.get(a, a.replace("{tmp}", str(tmp_path))) for a in args]
+    res = runner.invoke(app, argv)
+    assert res.exit_code == 2, res.output
+    err = res.stderr.strip()
+    assert needle in err
+    assert len(err.splitlines()) == 1
+
+
+def test_help_is_light() -> None:
+    """`ponder --help` must not pay for the heavy libraries."""
+    code = (
+        "import sys; from ponder.cli import app; "
+        "heavy = {'lightgbm', 'sklearn', 'litellm', 'matplotlib', 'model2vec'} & set(sys.modules); "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "ponder", "--help"], capture_output=True, text=True, check=True
+    )
+    for cmd in ("train", "simulate", "route", "import"):
+        assert cmd in out.stdout

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ponder import Arm, Menu, MenuError, NoArmFitsError
+from ponder.classifiers import DifficultyClassifier, FeaturizerSpec
+from ponder.outcomes import OutcomeTable
+from ponder.router import decide, resolve_profiles
+
+
+@pytest.fixture(scope="module")
+def clf(synthetic: tuple[OutcomeTable, np.ndarray]) -> DifficultyClassifier:
+    return DifficultyClassifier(
+        backend="logistic", featurizer=FeaturizerSpec(kind="stats"), cv_folds=3
+    ).fit(synthetic[0])
+
+
+def _menu(**kw: object) -> Menu:
+    # The same three arms as the training data, with prices matching their costs.
+    return Menu(
+        arms=(
+            Arm(model="weak", input_price=0.2, output_price=0.2, output_tokens=100),
+            Arm(model="mid", input_price=1.0, output_price=1.0, output_tokens=100),
+            Arm(model="strong", input_price=10.0, output_price=10.0, output_tokens=100),
+        ),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+EASY = "alpha beta?"
+HARD = " ".join(["gamma delta epsilon"] * 40) + "?"
+
+
+def test_lambda_trades_quality_for_cost(clf: DifficultyClassifier) -> None:
+    menu = _menu()
+    assert decide(HARD, clf, menu, lam=0.0).chosen == "strong"
+    assert decide(HARD, clf, menu, lam=100.0).chosen == "weak"
+    d = decide(EASY, clf, menu, lam=0.0)
+    probs = {e.arm: e.p_success for e in d.arms}
+    assert probs["weak"] < probs["mid"] < probs["strong"]
+    # Harder queries have lower success for the same arm.
+    hard = {e.arm: e.p_success for e in decide(HARD, clf, menu, lam=0.0).arms}
+    assert hard["mid"] < probs["mid"]
+    assert decide(HARD, clf, menu).difficulty > d.difficulty
+
+
+def test_ceiling_excludes_expensive_arms(clf: DifficultyClassifier) -> None:
+    menu = _menu()
+    costs = {e.arm: e.expected_cost for e in decide(HARD, clf, menu, lam=0.0).arms}
+    ceiling = (costs["mid"] + costs["strong"]) / 2
+    d = decide(HARD, clf, menu, lam=0.0, max_cost=ceiling)
+    assert d.chosen == "mid"
+    assert [e.fits for e in d.arms] == [True, True, False]
+    assert "ceiling" in d.reason
+    with pytest.raises(NoArmFitsError, match="cheapest"):
+        decide(HARD, clf, menu, max_cost=costs["weak"] / 10)
+
+
+def test_profiles_trained_like_given_and_prior(clf: DifficultyClassifier) -> None:
+    menu = Menu(
+        arms=(
+            Arm(model="strong", name="strong-again", input_price=10, output_price=10),
+            Arm(model="other", like="weak", input_price=1, output_price=1),
+            Arm(model="fixed", ability=3.0, input_price=1, output_price=1),
+            Arm(model="gpt-4o-mini"),
+        )
+    )
+    sources = [p.source for p in resolve_profiles(clf, menu)]
+    assert sources == ["trained", "like weak", "given", "price prior"]
+    bad = Menu(arms=(Arm(model="x", like="nobody", input_price=1, output_price=1),))
+    with pytest.raises(MenuError, match="like 'nobody'"):
+        resolve_profiles(clf, bad)
+
+
+def test_bad_arguments(clf: DifficultyClassifier) -> None:
+    with pytest.raises(ValueError, match="lam"):
+        decide(EASY, clf, _menu(), lam=-1)
+    with pytest.raises(ValueError, match="max_cost"):
+        decide(EASY, clf, _menu(), max_cost=0)
