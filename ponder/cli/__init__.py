@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ponder.cli._calibrate import calibrate
 from ponder.cli._import import import_
 from ponder.cli._route import route
 from ponder.cli._simulate import simulate
@@ -20,6 +21,7 @@ app = typer.Typer(
 app.command()(train)
 app.command()(simulate)
 app.command()(route)
+app.command()(calibrate)
 app.command(name="import")(import_)
 
 

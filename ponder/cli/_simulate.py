@@ -143,4 +143,29 @@ def print_report(result: Report) -> None:
         if two_arms:
             row += [num(pol.apgr), num(pol.cpt_50, "{:.0%}"), num(pol.cpt_80, "{:.0%}")]
         t.add_row(*row)
-    Console().print(t)
+    console = Console()
+    console.print(t)
+    if len(result.by_task) > 1:
+        bt = Table(title="per task")
+        for c in (
+            "task",
+            "queries",
+            "best single arm",
+            "AIQ ponder",
+            "random",
+            "oracle",
+            "gap closed",
+        ):
+            bt.add_column(c, justify="left" if c in ("task", "best single arm") else "right")
+        for task, sec in sorted(result.by_task.items()):
+            pol = sec.policies
+            bt.add_row(
+                task,
+                str(sec.n_queries),
+                sec.summary.best_single_arm,
+                num(pol["ponder"].aiq),
+                num(pol["random"].aiq),
+                num(pol["oracle"].aiq),
+                num(pol["ponder"].gap_closed),
+            )
+        console.print(bt)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from ponder._menu import Menu, estimate_tokens
 from ponder.classifiers import ArmProfile, DifficultyClassifier
@@ -77,6 +79,14 @@ class Decider:
         self._per_token = np.array([a.expected_cost(ones)[0] for a in menu.arms]) - fixed
         self._fixed = fixed
 
+    def expected_costs(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        """Expected USD per arm for each query, shape (n, k)."""
+        tokens = np.array([estimate_tokens(t) for t in texts], dtype=np.float64)
+        out: npt.NDArray[np.float64] = (
+            self._fixed[None, :] + self._per_token[None, :] * tokens[:, None]
+        )
+        return out
+
     def decide(
         self, text: str, *, max_cost: float | None = None, lam: float | None = None
     ) -> Decision:
@@ -87,7 +97,7 @@ class Decider:
         if ceiling is not None and not ceiling > 0:
             raise ValueError("max_cost must be > 0")
         tokens = estimate_tokens(text)
-        cost = self._fixed + self._per_token * tokens
+        cost = self.expected_costs([text])[0]
         scale = float(cost.max()) or 1.0
         policy = UtilityPolicy(lam=lam, max_cost=ceiling, cost_scale=scale)
         pred = self.clf.predict([text], arms=self.profiles)

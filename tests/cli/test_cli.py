@@ -190,3 +190,23 @@ def test_help_is_light() -> None:
     )
     for cmd in ("train", "simulate", "route", "import"):
         assert cmd in out.stdout
+
+
+def test_calibrate_prints_lam_for_a_target(model: Path, tmp_path: Path) -> None:
+    menu = tmp_path / "menu.yaml"
+    menu.write_text(
+        "arms:\n"
+        "  - {model: weak, input_price: 0.2, output_price: 0.2}\n"
+        "  - {model: strong, input_price: 10, output_price: 10}\n"
+    )
+    queries = tmp_path / "q.txt"
+    queries.write_text("alpha beta?\n\n" + " ".join(["gamma"] * 80) + "?\nzeta eta?\n")
+    args = ["calibrate", str(queries), "--model", str(model), "--menu", str(menu)]
+    res = runner.invoke(app, [*args, "--target-cost", "1e-9"])
+    assert res.exit_code == 0, res.output
+    assert "on 3 queries" in res.output and "weak: 100.0%" in res.output
+    assert "no lam meets the target" in res.stderr
+    res = runner.invoke(app, [*args, "--target-cost", "1"])
+    assert "lam: 0 " in res.output and "strong: 100.0%" in res.output
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and "exactly one" in res.stderr

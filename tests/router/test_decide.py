@@ -78,3 +78,31 @@ def test_bad_arguments(clf: DifficultyClassifier) -> None:
         decide(EASY, clf, _menu(), lam=-1)
     with pytest.raises(ValueError, match="max_cost"):
         decide(EASY, clf, _menu(), max_cost=0)
+
+
+def test_calibrate_hits_cost_and_quality_targets(
+    clf: DifficultyClassifier, synthetic: tuple[OutcomeTable, np.ndarray]
+) -> None:
+    from ponder.router import Decider, calibrate
+
+    texts = list(synthetic[0].prompts[:200])
+    decider = Decider(clf, _menu())
+    cheap = calibrate(decider, texts, target_quality=0.01)
+    dear = calibrate(decider, texts, target_quality=0.99)
+    assert not dear.met and dear.lam == 0.0
+    lo, hi = cheap.mean_cost, dear.mean_cost
+    target = (lo + hi) / 2
+    c = calibrate(decider, texts, target_cost=target)
+    assert c.met and c.mean_cost <= target
+    # The smallest lam within budget: a slightly smaller lam spends more than the target.
+    c_less = calibrate(decider, texts, target_cost=c.mean_cost * 0.999)
+    assert c_less.lam >= c.lam
+    q = calibrate(decider, texts, target_quality=c.mean_p_success)
+    assert q.met and q.mean_p_success >= c.mean_p_success - 1e-9
+    assert sum(c.share.values()) == pytest.approx(1.0)
+    # Routing each query one by one with the calibrated lam spends the same.
+    spent = [decider.decide(t, lam=c.lam) for t in texts]
+    chosen_cost = [next(e.expected_cost for e in d.arms if e.arm == d.chosen) for d in spent]
+    assert float(np.mean(chosen_cost)) == pytest.approx(c.mean_cost)
+    with pytest.raises(ValueError, match="exactly one"):
+        calibrate(decider, texts)

@@ -1,0 +1,98 @@
+"""Set the cost weight ``lam`` from a target, the way RouteLLM sets its threshold.
+
+Only predictions are needed, so the sample can be unlabelled queries from your traffic. The
+decision rule is the :class:`~ponder.router.Decider`'s own (cost relative to the dearest arm of
+each query), so the ``lam`` found here means the same thing when written into the menu.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ponder.errors import NoArmFitsError
+from ponder.policies import NO_ARM, choose_by_utility
+from ponder.router._decide import Decider
+
+_LAM_MAX = 1e4
+
+
+@dataclass(frozen=True)
+class Calibration:
+    lam: float
+    mean_cost: float
+    mean_p_success: float
+    share: dict[str, float]
+    n_queries: int
+    met: bool
+    """False when no ``lam`` meets the target: the result is then the closest one can get."""
+
+
+def calibrate(
+    decider: Decider,
+    texts: Sequence[str],
+    *,
+    target_cost: float | None = None,
+    target_quality: float | None = None,
+    max_cost: float | None = None,
+) -> Calibration:
+    """The cheapest-spending ``lam`` that meets the target on these queries.
+
+    ``target_cost``: the smallest ``lam`` whose mean cost per query is at most the target.
+    ``target_quality``: the largest ``lam`` whose mean predicted success is at least it.
+    """
+    if (target_cost is None) == (target_quality is None):
+        raise ValueError("give exactly one of target_cost and target_quality")
+    if target_cost is not None and not target_cost > 0:
+        raise ValueError("target_cost must be > 0")
+    if target_quality is not None and not 0 < target_quality <= 1:
+        raise ValueError("target_quality must be in (0, 1]")
+    if not texts:
+        raise ValueError("no queries to calibrate on")
+    ceiling = decider.menu.max_cost if max_cost is None else max_cost
+    p = decider.clf.predict(list(texts), arms=decider.profiles).p_success
+    cost = decider.expected_costs(texts)
+    relative = cost / np.maximum(cost.max(axis=1, keepdims=True), 1e-300)
+    allowed = None if ceiling is None else cost <= ceiling
+    rows = np.arange(len(texts))
+
+    def outcome(lam: float) -> tuple[float, float, np.ndarray]:
+        ch = choose_by_utility(p, relative, lam, 1.0, allowed)
+        hit = ch != NO_ARM
+        if not hit.any():
+            raise NoArmFitsError(f"no arm fits the ceiling of ${ceiling} for any query")
+        return float(cost[rows[hit], ch[hit]].mean()), float(p[rows[hit], ch[hit]].mean()), ch
+
+    def ok(lam: float) -> bool:
+        mean_cost, mean_p, _ = outcome(lam)
+        if target_cost is not None:
+            return mean_cost <= target_cost
+        assert target_quality is not None
+        return mean_p >= target_quality
+
+    if target_cost is not None:
+        # Mean cost falls as lam grows: find the smallest lam that is within budget.
+        lo, hi = 0.0, _LAM_MAX
+        if ok(lo):
+            hi = lo
+        else:
+            for _ in range(80):
+                mid = (lo + hi) / 2
+                lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+        lam = hi
+    else:
+        # Mean quality falls as lam grows: find the largest lam that still meets the target.
+        lo, hi = 0.0, _LAM_MAX
+        if ok(hi):
+            lo = hi
+        else:
+            for _ in range(80):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+        lam = lo
+    mean_cost, mean_p, ch = outcome(lam)
+    labels = decider.menu.labels
+    share = {labels[j]: float(np.mean(ch == j)) for j in range(len(labels))}
+    return Calibration(lam, mean_cost, mean_p, share, len(texts), ok(lam))
