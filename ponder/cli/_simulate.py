@@ -158,14 +158,14 @@ def print_report(result: Report) -> None:
         ):
             bt.add_column(c, justify="left" if c in ("task", "best single arm") else "right")
         for task, sec in sorted(result.by_task.items()):
-            pol = sec.policies
+            pols = sec.policies
             bt.add_row(
                 task,
                 str(sec.n_queries),
                 sec.summary.best_single_arm,
-                num(pol["ponder"].aiq),
-                num(pol["random"].aiq),
-                num(pol["oracle"].aiq),
-                num(pol["ponder"].gap_closed),
+                num(pols["ponder"].aiq),
+                num(pols["random"].aiq),
+                num(pols["oracle"].aiq),
+                num(pols["ponder"].gap_closed),
             )
         console.print(bt)
