@@ -26,6 +26,13 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 BOOSTER = "booster.txt"
 RESIDUAL = "residual.txt"
+# Featurized at save and again at load: a model trained on one embedding must not silently
+# read features from another (say, a rebuilt packaged embedding).
+_PROBE = "Probe: is 17 a prime number? Write a short Python function to check."
+
+
+def _probe(clf: DifficultyClassifier) -> list[float]:
+    return [round(float(v), 4) for v in clf.featurizer_.transform([_PROBE])[0]]
 
 
 def save_classifier(
@@ -41,6 +48,7 @@ def save_classifier(
         "backend": clf.backend,
         "params": clf.params_,
         "featurizer": clf.featurizer_spec_.model_dump(mode="json"),
+        "featurizer_probe": _probe(clf),
         "arms": [
             {"name": a.name, "ability": a.ability, "discrimination": a.discrimination}
             for a in clf.arms_
@@ -114,4 +122,15 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
             raise
         raise ModelArtifactError(f"{mfile}: malformed manifest ({exc!r})") from None
     clf.featurizer_ = build_featurizer(clf.featurizer_spec_)
+    expected = m.get("featurizer_probe")
+    if expected is not None:
+        got = _probe(clf)
+        if (
+            len(got) != len(expected)
+            or max(abs(a - b) for a, b in zip(got, expected, strict=True)) > 2e-3
+        ):
+            raise ModelArtifactError(
+                f"{root}: the featurizer gives different features from the ones this model was "
+                "trained on (was the packaged embedding rebuilt?); retrain with `ponder train`"
+            )
     return clf

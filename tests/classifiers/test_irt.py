@@ -101,3 +101,17 @@ def test_given_profiles_are_used_as_is(fitted: DifficultyClassifier) -> None:
     sure = ArmProfile("sure", ability=50.0, discrimination=1.0, source="given")
     pred = fitted.predict(["alpha?"], arms=[sure])
     assert pred.p_success[0, 0] > 0.999
+
+
+def test_load_refuses_a_model_whose_features_changed(
+    fitted: DifficultyClassifier, tmp_path: Path
+) -> None:
+    import json
+
+    save_classifier(fitted, tmp_path / "m")
+    manifest = tmp_path / "m" / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["featurizer_probe"][0] += 0.5
+    manifest.write_text(json.dumps(m))
+    with pytest.raises(ModelArtifactError, match="different features"):
+        load_classifier(tmp_path / "m")
