@@ -55,6 +55,23 @@ def sigmoid(z: FloatArray) -> FloatArray:
     return out
 
 
+def lgb_params(**overrides: Any) -> dict[str, Any]:
+    """LightGBM settings shared by both boosters: soft labels (``cross_entropy``), bagging,
+    and deterministic two-thread training so a rebuild gives the same model."""
+    params: dict[str, Any] = {
+        "objective": "cross_entropy",
+        "feature_fraction": 0.7,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 1.0,
+        "num_threads": 2,
+        "verbose": -1,
+        "deterministic": True,
+    }
+    params.update(overrides)
+    return params
+
+
 class EasinessModel(Protocol):
     def fit(
         self, X: npt.NDArray[np.float32], obs: Observations, valid: tuple[Any, Observations] | None
@@ -153,20 +170,14 @@ class BoostedEasiness:
     booster_: Any = None
 
     def _params(self) -> dict[str, Any]:
-        return {
-            "objective": "cross_entropy",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_data_in_leaf": self.min_data_in_leaf,
-            "feature_fraction": self.feature_fraction,
-            "bagging_fraction": 0.8,
-            "bagging_freq": 1,
-            "lambda_l2": self.lambda_l2,
-            "seed": self.seed,
-            "num_threads": 2,
-            "verbose": -1,
-            "deterministic": True,
-        }
+        return lgb_params(
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_data_in_leaf=self.min_data_in_leaf,
+            feature_fraction=self.feature_fraction,
+            lambda_l2=self.lambda_l2,
+            seed=self.seed,
+        )
 
     def fit(
         self, X: npt.NDArray[np.float32], obs: Observations, valid: tuple[Any, Observations] | None
@@ -254,21 +265,13 @@ class ArmResidual:
     booster_: Any = None
 
     def _params(self) -> dict[str, Any]:
-        return {
-            "objective": "cross_entropy",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_data_in_leaf": self.min_data_in_leaf,
-            "feature_fraction": 0.7,
-            "bagging_fraction": 0.8,
-            "bagging_freq": 1,
-            "lambda_l2": 1.0,
-            "cat_smooth": 10.0,
-            "seed": self.seed,
-            "num_threads": 2,
-            "verbose": -1,
-            "deterministic": True,
-        }
+        return lgb_params(
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_data_in_leaf=self.min_data_in_leaf,
+            cat_smooth=10.0,
+            seed=self.seed,
+        )
 
     @staticmethod
     def design(X: npt.NDArray[np.float32], qi: IntArray, aj: IntArray) -> npt.NDArray[np.float32]:

@@ -156,7 +156,10 @@ def _iter_jsonl(path: Path, report: LoadReport) -> Iterator[OutcomeRow]:
 
 def _load_jsonl(path: Path) -> LoadResult:
     report = LoadReport(str(path))
-    rows = list(_iter_jsonl(path, report))
+    return _result(path, list(_iter_jsonl(path, report)), report)
+
+
+def _result(path: Path, rows: list[OutcomeRow], report: LoadReport) -> LoadResult:
     if not rows:
         raise OutcomeFormatError(str(path), None, None, "no queries in file")
     report.rows_read = len(rows)
@@ -266,9 +269,4 @@ def _load_wide_csv(path: Path) -> LoadResult:
             ) from None
         except csv.Error as exc:
             raise OutcomeFormatError(str(path), lineno, None, f"malformed CSV ({exc})") from None
-    if not rows:
-        raise OutcomeFormatError(str(path), None, None, "no queries in file")
-    report.rows_read = len(rows)
-    table = rows_to_table(rows)
-    _check_unique_ids(table, str(path))
-    return LoadResult(table, report)
+    return _result(path, rows, report)

@@ -72,26 +72,20 @@ def calibrate(
         assert target_quality is not None
         return mean_p >= target_quality
 
-    if target_cost is not None:
-        # Mean cost falls as lam grows: find the smallest lam that is within budget.
-        lo, hi = 0.0, _LAM_MAX
-        if ok(lo):
-            hi = lo
-        else:
-            for _ in range(80):
-                mid = (lo + hi) / 2
-                lo, hi = (lo, mid) if ok(mid) else (mid, hi)
-        lam = hi
+    # Mean cost and mean quality both fall as lam grows. For a cost target, the answer is
+    # the smallest lam that is within budget; for a quality target, the largest that meets it.
+    want_small = target_cost is not None
+    lo, hi = 0.0, _LAM_MAX
+    if ok(lo if want_small else hi):
+        lam = lo if want_small else hi
     else:
-        # Mean quality falls as lam grows: find the largest lam that still meets the target.
-        lo, hi = 0.0, _LAM_MAX
-        if ok(hi):
-            lo = hi
-        else:
-            for _ in range(80):
-                mid = (lo + hi) / 2
-                lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-        lam = lo
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            if ok(mid) == want_small:
+                hi = mid
+            else:
+                lo = mid
+        lam = hi if want_small else lo
     mean_cost, mean_p, ch = outcome(lam)
     labels = decider.menu.labels
     share = {labels[j]: float(np.mean(ch == j)) for j in range(len(labels))}
