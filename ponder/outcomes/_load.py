@@ -222,6 +222,7 @@ def _load_wide_csv(path: Path) -> LoadResult:
         if not models:
             raise OutcomeFormatError(str(path), 1, None, "the header names no model columns")
         rows: list[OutcomeRow] = []
+        row_of: dict[str, int] = {}
         lineno = 1
         try:
             for lineno, cells in enumerate(reader, start=2):
@@ -262,6 +263,22 @@ def _load_wide_csv(path: Path) -> LoadResult:
                 rid = cells[col["sample_id"]] if "sample_id" in col else ""
                 rid = rid or (cells[col["id"]] if "id" in col else "") or f"{path.stem}-{lineno}"
                 task = cells[col["eval_name"]] if "eval_name" in col else ""
+                if rid in row_of:
+                    # The RouterBench release splits a few queries over two lines with the
+                    # same sample_id, each measuring different models: one query, merged.
+                    first = rows[row_of[rid]]
+                    shared = sorted(set(first.arms) & set(arms))
+                    if shared:
+                        raise OutcomeFormatError(
+                            str(path),
+                            lineno,
+                            "sample_id",
+                            f"duplicate id '{rid}' measures {shared[0]} again",
+                        )
+                    rows[row_of[rid]] = first.model_copy(update={"arms": {**first.arms, **arms}})
+                    report.skipped.append((lineno, "merged into an earlier line with its id"))
+                    continue
+                row_of[rid] = len(rows)
                 rows.append(OutcomeRow(id=rid, prompt=prompt, task=task or None, arms=arms))
         except UnicodeDecodeError as exc:
             raise OutcomeFormatError(

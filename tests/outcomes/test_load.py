@@ -129,3 +129,20 @@ def test_load_many_merges_arm_sets_and_rejects_shared_ids(tmp_path: Path) -> Non
     assert len(reports) == 2
     with pytest.raises(OutcomeFormatError, match="duplicate id"):
         load_many([a, a])
+
+
+def test_wide_csv_merges_a_query_split_over_two_lines(tmp_path: Path) -> None:
+    path = tmp_path / "split.csv"
+    path.write_text(
+        "sample_id,prompt,m1,m2\n"
+        "a,first text,1.0,\n"
+        "b,other,0.0,1.0\n"
+        "a,first text again,,0.0\n"
+    )
+    res = load_outcomes(path)
+    assert res.table.ids == ("a", "b")
+    np.testing.assert_array_equal(res.table.scores[0], [1.0, 0.0])
+    assert res.report.skipped == [(4, "merged into an earlier line with its id")]
+    path.write_text("sample_id,prompt,m1\na,x,1\na,x,0\n")
+    with pytest.raises(OutcomeFormatError, match="duplicate id 'a' measures m1 again"):
+        load_outcomes(path)
