@@ -131,10 +131,11 @@ def print_report(result: Report) -> None:
     for name, pol in result.policies.items():
         if name.startswith("arm:") and name != f"arm:{best}":
             continue
+        single = name.startswith("arm:")  # one point: AIQ and gap closed would mislead
         row = [
             name,
-            num(pol.aiq),
-            num(pol.gap_closed),
+            "—" if single else num(pol.aiq),
+            "—" if single else num(pol.gap_closed),
             num(result.summary.cost_share_to_match_best_single.get(name), "{:.0%}"),
             num(pol.quality_at_share.get("0.1")),
             num(pol.quality_at_share.get("0.25")),

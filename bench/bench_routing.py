@@ -1,0 +1,359 @@
+"""Routing benchmark: ponder against a kNN router and the baselines, on public outcome data.
+
+Per dataset, every router is fitted on training rows only (a train/test split, or 5-fold CV
+grouped by id) and its predictions are replayed by ``ponder.simulate.simulate``: ``ponder``
+(lightgbm backend), ``ponder-logistic`` (the simple baseline), ``knn-tfidf`` (RouterBench-style
+kNN: mean scores of the k nearest training prompts by TF-IDF cosine, k chosen by CV on the
+training split), and the cascade, random, oracle and best arm from ponder's replay. AIQ and gap
+closed are recomputed for every router on one common cost range per dataset: ``simulate`` ends
+its range at the largest cost any policy reaches, and the cascade's depends on the predictions.
+
+    python bench/bench_routing.py [--only NAME ...] [--shared PATH] [--json FILE]
+
+Markdown tables go to stdout, progress to stderr. Data: ``../shared/data`` beside the repository
+(or ``$PONDER_SHARED``); without it the script says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from ponder.classifiers import DifficultyClassifier
+from ponder.classifiers._irt import Backend
+from ponder.errors import PonderError
+from ponder.importers import import_rows
+from ponder.outcomes import OutcomeTable, load_outcomes, rows_to_table
+from ponder.simulate._evaluate import expected_costs, predict_holdout, price_table
+from ponder.simulate._metrics import aiq, gap_closed
+from ponder.simulate._report import Report
+from ponder.simulate._simulate import simulate
+from ponder.simulate._splits import grouped_kfold
+
+FloatArray = npt.NDArray[np.float64]
+Folds = list[tuple[OutcomeTable, OutcomeTable]]  # (train, test): one pair, or one per fold
+SEED = 0
+ROUTERS = ("ponder", "ponder-logistic", "knn-tfidf")
+BACKENDS: tuple[tuple[Backend, str], ...] = (
+    ("lightgbm", "ponder"),
+    ("logistic", "ponder-logistic"),
+)
+K_GRID = (5, 10, 20, 40, 80)
+_T0 = time.perf_counter()
+
+# RouteLLM's figures for its routers on the same data (GPT-4-1106 vs Mixtral-8x7B), as
+# (router, APGR, CPT(50%), CPT(80%)); None = not found. Its routers were trained on Chatbot
+# Arena preferences (+ augmentation), not on these sets, so the comparison is indicative.
+ROUTELLM: dict[str, list[tuple[str, float | None, float | None, float | None]]] = {
+    "routellm-mmlu": [
+        ("SW ranking, arena+gold", 0.603, 0.354, None),
+        ("causal LLM", 0.600, 0.355, None),
+        ("BERT / matrix factorization", None, None, None),
+    ],
+    "routellm-gsm8k": [
+        ("causal LLM, augmented", 0.622, 0.336, 0.633),
+        ("SW ranking / BERT / matrix factorization", None, None, None),
+    ],
+}
+ROUTELLM_NOTE = (
+    "*RouteLLM* rows: Ong et al. 2024 (arXiv:2406.18665), as transcribed by secondary sources; "
+    "not checked against the paper's tables. — : not found."
+)
+
+
+def say(msg: str) -> None:
+    print(f"[{time.perf_counter() - _T0:7.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------ kNN router
+class KnnTfidfRouter:
+    """p[i, j] = mean score of arm j over the k training queries nearest to query i
+    (cosine similarity of TF-IDF vectors); unmeasured cells are skipped."""
+
+    def __init__(self, k_grid: tuple[int, ...] = K_GRID, folds: int = 5, seed: int = SEED):
+        self.k_grid, self.folds, self.seed = k_grid, folds, seed
+
+    def fit(self, train: OutcomeTable) -> KnnTfidfRouter:
+        self.k_ = self._choose_k(train)
+        self.vec_, self.X_ = self._index(train.prompts)
+        self.scores_ = train.scores
+        return self
+
+    def predict(self, prompts: tuple[str, ...]) -> FloatArray:
+        nn = self._neighbours(self.vec_, self.X_, prompts, self.k_)
+        return self._mean(self.scores_, nn, self.k_)
+
+    @staticmethod
+    def _index(prompts: tuple[str, ...]) -> tuple[TfidfVectorizer, Any]:
+        vec = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2))
+        return vec, vec.fit_transform(prompts)  # rows are L2-normalised: dot = cosine
+
+    @staticmethod
+    def _neighbours(
+        vec: TfidfVectorizer, X: Any, prompts: tuple[str, ...], k: int, chunk: int = 512
+    ) -> npt.NDArray[np.int64]:
+        """Indices of the ``k`` most similar training rows, most similar first (ties: lower
+        index first, so the result is deterministic)."""
+        Q = vec.transform(prompts)
+        k = min(k, X.shape[0])
+        out = np.empty((Q.shape[0], k), dtype=np.int64)
+        for s in range(0, Q.shape[0], chunk):
+            sim = (Q[s : s + chunk] @ X.T).toarray()
+            order = np.argsort(-sim, axis=1, kind="stable")
+            out[s : s + chunk] = order[:, :k]
+        return out
+
+    @staticmethod
+    def _mean(scores: FloatArray, nn: npt.NDArray[np.int64], k: int) -> FloatArray:
+        s = scores[nn[:, :k]]  # [n, k, arms]
+        measured = ~np.isnan(s)
+        total, count = np.where(measured, s, 0.0).sum(axis=1), measured.sum(axis=1)
+        fallback = np.broadcast_to(np.nanmean(scores, axis=0), total.shape)
+        return np.where(count > 0, total / np.maximum(count, 1), fallback)
+
+    def _choose_k(self, train: OutcomeTable) -> int:
+        """The k of the grid with the least out-of-fold squared error on ``train``."""
+        err = np.zeros(len(self.k_grid))
+        for tr, te in grouped_kfold(list(train.ids), self.folds, seed=self.seed):
+            vec, X = self._index(tuple(train.prompts[i] for i in tr))
+            prompts = tuple(train.prompts[i] for i in te)
+            nn = self._neighbours(vec, X, prompts, max(self.k_grid))
+            y = train.scores[te]
+            for g, k in enumerate(self.k_grid):
+                err[g] += np.nansum((self._mean(train.scores[tr], nn, k) - y) ** 2)
+        return self.k_grid[int(np.argmin(err))]
+
+
+# ------------------------------------------------------------------------------ datasets
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    title: str
+    load: Callable[[Path], Folds]
+    folder: str = "routerbench"
+    evaluation: str = "train → test (holdout)"
+
+
+def _routerbench_csv(path: Path) -> OutcomeTable:
+    """The wide CSV as ``ponder simulate`` reads it (lines sharing a sample_id are merged)."""
+    return price_table(load_outcomes(path).table, None)
+
+
+def _holdout(train: OutcomeTable, test: OutcomeTable) -> Folds:
+    return [(train, test.select_arms([a for a in test.arms if a in train.arms]))]
+
+
+def _holdout_csv(stem: str) -> Callable[[Path], Folds]:
+    return lambda d: _holdout(*(_routerbench_csv(d / f"{stem}_{s}.csv") for s in ("train", "test")))
+
+
+def _imported(name: str, folder: Path, split: str | None = None) -> OutcomeTable:
+    return price_table(rows_to_table(import_rows(name, folder, split)), None)
+
+
+def _cv(name: str, k: int) -> Callable[[Path], Folds]:
+    def load(folder: Path) -> Folds:
+        table = _imported(name, folder)
+        folds = grouped_kfold(list(table.ids), k, seed=SEED)
+        return [(table.take(tr), table.take(te)) for tr, te in folds]
+
+    return load
+
+
+def _llmrouter(folder: Path) -> Folds:
+    return _holdout(_imported("llmrouter", folder, "train"), _imported("llmrouter", folder, "test"))
+
+
+_HO, _CV = "train → test (holdout)", "5-fold CV grouped by id"
+DATASETS = {
+    d.name: d
+    for d in (
+        Dataset("routerbench-arc", "RouterBench ARC-Challenge", _holdout_csv("arc_challenge")),
+        Dataset("routerbench-mbpp", "RouterBench MBPP", _holdout_csv("mbpp")),
+        Dataset("routellm-gsm8k", "RouteLLM GSM8K", _cv("routellm-gsm8k", 5), "routellm", _CV),
+        Dataset("routellm-mmlu", "RouteLLM MMLU", _cv("routellm-mmlu", 5), "routellm", _CV),
+        Dataset("llmrouter", "LLMRouter", _llmrouter, "llmrouter", _HO + ", deduplicated"),
+    )
+}
+
+
+# ------------------------------------------------------------------------------ running
+def run_dataset(ds: Dataset, shared: Path) -> dict[str, Any]:
+    folds = ds.load(shared / ds.folder)
+    replay = OutcomeTable.concat([te for _, te in folds]) if len(folds) > 1 else folds[0][1]
+    n, k = replay.n_queries, replay.n_arms
+    preds = {r: np.full((n, k), np.nan) for r in ROUTERS}
+    cost = np.full((n, k), np.nan)
+    knn_k: list[int] = []
+    row = 0
+    for f, (train, test) in enumerate(folds):
+        rows = slice(row, row + test.n_queries)
+        row += test.n_queries
+        where = f"{ds.name} fold {f + 1}/{len(folds)}"
+        say(f"{where}: {train.n_queries} train, {test.n_queries} test queries")
+        cost[rows] = expected_costs(train, test)
+        for backend, name in BACKENDS:
+            t0 = time.perf_counter()
+            make = partial(DifficultyClassifier, backend=backend, seed=SEED)
+            preds[name][rows] = predict_holdout(train, test, make, lambda _m: None)
+            say(f"{where}: {name} fitted in {time.perf_counter() - t0:.0f}s")
+        knn = KnnTfidfRouter().fit(train)
+        preds["knn-tfidf"][rows] = knn.predict(test.prompts)
+        knn_k.append(knn.k_)
+        say(f"{where}: knn-tfidf k={knn.k_}")
+    reports = {r: simulate(replay, preds[r], cost) for r in ROUTERS}
+    return summarise(ds, reports, knn_k)
+
+
+def summarise(ds: Dataset, reports: dict[str, Report], knn_k: list[int]) -> dict[str, Any]:
+    """Figures of every router on one common AIQ range (see the module docstring)."""
+    base = reports["ponder"]
+    lo = base.summary.aiq_cost_range[0]
+    hi = max(r.summary.aiq_cost_range[1] for r in reports.values())
+    best = f"arm:{base.summary.best_single_arm}"
+    rows = {r: (reports[r], "ponder") for r in ROUTERS}
+    rows |= {"cascade": (base, "cascade"), "random": (base, "random"), "oracle": (base, "oracle")}
+    rows[best] = (base, best)
+
+    def area(rep: Report, pol: str) -> float:
+        pts = rep.policies[pol].points
+        return aiq([p.cost_per_query for p in pts], [p.quality for p in pts], lo, hi)
+
+    a_rand, a_orc = area(base, "random"), area(base, "oracle")
+    keep = ("cost_share_to_match_best_single", "quality_at_share", "apgr", "cpt_50", "cpt_80")
+    out: dict[str, Any] = {}
+    for label, (rep, pol) in rows.items():
+        a = area(rep, pol)
+        out[label] = {"aiq": a, "gap_closed": gap_closed(a, a_rand, a_orc)}
+        out[label] |= rep.policies[pol].model_dump(include=set(keep))
+    best_of = base.summary.model_dump(include={"best_single_quality", "best_single_cost"})
+    return {
+        "title": ds.title,
+        "evaluation": ds.evaluation,
+        "n_queries": base.n_queries,
+        "dropped_incomplete": base.dropped_incomplete,
+        "arms": list(base.arms),
+        "best_single_arm": base.summary.best_single_arm,
+        **best_of,
+        "aiq_cost_range": [lo, hi],
+        "two_arm": len(base.arms) == 2,
+        "knn_k": knn_k,
+        "routers": out,
+    }
+
+
+# ------------------------------------------------------------------------------ output
+def _num(x: float | None, fmt: str = "{:.3f}") -> str:
+    return "—" if x is None else fmt.format(x)
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def table_markdown(name: str, res: dict[str, Any]) -> str:
+    two, best = res["two_arm"], f"arm:{res['best_single_arm']}"
+    cols = ["router", "AIQ", "gap closed", "cost to match best", "q@10%", "q@25%", "q@50%"]
+    cols += ["APGR", "CPT(50%)", "CPT(80%)"] if two else []
+    lines = [
+        f"### {res['title']} (`{name}`)",
+        "",
+        f"{res['n_queries']} queries × {len(res['arms'])} arms, {res['evaluation']}. Best single "
+        f"arm `{res['best_single_arm']}`: quality {res['best_single_quality']:.3f} at "
+        f"${res['best_single_cost']:.6f}/query. kNN k per fold: {res['knn_k']}.",
+        "",
+        _row(cols),
+        "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
+    ]
+    for label, r in res["routers"].items():
+        q, single = r["quality_at_share"], label == best  # a lone point: AIQ is not comparable
+        cells = [f"**{label}**" if label == "ponder" else label.replace("arm:", "best arm: ")]
+        cells += ["—", "—"] if single else [_num(r["aiq"]), _num(r["gap_closed"])]
+        cells += [_num(r["cost_share_to_match_best_single"], "{:.0%}")]
+        cells += [_num(q.get(s)) for s in ("0.1", "0.25", "0.5")]
+        if two:
+            cells += [_num(r["apgr"]), _num(r["cpt_50"], "{:.1%}"), _num(r["cpt_80"], "{:.1%}")]
+        lines.append(_row(cells))
+    published = ROUTELLM.get(name, []) if two else []
+    for label, a, c50, c80 in published:
+        pct = "{:.1%}"
+        lines.append(
+            _row([f"*RouteLLM {label}*", *["—"] * 6, _num(a), _num(c50, pct), _num(c80, pct)])
+        )
+    return "\n".join(lines + (["", ROUTELLM_NOTE] if published else []))
+
+
+def summary_markdown(results: dict[str, dict[str, Any]]) -> str:
+    cols = ["dataset", "gap closed: ponder", "ponder-logistic", "knn-tfidf"]
+    lines = ["### Summary", "", _row([*cols, "AIQ: ponder", "random", "oracle"])]
+    lines.append("|---|" + "---:|" * 6)
+    for res in results.values():
+        r = res["routers"]
+        gaps = [_num(r[x]["gap_closed"]) for x in ROUTERS]
+        lines.append(
+            _row(
+                [res["title"], *gaps, *(_num(r[x]["aiq"]) for x in ("ponder", "random", "oracle"))]
+            )
+        )
+    return "\n".join(lines)
+
+
+def default_shared() -> Path:
+    env = os.environ.get("PONDER_SHARED")
+    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument(
+        "--only",
+        action="append",
+        choices=list(DATASETS),
+        metavar="NAME",
+        help=f"run only this dataset (repeatable): {', '.join(DATASETS)}",
+    )
+    ap.add_argument(
+        "--shared", type=Path, help="data folder (default ../shared/data, $PONDER_SHARED)"
+    )
+    ap.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    args = ap.parse_args(argv)
+    shared: Path = args.shared or default_shared()
+    results: dict[str, dict[str, Any]] = {}
+    for n in dict.fromkeys(args.only or DATASETS):
+        ds, t0 = DATASETS[n], time.perf_counter()
+        if not (shared / ds.folder).is_dir():
+            say(f"skipping {n}: {shared / ds.folder} not found")
+            continue
+        try:
+            results[n] = run_dataset(ds, shared)
+        except (PonderError, OSError) as exc:  # a file of the folder missing or unreadable
+            say(f"skipping {n}: {exc}")
+            continue
+        results[n]["seconds"] = time.perf_counter() - t0
+        print(table_markdown(n, results[n]) + "\n", flush=True)
+    if not results:
+        hint = "pass --shared PATH or set PONDER_SHARED"
+        print(f"no shared data found under {shared}: nothing benchmarked ({hint})", file=sys.stderr)
+        return 0
+    print(summary_markdown(results))
+    say(f"done in {time.perf_counter() - _T0:.0f}s")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        say(f"figures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
