@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ponder._version import __version__
+from ponder.classifiers._arm_linear import PerArmLinear
 from ponder.classifiers._difficulty import ArmResidual, BoostedEasiness, LinearEasiness
 from ponder.classifiers._featurize import FeaturizerSpec, build_featurizer
 from ponder.classifiers._irt import DifficultyClassifier
@@ -60,12 +61,19 @@ def save_classifier(
             "n_arms": clf.prior_.n_arms,
         },
         "easiness": clf.easiness_.state(),
-        "arm_base": clf.arm_base_.tolist(),
+        "arm_linear": (
+            clf.arm_model_.state() if isinstance(clf.arm_model_, PerArmLinear) else None
+        ),
+        "arm_base": (
+            clf.arm_model_.base_.tolist() if isinstance(clf.arm_model_, ArmResidual) else None
+        ),
         "training": {"data_hash": clf.data_hash_, "sources": sources or []},
         "metrics": clf.metrics_,
     }
-    if clf.residual_.booster_ is not None:
-        (out / RESIDUAL).write_text(clf.residual_.model_string(), encoding="utf-8")
+    if isinstance(clf.arm_model_, ArmResidual):
+        (out / RESIDUAL).write_text(clf.arm_model_.model_string(), encoding="utf-8")
+    elif (out / RESIDUAL).exists():
+        (out / RESIDUAL).unlink()
     if isinstance(clf.easiness_, BoostedEasiness):
         (out / BOOSTER).write_text(clf.easiness_.model_string(), encoding="utf-8")
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -101,7 +109,6 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
         clf.prior_ = ArmPrior(**m["prior"])
         clf.metrics_ = dict(m.get("metrics", {}))
         clf.data_hash_ = str(m["training"]["data_hash"])
-        clf.arm_base_ = np.asarray(m["arm_base"], dtype=np.float64)
         if m["backend"] == "lightgbm":
             booster = root / BOOSTER
             if not booster.is_file():
@@ -111,12 +118,20 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
             )
         else:
             clf.easiness_ = LinearEasiness.from_state(m["easiness"])
-        residual = root / RESIDUAL
-        clf.residual_ = ArmResidual.from_string(
-            residual.read_text(encoding="utf-8") if residual.is_file() else ""
-        )
-        if clf.residual_.n_rounds_ != int(clf.params_.get("residual_rounds", 0)):
-            raise ModelArtifactError(f"{root}: {RESIDUAL} does not match the manifest")
+        kind = clf.params_.get("arm_model", "shared")
+        if kind == "trees":
+            residual = root / RESIDUAL
+            if not residual.is_file():
+                raise ModelArtifactError(f"{root}: {RESIDUAL} is missing")
+            trees = ArmResidual.from_string(residual.read_text(encoding="utf-8"))
+            trees.base_ = np.asarray(m["arm_base"], dtype=np.float64)
+            clf.arm_model_ = trees
+        elif kind == "linear":
+            clf.arm_model_ = PerArmLinear.from_state(m["arm_linear"])
+        elif kind == "shared":
+            clf.arm_model_ = None
+        else:
+            raise ModelArtifactError(f"{mfile}: unknown arm model '{kind}'")
     except (KeyError, TypeError, ValueError, ValidationError) as exc:
         if isinstance(exc, ModelArtifactError):
             raise

@@ -55,6 +55,26 @@ def sigmoid(z: FloatArray) -> FloatArray:
     return out
 
 
+def fit_soft_logistic(
+    Z: npt.NDArray[np.float64], y: FloatArray, C: float, *, fit_intercept: bool = True
+) -> tuple[FloatArray, float]:
+    """Logistic regression on scores in [0, 1]; returns (coefficients, intercept).
+
+    sklearn's LogisticRegression takes no soft labels, so a fractional score s is fed as a
+    positive row of weight s and a negative row of weight 1 - s: the same likelihood.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    pos, neg = y > 0, y < 1
+    Zs = np.vstack([Z[pos], Z[neg]])
+    labels = np.concatenate([np.ones(pos.sum()), np.zeros(neg.sum())])
+    weights = np.concatenate([y[pos], 1 - y[neg]])
+    lr = LogisticRegression(C=C, fit_intercept=fit_intercept, max_iter=2000)
+    lr.fit(Zs, labels, sample_weight=weights)
+    intercept = float(lr.intercept_[0]) if fit_intercept else 0.0
+    return np.asarray(lr.coef_.ravel(), dtype=np.float64), intercept
+
+
 def lgb_params(**overrides: Any) -> dict[str, Any]:
     """LightGBM settings shared by both boosters: soft labels (``cross_entropy``), bagging,
     and deterministic two-thread training so a rebuild gives the same model."""
@@ -86,11 +106,7 @@ class EasinessModel(Protocol):
 
 @dataclass
 class LinearEasiness:
-    """Logistic regression on [standardised features, arm one-hot]: a linear Rasch model.
-
-    sklearn's LogisticRegression takes no soft labels, so a fractional score s is fed as a
-    positive row of weight s and a negative row of weight 1 - s: the same likelihood.
-    """
+    """Logistic regression on [standardised features, arm one-hot]: a linear Rasch model."""
 
     C: float = 0.3
     mean_: FloatArray = field(default_factory=lambda: np.zeros(0))
@@ -101,8 +117,6 @@ class LinearEasiness:
     def fit(
         self, X: npt.NDArray[np.float32], obs: Observations, valid: tuple[Any, Observations] | None
     ) -> LinearEasiness:
-        from sklearn.linear_model import LogisticRegression
-
         Xd = X.astype(np.float64)
         self.mean_ = Xd.mean(axis=0)
         self.scale_ = Xd.std(axis=0) + 1e-6
@@ -111,13 +125,7 @@ class LinearEasiness:
         arm_cols = np.zeros((len(obs.qi), obs.n_arms))
         arm_cols[np.arange(len(obs.qi)), obs.aj] = 10.0
         Z = np.hstack([Xs[obs.qi], arm_cols])
-        pos, neg = obs.y > 0, obs.y < 1
-        Zs = np.vstack([Z[pos], Z[neg]])
-        labels = np.concatenate([np.ones(pos.sum()), np.zeros(neg.sum())])
-        weights = np.concatenate([obs.y[pos], 1 - obs.y[neg]])
-        lr = LogisticRegression(C=self.C, fit_intercept=False, max_iter=2000)
-        lr.fit(Zs, labels, sample_weight=weights)
-        coef = lr.coef_.ravel()
+        coef, _ = fit_soft_logistic(Z, obs.y, self.C, fit_intercept=False)
         self.coef_ = coef[: X.shape[1]]
         self.theta_ = coef[X.shape[1] :] * 10.0
         return self
@@ -263,6 +271,8 @@ class ArmResidual:
     seed: int = 0
     n_rounds_: int = 0
     booster_: Any = None
+    base_: FloatArray = field(default_factory=lambda: np.zeros(0))
+    """Each arm's starting logit (its base rate in the training data)."""
 
     def _params(self) -> dict[str, Any]:
         return lgb_params(
@@ -332,6 +342,12 @@ class ArmResidual:
                 self._params(), self._dataset(X, obs, base), num_boost_round=n_rounds
             )
         return self
+
+    def logits(self, X: npt.NDArray[np.float32], arm_ids: IntArray) -> FloatArray:
+        """Full logits for trained arms ``arm_ids`` (columns where the id is -1 are 0)."""
+        base = np.where(arm_ids >= 0, self.base_[np.maximum(arm_ids, 0)], 0.0)
+        out: FloatArray = base[None, :] + self.correction(X, arm_ids)
+        return out
 
     def correction(self, X: npt.NDArray[np.float32], arm_ids: IntArray) -> FloatArray:
         """Logit corrections, shape (n_queries, len(arm_ids)); 0 where ``arm_ids`` is -1."""

@@ -17,12 +17,11 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from ponder.classifiers._arm_select import select_arm_model
 from ponder.classifiers._difficulty import (
-    ArmResidual,
     BoostedEasiness,
     EasinessModel,
     LinearEasiness,
-    Observations,
     sigmoid,
     soft_log_loss,
     stack_scores,
@@ -156,23 +155,32 @@ class DifficultyClassifier:
         final = self._make(chosen).fit(X, obs, None)
 
         z_oof = alpha[obs.aj] * f_oof[obs.qi] + beta[obs.aj]
-        residual, residual_loss = self._fit_residual(X, obs, z_oof, fold_of, k, say)
-        self.arm_base_ = obs.arm_logit_means()
+        choice = select_arm_model(
+            X,
+            obs,
+            z_oof,
+            fold_of,
+            k,
+            trees=self.residual and self.backend == "lightgbm",
+            linear=self.residual,
+            seed=self.seed,
+            say=say,
+        )
 
         ability = beta / alpha
         self.featurizer_spec_ = spec
         self.featurizer_ = featurizer
         self.easiness_ = final
-        self.residual_ = residual
-        self.params_ = {**chosen, "residual_rounds": residual.n_rounds_}
+        self.arm_model_ = choice.model
+        self.params_ = {**chosen, "arm_model": choice.kind}
         self.arms_ = tuple(
             ArmProfile(a, float(ability[j]), float(alpha[j]), "trained", residual_arm=a)
             for j, a in enumerate(table.arms)
         )
         self.prior_ = ArmPrior.fit(ability, table_arm_prices(table), alpha)
         self.metrics_ = {
-            "oof_log_loss": min(soft_log_loss(obs.y, p_cal), residual_loss),
-            "oof_log_loss_shared": soft_log_loss(obs.y, p_cal),
+            "oof_log_loss": choice.oof_log_loss,
+            **{f"oof_log_loss_{name}": v for name, v in choice.candidates.items()},
             "oof_log_loss_rasch": rasch_loss,
             "baseline_log_loss": soft_log_loss(obs.y, sigmoid(base[obs.aj])),
             "oof_brier": float(np.mean((p_cal - obs.y) ** 2)),
@@ -181,38 +189,6 @@ class DifficultyClassifier:
         }
         self.data_hash_ = table.fingerprint()
         return self
-
-    def _fit_residual(
-        self,
-        X: npt.NDArray[np.float32],
-        obs: Observations,
-        z_oof: FloatArray,
-        fold_of: npt.NDArray[np.int64],
-        k: int,
-        say: Progress,
-    ) -> tuple[ArmResidual, float]:
-        """The arm-aware booster for trained arms, kept only if it beats the shared model
-        out of fold (both are scored on the same held-out queries)."""
-        shared_loss = soft_log_loss(obs.y, sigmoid(z_oof))
-        if not self.residual or self.backend != "lightgbm":
-            return ArmResidual(), shared_loss
-        base = obs.arm_logit_means()[obs.aj]
-        rounds: list[int] = []
-        loss_num = 0.0
-        for fold in range(k):
-            say(f"arm-aware trees: fold {fold + 1}/{k}")
-            held = fold_of[obs.qi] == fold
-            best, loss = ArmResidual(seed=self.seed).best_rounds(
-                X, obs.subset(~held), base[~held], obs.subset(held), base[held]
-            )
-            rounds.append(best)
-            loss_num += loss * int(held.sum())
-        loss = loss_num / len(obs.y)
-        n_rounds = round(float(np.mean(rounds)) * k / (k - 1))
-        if loss >= shared_loss or n_rounds == 0:
-            return ArmResidual(), shared_loss
-        say(f"arm-aware trees: final fit, {n_rounds} rounds")
-        return ArmResidual(seed=self.seed).fit(X, obs, base, n_rounds), loss
 
     def _candidates(self) -> list[dict[str, Any]]:
         if self.backend == "logistic":
@@ -253,7 +229,7 @@ class DifficultyClassifier:
         a = np.array([p.discrimination for p in profiles])
         theta = np.array([p.ability for p in profiles])
         logit = a[None, :] * (theta[None, :] - d[:, None])
-        if self.residual_.booster_ is not None:
+        if self.arm_model_ is not None:
             # Arms with logs of their own get the arm-aware trees; the others keep the
             # shared-difficulty logit.
             index = {arm.name: j for j, arm in enumerate(self.arms_)}
@@ -262,10 +238,7 @@ class DifficultyClassifier:
                 dtype=np.int64,
             )
             known = arm_ids >= 0
-            joint = self.arm_base_[np.maximum(arm_ids, 0)][None, :] + self.residual_.correction(
-                X, arm_ids
-            )
-            logit = np.where(known[None, :], joint, logit)
+            logit = np.where(known[None, :], self.arm_model_.logits(X, arm_ids), logit)
         return Prediction(profiles, d, sigmoid(logit))
 
     def predict_proba(self, texts: Sequence[str]) -> FloatArray:

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ponder.classifiers import (
+    DifficultyClassifier,
+    FeaturizerSpec,
+    load_classifier,
+    save_classifier,
+)
+from ponder.outcomes import OutcomeTable
+
+STATS = FeaturizerSpec(kind="stats")
+
+
+def _one_arm_cue_table(n: int = 2000, seed: int = 3) -> OutcomeTable:
+    """Digits defeat the small arm only; code defeats the large arm only. One difficulty
+    shared by both arms cannot say both (whatever each arm's slope), one model per arm can."""
+    rng = np.random.default_rng(seed)
+    digits = rng.random(n) < 0.5
+    code = rng.random(n) < 0.5
+    prompts = tuple(
+        ("compute 12 + 345 * 6789 - 10 " if d else "describe the river and the hill ")
+        + ("def f(x): return {x; y} " if c else "in plain words please ")
+        + " ".join(rng.choice(["alpha", "beta", "gamma", "delta"], size=5))
+        for d, c in zip(digits, code, strict=True)
+    )
+    p = np.stack([np.where(digits, 0.15, 0.85), np.where(code, 0.15, 0.85)], axis=1)
+    scores = (rng.random(p.shape) < p).astype(float)
+    ones = np.ones((n, 2))
+    return OutcomeTable(
+        ids=tuple(f"q{i}" for i in range(n)),
+        prompts=prompts,
+        tasks=("",) * n,
+        arms=("small", "large"),
+        scores=scores,
+        costs=ones * np.array([0.001, 0.01]),
+        input_tokens=ones * 50,
+        output_tokens=ones * 50,
+    )
+
+
+def test_arm_specific_cue_selects_an_arm_model(tmp_path: Path) -> None:
+    table = _one_arm_cue_table()
+    clf = DifficultyClassifier(backend="logistic", featurizer=STATS, cv_folds=3).fit(table)
+    assert clf.params_["arm_model"] == "linear"
+    m = clf.metrics_
+    assert m["oof_log_loss_linear"] < m["oof_log_loss_shared"]
+    p = clf.predict_proba(
+        [
+            "compute 12 + 345 * 6789 - 10 in plain words please alpha beta gamma delta alpha",
+            "describe the river and the hill def f(x): return {x; y} alpha beta gamma delta beta",
+        ]
+    )
+    assert p[0, 0] < 0.35 and p[0, 1] > 0.65  # digits: the small arm fails, the large does not
+    assert p[1, 0] > 0.65 and p[1, 1] < 0.35  # code: the other way round
+    save_classifier(clf, tmp_path / "m")
+    again = load_classifier(tmp_path / "m")
+    np.testing.assert_allclose(
+        again.predict_proba(["compute 7 * 8 beta"]), clf.predict_proba(["compute 7 * 8 beta"])
+    )
+
+
+def test_shared_model_kept_when_arm_models_do_not_help(
+    synthetic: tuple[OutcomeTable, np.ndarray],
+) -> None:
+    # In the synthetic table one difficulty drives every arm: nothing arm-specific to learn.
+    clf = DifficultyClassifier(backend="logistic", featurizer=STATS, cv_folds=3).fit(synthetic[0])
+    m = clf.metrics_
+    chosen = clf.params_["arm_model"]
+    assert m["oof_log_loss"] == min(
+        v for k, v in m.items() if k.startswith("oof_log_loss_") and k != "oof_log_loss_rasch"
+    )
+    assert chosen in {"shared", "linear"}
+
+
+def test_unknown_arms_still_use_the_shared_difficulty() -> None:
+    table = _one_arm_cue_table()
+    clf = DifficultyClassifier(backend="logistic", featurizer=STATS, cv_folds=3).fit(table)
+    prior = clf.profile("newcomer", price_per_mtok=1.0)
+    pred = clf.predict(["compute 1 + 2", "describe the hill"], arms=["small", prior])
+    assert pred.arm_names == ("small", "newcomer")
+    assert np.all((pred.p_success > 0) & (pred.p_success < 1))
