@@ -43,8 +43,8 @@ def calibrate(
 ) -> None:
     """Find the cost weight `lam` that meets a target mean cost or quality on a query sample.
 
-    Uses predictions only (no labels), so a sample of your own traffic will do. Put the
-    printed `lam` in your menu.
+    Uses predictions only (no labels), so a sample of your own traffic will do. Put the printed
+    `lam` in your menu.
     """
     from ponder._menu import Menu
     from ponder.classifiers import load_classifier, load_default_classifier

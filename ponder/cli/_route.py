@@ -30,8 +30,8 @@ def route(
 ) -> None:
     """Explain the routing decision for one query, without calling any model.
 
-    Shows the predicted difficulty, each arm's success probability and expected cost, the
-    chosen arm and why.
+    Shows the predicted difficulty, each arm's success probability and expected cost, the chosen
+    arm and why.
     """
     from ponder._menu import Menu
     from ponder.classifiers import load_classifier, load_default_classifier

@@ -24,8 +24,8 @@ def train(
 ) -> None:
     """Train a difficulty classifier on outcome tables and save it to a directory.
 
-    The model learns one difficulty per query shared by all arms, plus each arm's ability,
-    so tables with different arms can be trained on together.
+    The model learns one difficulty per query shared by all arms, plus each arm's ability, so
+    tables with different arms can be trained on together.
     """
     from ponder.classifiers import DifficultyClassifier, save_classifier
     from ponder.outcomes import load_many

@@ -210,3 +210,21 @@ def test_calibrate_prints_lam_for_a_target(model: Path, tmp_path: Path) -> None:
     assert "lam: 0 " in res.output and "strong: 100.0%" in res.output
     res = runner.invoke(app, args)
     assert res.exit_code == 2 and "exactly one" in res.stderr
+
+
+def test_import_lists_and_converts(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["import", "--list"])
+    assert res.exit_code == 0
+    for name in ("llmrouter", "routellm-gsm8k", "routerarena", "qwen-math-sampled"):
+        assert name in res.output
+    shared = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "qwen-math-sampled"
+    if not shared.is_dir():
+        pytest.skip("../shared/data is absent")
+    out = tmp_path / "q.jsonl"
+    res = runner.invoke(app, ["import", "qwen-math-sampled", str(shared), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "wrote 100 queries" in res.output
+    from ponder.outcomes import load_outcomes
+
+    t = load_outcomes(out).table
+    assert t.n_queries == 100 and len(t.samples[t.arms[0]][0] or ()) == 8

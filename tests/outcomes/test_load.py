@@ -134,10 +134,7 @@ def test_load_many_merges_arm_sets_and_rejects_shared_ids(tmp_path: Path) -> Non
 def test_wide_csv_merges_a_query_split_over_two_lines(tmp_path: Path) -> None:
     path = tmp_path / "split.csv"
     path.write_text(
-        "sample_id,prompt,m1,m2\n"
-        "a,first text,1.0,\n"
-        "b,other,0.0,1.0\n"
-        "a,first text again,,0.0\n"
+        "sample_id,prompt,m1,m2\na,first text,1.0,\nb,other,0.0,1.0\na,first text again,,0.0\n"
     )
     res = load_outcomes(path)
     assert res.table.ids == ("a", "b")
