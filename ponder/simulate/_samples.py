@@ -1,0 +1,208 @@
+"""Replay sampled arms from recorded samples: n-sample voting, adaptive sampling, escalation.
+
+An outcome table may record, per query, several independent samples of one arm (each a
+normalised ``answer`` and its ``score``). That is enough to know what *any* policy that
+draws a prefix of those samples and votes would have answered, without calling a model:
+the policy's answer is one of the recorded samples, so its correctness is that sample's
+recorded score. Only prefixes are used (sample ``i`` is drawn before ``i + 1``), so every
+policy is replayed on the same random draws and the comparisons between them are paired.
+
+Conventions:
+
+* a vote is *correct* when the chosen sample's score is at least 0.5 (scores are 0/1 in
+  every shipped table; 0.5 makes fractional scores count as the better half);
+* answers are compared with plain string equality: samples already hold normalised answers,
+  and it is much faster than the aggregators' default fuzzy comparison;
+* a sample without an answer (``None``: e.g. a failed program) abstains: it costs its call
+  and counts in the agreement's denominator but casts no vote (the convention of
+  :mod:`ponder.aggregators`); if every drawn sample abstains, the first one is "chosen" and
+  scores as recorded (0);
+* queries with no recorded samples for an arm are skipped and counted, never scored 0;
+* costs are in per-sample price units given by the caller, because the tables that ship
+  samples have no dollar costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ponder.outcomes import OutcomeTable, Sample
+
+_CORRECT = 0.5
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    """Accuracy of a voting policy and the mean number of samples it drew per query."""
+
+    accuracy: float
+    mean_samples: float
+    n_queries: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class EscalationResult:
+    """Accuracy and mean cost (price units) of cheap-vote-then-escalate, per scored query."""
+
+    accuracy: float
+    mean_cost: float
+    share_escalated: float
+    n_queries: int
+    skipped: int
+
+
+def _majority(samples: Sequence[Sample]) -> tuple[int, float]:
+    """Index of the majority answer's earliest sample and its agreement (votes / drawn).
+
+    Ties go to the answer seen first, i.e. the one whose earliest sample is earliest, so
+    vote@1 is exactly the first sample. Same rule as ``ponder.aggregators.MajorityVote``,
+    inlined with string equality because the simulator calls it millions of times.
+    """
+    counts: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for i, s in enumerate(samples):
+        if s.answer is None:
+            continue
+        counts[s.answer] = counts.get(s.answer, 0) + 1
+        first.setdefault(s.answer, i)
+    if not counts:
+        return 0, 0.0
+    best = max(counts, key=lambda k: (counts[k], -first[k]))
+    return first[best], counts[best] / len(samples)
+
+
+def _arm_samples(table: OutcomeTable, arm: str) -> tuple[tuple[Sample, ...] | None, ...]:
+    table.arm_index(arm)  # KeyError with the list of arms for an unknown name
+    if arm not in table.samples:
+        raise ValueError(f"arm '{arm}' has no recorded samples in this table")
+    return table.samples[arm]
+
+
+def _check_n(n: int, name: str = "n") -> None:
+    if n < 1:
+        raise ValueError(f"{name} must be at least 1, got {n}")
+
+
+def _correct(sample: Sample) -> bool:
+    return sample.score >= _CORRECT
+
+
+def vote_at_n(table: OutcomeTable, arm: str, n: int) -> VoteResult:
+    """Majority vote over the first ``n`` recorded samples of ``arm`` on every query.
+
+    Queries with fewer than ``n`` samples vote over what there is (``mean_samples`` shows
+    it); queries with none are skipped.
+    """
+    _check_n(n)
+    correct = used = scored = skipped = 0
+    for row in _arm_samples(table, arm):
+        if not row:
+            skipped += 1
+            continue
+        drawn = row[:n]
+        idx, _ = _majority(drawn)
+        correct += _correct(drawn[idx])
+        used += len(drawn)
+        scored += 1
+    return _result(correct, used, scored, skipped)
+
+
+def majority_curve(table: OutcomeTable, arm: str, max_n: int | None = None) -> list[VoteResult]:
+    """``vote_at_n`` for n = 1 .. ``max_n`` (default: the most samples any query has)."""
+    rows = _arm_samples(table, arm)
+    top = max_n if max_n is not None else max((len(r) for r in rows if r), default=0)
+    return [vote_at_n(table, arm, n) for n in range(1, top + 1)]
+
+
+def adaptive(
+    table: OutcomeTable, arm: str, max_n: int, confidence: float, batch: int = 1
+) -> VoteResult:
+    """Adaptive sampling: draw samples until ``adaptive_vote``'s stopping rule is confident.
+
+    Uses :func:`ponder.aggregators.adaptive_vote` with string equality over the recorded
+    samples in order; ``mean_samples`` is the mean number it drew (at most ``max_n``).
+    """
+    from ponder.aggregators import StoppingRule, adaptive_vote
+
+    _check_n(max_n, "max_n")
+    rule = StoppingRule(confidence=confidence)
+    correct = used = scored = skipped = 0
+    for row in _arm_samples(table, arm):
+        if not row:
+            skipped += 1
+            continue
+        drawn = row[:max_n]
+        answers = [s.answer for s in drawn]
+        agg, n_used = adaptive_vote(answers, len(drawn), batch=batch, rule=rule, equal=_str_equal)
+        correct += _correct(drawn[agg.index if agg.index is not None else 0])
+        used += n_used
+        scored += 1
+    return _result(correct, used, scored, skipped)
+
+
+def _str_equal(a: str, b: str) -> bool:
+    return a == b
+
+
+def escalation(
+    table: OutcomeTable,
+    cheap_arm: str,
+    strong_arm: str,
+    n_cheap: int,
+    agreement_threshold: float,
+    cost_cheap: float = 1.0,
+    cost_strong: float = 1.0,
+    n_strong: int = 1,
+) -> EscalationResult:
+    """Answer with the cheap arm's ``n_cheap``-sample majority; escalate when it disagrees.
+
+    Agreement is the majority answer's share of the cheap samples drawn. Below
+    ``agreement_threshold`` the query is re-asked to the strong arm, whose majority over its
+    first ``n_strong`` samples (the first sample by default) is the answer. Threshold 0
+    never escalates; a threshold above 1 always does (the cheap calls are still paid: the
+    policy only knows the agreement after drawing them). Cost per query is
+    ``drawn_cheap * cost_cheap`` plus ``drawn_strong * cost_strong`` when escalated.
+    Queries lacking samples of either arm are skipped.
+    """
+    _check_n(n_cheap, "n_cheap")
+    _check_n(n_strong, "n_strong")
+    cheap_rows = _arm_samples(table, cheap_arm)
+    strong_rows = _arm_samples(table, strong_arm)
+    correct = escalated = scored = skipped = 0
+    cost = 0.0
+    for cheap, strong in zip(cheap_rows, strong_rows, strict=True):
+        if not cheap or not strong:
+            skipped += 1
+            continue
+        drawn = cheap[:n_cheap]
+        idx, agreement = _majority(drawn)
+        cost += len(drawn) * cost_cheap
+        answer = drawn[idx]
+        if agreement < agreement_threshold:
+            s_drawn = strong[:n_strong]
+            answer = s_drawn[_majority(s_drawn)[0]]
+            cost += len(s_drawn) * cost_strong
+            escalated += 1
+        correct += _correct(answer)
+        scored += 1
+    if scored == 0:
+        return EscalationResult(float("nan"), float("nan"), float("nan"), 0, skipped)
+    return EscalationResult(correct / scored, cost / scored, escalated / scored, scored, skipped)
+
+
+def _result(correct: int, used: int, scored: int, skipped: int) -> VoteResult:
+    if scored == 0:
+        return VoteResult(float("nan"), float("nan"), 0, skipped)
+    return VoteResult(correct / scored, used / scored, scored, skipped)
+
+
+__all__ = [
+    "EscalationResult",
+    "VoteResult",
+    "adaptive",
+    "escalation",
+    "majority_curve",
+    "vote_at_n",
+]
