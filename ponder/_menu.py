@@ -102,9 +102,13 @@ class Menu(BaseModel):
         return np.stack([a.expected_cost(tokens) for a in self.arms], axis=1)
 
     def check_prices(self) -> None:
-        """Resolve every arm's price now, so a bad menu fails at load, not mid-request."""
+        """Resolve every arm's price and check its thinking setting now, so a bad menu fails
+        at load, not mid-request."""
+        from ponder._thinking import check_thinking
+
         for a in self.arms:
             a.price()
+            check_thinking(a)
 
     @classmethod
     def load(cls, path: str | Path) -> Menu:

@@ -1,0 +1,81 @@
+"""How hard an arm thinks, checked against what its provider accepts and mapped to the
+provider's own request parameters.
+
+Providers disagree: Anthropic takes a token budget (``thinking.budget_tokens``, at least 1024
+and below ``max_tokens``), OpenAI's reasoning models take an effort level
+(``reasoning_effort``), Gemini takes a budget. A menu that asks a provider for something it
+cannot do is refused when the menu is loaded, not on the first request. Model facts come from
+litellm's offline table (see :mod:`ponder._pricing`); models it does not know are taken on
+trust, since their prices must then be given by hand anyway.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ponder._pricing import model_info
+from ponder.errors import MenuError
+
+if TYPE_CHECKING:
+    from ponder._menu import Arm
+
+ANTHROPIC_MIN_BUDGET = 1024
+
+
+def provider_of(model: str) -> str | None:
+    info = model_info(model)
+    provider = info.get("litellm_provider")
+    if isinstance(provider, str):
+        return provider
+    if "/" in model:
+        return model.split("/", 1)[0]
+    return None
+
+
+def check_thinking(arm: Arm) -> None:
+    """Raise MenuError when the arm's thinking setting cannot reach its provider as asked."""
+    if arm.thinking_budget is None and arm.reasoning_effort is None:
+        return
+    info = model_info(arm.model)
+    provider = provider_of(arm.model)
+    known = bool(info)
+    if known and not info.get("supports_reasoning"):
+        raise MenuError(
+            f"arm '{arm.label}': {arm.model} does not support thinking "
+            "(litellm's table says supports_reasoning is false); drop thinking_budget / "
+            "reasoning_effort or pick a reasoning model"
+        )
+    if arm.thinking_budget is not None:
+        if provider == "openai":
+            raise MenuError(
+                f"arm '{arm.label}': OpenAI models take reasoning_effort "
+                "(minimal/low/medium/high), not a thinking_budget"
+            )
+        if provider == "anthropic" and arm.thinking_budget < ANTHROPIC_MIN_BUDGET:
+            raise MenuError(
+                f"arm '{arm.label}': Anthropic needs thinking_budget >= "
+                f"{ANTHROPIC_MIN_BUDGET}, got {arm.thinking_budget}"
+            )
+        limit = info.get("max_output_tokens")
+        if isinstance(limit, int) and arm.thinking_budget + arm.output_tokens > limit:
+            raise MenuError(
+                f"arm '{arm.label}': thinking_budget + output_tokens = "
+                f"{arm.thinking_budget + arm.output_tokens} exceeds {arm.model}'s "
+                f"{limit} output tokens"
+            )
+
+
+def thinking_params(arm: Arm) -> dict[str, Any]:
+    """The request parameters (litellm's names) that carry the arm's thinking setting.
+
+    ``max_tokens`` leaves room for the visible answer above the budget, which Anthropic
+    requires (the budget must be below ``max_tokens``).
+    """
+    if arm.reasoning_effort is not None:
+        return {"reasoning_effort": arm.reasoning_effort}
+    if arm.thinking_budget is None:
+        return {}
+    return {
+        "thinking": {"type": "enabled", "budget_tokens": arm.thinking_budget},
+        "max_tokens": arm.thinking_budget + arm.output_tokens,
+    }

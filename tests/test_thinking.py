@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ponder import Arm, Menu, MenuError
+from ponder._thinking import check_thinking, thinking_params
+
+
+@pytest.mark.parametrize(
+    ("arm", "needle"),
+    [
+        (Arm(model="gpt-4o", reasoning_effort="high"), "does not support thinking"),
+        (Arm(model="gpt-5", thinking_budget=4096), "take reasoning_effort"),
+        (Arm(model="claude-sonnet-4-5", thinking_budget=512), ">= 1024"),
+        (Arm(model="claude-sonnet-4-5", thinking_budget=64000), "exceeds"),
+    ],
+)
+def test_impossible_thinking_is_refused(arm: Arm, needle: str) -> None:
+    with pytest.raises(MenuError, match=needle):
+        check_thinking(arm)
+
+
+def test_possible_thinking_passes_and_maps_to_provider_parameters() -> None:
+    sonnet = Arm(model="claude-sonnet-4-5", thinking_budget=2048, output_tokens=500)
+    check_thinking(sonnet)
+    params = thinking_params(sonnet)
+    assert params["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert params["max_tokens"] > 2048  # Anthropic: the budget must be below max_tokens
+    gpt5 = Arm(model="gpt-5", reasoning_effort="low")
+    check_thinking(gpt5)
+    assert thinking_params(gpt5) == {"reasoning_effort": "low"}
+    flash = Arm(model="gemini/gemini-2.5-flash", thinking_budget=800)
+    check_thinking(flash)  # Gemini has no 1024 floor
+    assert thinking_params(Arm(model="gpt-4o")) == {}
+    # A model litellm does not know is taken on trust (its prices are given by hand).
+    check_thinking(Arm(model="my-local", thinking_budget=10, input_price=0, output_price=0))
+
+
+def test_menu_load_refuses_impossible_thinking(tmp_path: Path) -> None:
+    path = tmp_path / "menu.yaml"
+    path.write_text("arms:\n  - model: gpt-4o\n    reasoning_effort: high\n")
+    with pytest.raises(MenuError, match="gpt-4o does not support thinking"):
+        Menu.load(path)
