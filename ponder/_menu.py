@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -12,16 +11,11 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ponder._pricing import Price, lookup_price
+from ponder._pricing import Price, estimate_tokens, lookup_price
 from ponder.errors import MenuError
 
 Aggregation = Literal["first", "majority", "best_of_n"]
 Effort = Literal["minimal", "low", "medium", "high"]
-
-
-def estimate_tokens(text: str) -> int:
-    """Tokens in ``text`` at about four characters a token: good enough to price a call."""
-    return max(1, math.ceil(len(text) / 4))
 
 
 class Arm(BaseModel):
@@ -71,9 +65,8 @@ class Arm(BaseModel):
 
     def expected_cost(self, input_tokens: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Expected USD for one request, given each query's input tokens."""
-        p = self.price()
         out = self.output_tokens + (self.thinking_budget or 0)
-        per_sample = (input_tokens * p.input + out * p.output) / 1e6
+        per_sample = self.price().cost(input_tokens, float(out))
         return np.asarray(per_sample * self.samples, dtype=np.float64)
 
 

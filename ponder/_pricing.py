@@ -9,14 +9,28 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from ponder.errors import MenuError
 
 _TABLE = "model_prices_and_context_window_backup.json"
+T = TypeVar("T", float, npt.NDArray[np.float64])
+
+
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(text: str) -> int:
+    """``ceil(len(text) / 4)``: tokens at about four characters a token (English, BPE
+    tokenizers). Good enough to price a call when the real count is not known."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
 @dataclass(frozen=True)
@@ -25,6 +39,11 @@ class Price:
 
     input: float
     output: float
+
+    def cost(self, input_tokens: T, output_tokens: T | float) -> T:
+        """US dollars for one call with these token counts (numbers or numpy arrays)."""
+        out: T = (input_tokens * self.input + output_tokens * self.output) / 1e6
+        return out
 
 
 @lru_cache(maxsize=1)

@@ -34,8 +34,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ponder._pricing import Price, estimate_tokens
 from ponder.importers._common import ImporterError, get_field, read_json, read_jsonl
-from ponder.importers._tokens import Price, estimate_tokens
 from ponder.outcomes import ArmOutcome, OutcomeRow
 
 SPLITS = ("train", "test", "test-all")

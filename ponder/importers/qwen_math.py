@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ponder._pricing import estimate_tokens
 from ponder.importers._common import ImporterError, get_field, read_jsonl
-from ponder.importers._tokens import estimate_tokens
 from ponder.outcomes import ArmOutcome, OutcomeRow, Sample
 
 ARM = "qwen-math-cot"

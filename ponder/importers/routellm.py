@@ -33,8 +33,8 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
+from ponder._pricing import Price, estimate_tokens
 from ponder.importers._common import ImporterError, get_field, read_jsonl, require_file
-from ponder.importers._tokens import Price, estimate_tokens
 from ponder.outcomes import ArmOutcome, OutcomeRow
 
 GPT4 = "gpt-4-1106-preview"
@@ -43,8 +43,8 @@ MIXTRAL = "mixtral-8x7b-instruct-v0.1"
 # litellm model_prices: gpt-4-1106-preview $10 / $30 per M; Mixtral-8x7B-Instruct $0.60 / $0.60
 # per M (together_ai / anyscale list price).
 PRICES: dict[str, Price] = {
-    GPT4: Price(input_per_m=10.0, output_per_m=30.0),
-    MIXTRAL: Price(input_per_m=0.60, output_per_m=0.60),
+    GPT4: Price(input=10.0, output=30.0),
+    MIXTRAL: Price(input=0.60, output=0.60),
 }
 # CSV column -> arm name. Both spellings of the Mixtral column are accepted.
 COLUMNS: dict[str, str] = {

@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ponder._pricing import Price
 from ponder.importers._common import ImporterError, get_field, read_json, read_jsonl
-from ponder.importers._tokens import Price
 from ponder.outcomes import ArmOutcome, OutcomeRow
 
 _SUFFIX = re.compile(r"_\d+$")

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ponder._menu import Menu, estimate_tokens
+from ponder._menu import Menu
+from ponder._pricing import estimate_tokens
 from ponder.classifiers import ArmProfile, DifficultyClassifier
 from ponder.errors import MenuError, NoArmFitsError
 from ponder.policies import NO_ARM, UtilityPolicy

@@ -11,7 +11,8 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from ponder._menu import Menu, estimate_tokens
+from ponder._menu import Menu
+from ponder._pricing import estimate_tokens
 from ponder.classifiers import ArmProfile, DifficultyClassifier
 from ponder.classifiers._prior import table_arm_prices
 from ponder.errors import MenuError
