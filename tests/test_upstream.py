@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -13,7 +14,10 @@ import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from tests.upstream import FakeUpstream
+from tests.upstream import THINKING_TEXT, FakeUpstream, count_tokens
+
+# litellm fetches its price table over the network at import unless told otherwise.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @pytest.fixture
@@ -246,3 +250,147 @@ def test_stops_cleanly_and_refuses_connections_after_exit() -> None:
         assert ask(client(server), "small").choices[0].message.content == "ok"
     with pytest.raises(openai.APIConnectionError):
         ask(OpenAI(base_url=url, api_key="test", max_retries=0, timeout=2), "small")
+
+
+# --- Anthropic Messages API (/v1/messages) ------------------------------------------
+
+CLAUDE = "claude-sonnet-4-5"
+
+
+def claude(up: FakeUpstream, text: str = "what is two plus two", **kw: Any) -> Any:
+    """Call the fake through litellm's Anthropic provider (imported lazily: it is slow)."""
+    import litellm
+
+    return litellm.completion(
+        model=f"anthropic/{CLAUDE}",
+        messages=[{"role": "user", "content": text}],
+        api_base=up.root_url,
+        api_key="test",
+        num_retries=0,
+        timeout=10,
+        **kw,
+    )
+
+
+def post_messages(up: FakeUpstream, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(
+        up.root_url + "/v1/messages",
+        data=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "x-api-key": "test",
+            "anthropic-version": "2023-06-01",
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_litellm_anthropic_with_thinking(up: FakeUpstream) -> None:
+    up.script(CLAUDE, ["the answer is 4"])
+    resp = claude(up, thinking={"type": "enabled", "budget_tokens": 2048}, max_tokens=2648)
+    message = resp.choices[0].message
+    assert message.content == "the answer is 4"
+    assert message.reasoning_content == THINKING_TEXT
+    assert resp.choices[0].finish_reason == "stop"
+    assert resp.usage.prompt_tokens == 5
+    assert resp.usage.completion_tokens == 4 + count_tokens(THINKING_TEXT)
+    assert up.calls(CLAUDE) == 1
+    [rec] = up.requests
+    assert rec.path == "/v1/messages"
+    assert rec.headers["x-api-key"] == "test"
+    assert rec.headers["anthropic-version"]
+    assert rec.body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert rec.body["max_tokens"] == 2648
+    assert up.bodies(CLAUDE) == [rec.body]
+    assert up.bodies(CLAUDE, path="/v1/messages") == [rec.body]
+    assert up.chat_bodies(CLAUDE) == []
+
+
+def test_litellm_anthropic_budget_below_minimum_is_bad_request(up: FakeUpstream) -> None:
+    import litellm
+
+    up.script(CLAUDE, ["ok"])
+    with pytest.raises(litellm.BadRequestError) as info:
+        claude(up, thinking={"type": "enabled", "budget_tokens": 512}, max_tokens=2048)
+    assert info.value.status_code == 400
+    assert "budget_tokens" in str(info.value)
+    assert up.calls(CLAUDE) == 0  # rejected before reaching the script
+    assert up.bodies(CLAUDE)[0]["thinking"]["budget_tokens"] == 512
+
+
+def test_litellm_anthropic_scripted_rate_limit(up: FakeUpstream) -> None:
+    import litellm
+
+    up.script(CLAUDE, ["ok"])
+    up.fail(CLAUDE, status=429, times=1, retry_after=3)
+    with pytest.raises(litellm.RateLimitError) as info:
+        claude(up, max_tokens=100)
+    assert info.value.status_code == 429
+    assert "rate_limit_error" in str(info.value)
+    assert info.value.litellm_response_headers["retry-after"] == "3"
+    assert claude(up, max_tokens=100).choices[0].message.content == "ok"
+    assert up.calls(CLAUDE) == 2
+
+
+def test_messages_wire_shape_without_thinking(up: FakeUpstream) -> None:
+    up.script(CLAUDE, ["four"])
+    status, payload = post_messages(
+        up,
+        {
+            "model": CLAUDE,
+            "max_tokens": 100,
+            "system": "be brief",
+            "messages": [{"role": "user", "content": "what is two plus two"}],
+        },
+    )
+    assert status == 200
+    assert payload["id"].startswith("msg_")
+    assert payload["type"] == "message"
+    assert payload["role"] == "assistant"
+    assert payload["model"] == CLAUDE
+    assert payload["content"] == [{"type": "text", "text": "four"}]
+    assert payload["stop_reason"] == "end_turn"
+    assert payload["stop_sequence"] is None
+    assert payload["usage"] == {"input_tokens": 2 + 5, "output_tokens": 1}
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ({"max_tokens": None}, "max_tokens"),
+        ({"thinking": {"type": "enabled", "budget_tokens": 1023}}, "budget_tokens"),
+        ({"thinking": {"type": "enabled", "budget_tokens": 4096}}, "max_tokens"),
+        ({"thinking": {"type": "enabled"}}, "budget_tokens"),
+        ({"stream": True}, "stream"),
+        ({"messages": []}, "messages"),
+    ],
+)
+def test_messages_rejects_invalid_bodies(
+    up: FakeUpstream, extra: dict[str, Any], fragment: str
+) -> None:
+    up.script(CLAUDE, ["ok"])
+    body = {"model": CLAUDE, "max_tokens": 4096, "messages": [{"role": "user", "content": "x"}]}
+    body.update(extra)
+    body = {k: v for k, v in body.items() if v is not None}
+    status, payload = post_messages(up, body)
+    assert status == 400
+    assert payload["type"] == "error"
+    assert payload["error"]["type"] == "invalid_request_error"
+    assert fragment in payload["error"]["message"]
+    assert up.calls(CLAUDE) == 0
+
+
+def test_messages_unknown_model_and_server_error(up: FakeUpstream) -> None:
+    up.fail(CLAUDE, status=529, times=1)
+    body = {"max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}
+    status, payload = post_messages(up, {"model": CLAUDE, **body})
+    assert status == 529
+    assert payload["error"]["type"] == "overloaded_error"
+    status, payload = post_messages(up, {"model": CLAUDE, **body})
+    assert status == 404
+    assert payload["error"]["type"] == "not_found_error"
+    assert up.calls(CLAUDE) == 2

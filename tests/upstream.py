@@ -11,8 +11,12 @@ for the official ``openai`` client (and litellm) to talk to it::
         ...
         assert up.calls("small") == 2
 
-Endpoints: ``POST /v1/chat/completions`` (JSON, or SSE when ``"stream": true``)
-and ``GET /v1/models``. Every request is recorded in ``up.requests``.
+Endpoints: ``POST /v1/chat/completions`` (JSON, or SSE when ``"stream": true``),
+``GET /v1/models`` and a minimal Anthropic Messages API, ``POST /v1/messages``
+(non-streaming only; ``"stream": true`` is a 400). Both completion endpoints share
+the per-model scripts, failures and call counts. litellm reaches the Anthropic
+endpoint with ``model="anthropic/<name>", api_base=up.root_url`` (litellm appends
+``/v1/messages`` itself). Every request is recorded in ``up.requests``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,22 @@ _ERROR_KINDS: dict[int, tuple[str, str]] = {
     503: ("server_error", "service_unavailable"),
 }
 
+_ANTHROPIC_ERROR_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+THINKING_TEXT = "Let me work through this step by step before answering."
+"""The thinking block content returned by ``/v1/messages`` when thinking is enabled."""
+
+MIN_THINKING_BUDGET = 1024
+
 _LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
@@ -56,6 +76,12 @@ class _Failure:
         self.status = status
         self.remaining = remaining
         self.retry_after = retry_after
+
+
+def _retry_after_header(failure: _Failure) -> dict[str, str]:
+    if failure.retry_after is None:
+        return {}
+    return {"Retry-After": f"{failure.retry_after:g}"}
 
 
 def count_tokens(text: str) -> int:
@@ -82,6 +108,12 @@ def _prompt_tokens(body: dict[str, Any]) -> int:
     return sum(count_tokens(_message_text(m)) for m in messages)
 
 
+def _anthropic_prompt_tokens(body: dict[str, Any]) -> int:
+    system = body.get("system")
+    system_text = _message_text({"content": system}) if system is not None else ""
+    return count_tokens(system_text) + _prompt_tokens(body)
+
+
 def _stream_pieces(text: str) -> list[str]:
     """Split content into word-sized deltas whose concatenation is exactly ``text``."""
     pieces = re.findall(r"\s*\S+\s*", text) if text.strip() else [text]
@@ -99,6 +131,53 @@ def error_body(status: int, message: str, code: str | None = None) -> dict[str, 
             "code": code if code is not None else default_code,
         }
     }
+
+
+def anthropic_error_body(status: int, message: str) -> dict[str, Any]:
+    """An Anthropic-style error payload."""
+    err_type = _ANTHROPIC_ERROR_TYPES.get(status, "api_error")
+    return {"type": "error", "error": {"type": err_type, "message": message}}
+
+
+def _anthropic_invalid(body: dict[str, Any]) -> str | None:
+    """Why a ``/v1/messages`` body would be rejected with a 400, or ``None``."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return "model: Field required"
+    max_tokens = body.get("max_tokens")
+    if max_tokens is None:
+        return "max_tokens: Field required"
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        return f"max_tokens: must be a positive integer, got {max_tokens!r}"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "messages: Field required (a non-empty list)"
+    if body.get("stream") is True:
+        return "stream: streaming is not supported by FakeUpstream's /v1/messages"
+    thinking = body.get("thinking")
+    if thinking is None:
+        return None
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind in ("disabled", "adaptive"):
+        return None
+    if kind != "enabled":
+        return f"thinking.type: expected 'enabled', 'disabled' or 'adaptive', got {kind!r}"
+    budget = thinking.get("budget_tokens")
+    if not isinstance(budget, int) or isinstance(budget, bool):
+        return "thinking.enabled.budget_tokens: Field required"
+    if budget < MIN_THINKING_BUDGET:
+        return (
+            "thinking.enabled.budget_tokens: Input should be greater than or equal to "
+            f"{MIN_THINKING_BUDGET}"
+        )
+    if budget >= max_tokens:
+        return "`max_tokens` must be greater than `thinking.budget_tokens`"
+    return None
+
+
+def _thinking_enabled(body: dict[str, Any]) -> bool:
+    thinking = body.get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
 
 
 class _Server(ThreadingHTTPServer):
@@ -179,10 +258,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body: dict[str, Any] = parsed
         up._record(path, headers, body)
-        if path.rstrip("/") != "/v1/chat/completions":
+        route = path.rstrip("/")
+        if route == "/v1/chat/completions":
+            self._chat(up, body)
+        elif route == "/v1/messages":
+            self._messages(up, body)
+        else:
             self._send_error(404, f"Unknown path {path}", "not_found")
-            return
-        self._chat(up, body)
 
     def _chat(self, up: FakeUpstream, body: dict[str, Any]) -> None:
         model = body.get("model")
@@ -204,11 +286,10 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         if isinstance(outcome, _Failure):
-            extra: dict[str, str] = {}
-            if outcome.retry_after is not None:
-                extra["Retry-After"] = f"{outcome.retry_after:g}"
             self._send_error(
-                outcome.status, f"Scripted failure ({outcome.status}) for {model}", extra=extra
+                outcome.status,
+                f"Scripted failure ({outcome.status}) for {model}",
+                extra=_retry_after_header(outcome),
             )
             return
         answers = outcome
@@ -245,6 +326,52 @@ class _Handler(BaseHTTPRequestHandler):
                 "choices": choices,
                 "usage": usage,
                 "system_fingerprint": "fp_fake",
+            },
+        )
+
+    def _messages(self, up: FakeUpstream, body: dict[str, Any]) -> None:
+        """The Anthropic Messages API (non-streaming). Invalid bodies are rejected
+        before the call is counted, as for chat."""
+
+        def send_error(status: int, message: str, extra: dict[str, str] | None = None) -> None:
+            self._send_json(status, anthropic_error_body(status, message), extra)
+
+        problem = _anthropic_invalid(body)
+        if problem is not None:
+            send_error(400, problem)
+            return
+        model: str = body["model"]
+        outcome = up._take(model, body, 1)
+        if outcome is None:
+            send_error(404, f"model: {model}")
+            return
+        if isinstance(outcome, _Failure):
+            send_error(
+                outcome.status,
+                f"Scripted failure ({outcome.status}) for {model}",
+                _retry_after_header(outcome),
+            )
+            return
+        [text] = outcome
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+        output_tokens = count_tokens(text)
+        if _thinking_enabled(body):
+            content.insert(0, {"type": "thinking", "thinking": THINKING_TEXT, "signature": "sig"})
+            output_tokens += count_tokens(THINKING_TEXT)
+        self._send_json(
+            200,
+            {
+                "id": f"msg_fake{up._next_id():06d}",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": content,
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {
+                    "input_tokens": _anthropic_prompt_tokens(body),
+                    "output_tokens": output_tokens,
+                },
             },
         )
 
@@ -355,8 +482,14 @@ class FakeUpstream:
         return int(self._server.server_address[1])
 
     @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:<port>`` -- the ``api_base`` litellm's Anthropic provider wants."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        """The OpenAI-style base URL, ``<root_url>/v1``."""
+        return f"{self.root_url}/v1"
 
     # --- scripting ------------------------------------------------------------------
     def script(self, model: str, answers: Sequence[str] | Answer) -> None:
@@ -375,9 +508,9 @@ class FakeUpstream:
     def fail(
         self, model: str, status: int = 500, times: int = 1, retry_after: float | None = None
     ) -> None:
-        """Make the next ``times`` chat calls for ``model`` fail with ``status``
-        (queued after any failures already scripted). ``retry_after`` sets the
-        ``Retry-After`` header. Works for unscripted models too."""
+        """Make the next ``times`` completion calls (chat or messages) for ``model``
+        fail with ``status`` (queued after any failures already scripted).
+        ``retry_after`` sets the ``Retry-After`` header. Works for unscripted models too."""
         if status < 400 or status > 599:
             raise ValueError(f"status must be an HTTP error status, got {status}")
         if times < 1:
@@ -397,18 +530,25 @@ class FakeUpstream:
             return list(self._requests)
 
     def calls(self, model: str) -> int:
-        """Chat completion requests received for ``model`` (including failed ones)."""
+        """Completion requests (chat or messages) received for ``model``, including
+        scripted failures but not requests rejected as invalid."""
         with self._lock:
             return self._calls.get(model, 0)
 
-    def chat_bodies(self, model: str | None = None) -> list[dict[str, Any]]:
-        """Bodies of chat completion requests, optionally filtered by model."""
+    def bodies(self, model: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
+        """Bodies of recorded requests to any endpoint, optionally filtered by model
+        and by path (e.g. ``"/v1/messages"``; a trailing slash is ignored)."""
+        route = path.rstrip("/") if path is not None else None
         return [
             r.body
             for r in self.requests
-            if r.path.rstrip("/") == "/v1/chat/completions"
+            if (route is None or r.path.rstrip("/") == route)
             and (model is None or r.body.get("model") == model)
         ]
+
+    def chat_bodies(self, model: str | None = None) -> list[dict[str, Any]]:
+        """Bodies of chat completion requests, optionally filtered by model."""
+        return self.bodies(model, "/v1/chat/completions")
 
     # --- used by the handler ----------------------------------------------------------
     def _record(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> None:
