@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ponder._files import read_mapping
 from ponder._pricing import Price, estimate_tokens, lookup_price
 from ponder.errors import MenuError
 
@@ -34,6 +35,14 @@ class Arm(BaseModel):
     output_tokens: int = Field(default=400, ge=1, description="expected answer tokens per sample")
     ability: float | None = Field(default=None, description="latent ability, overrides the model")
     like: str | None = Field(default=None, description="a trained arm whose ability to borrow")
+    adaptive: bool = Field(
+        default=False, description="draw samples in batches, stop once the vote is settled"
+    )
+    batch: int = Field(default=2, ge=1, le=64, description="samples per batch when adaptive")
+    api_base: str | None = Field(default=None, description="provider URL, e.g. a local server")
+    api_key_env: str | None = Field(
+        default=None, description="name of the environment variable holding the provider key"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Arm:
@@ -44,6 +53,8 @@ class Arm(BaseModel):
                 f"{self.samples} samples with aggregation 'first' would pay for samples "
                 "that are thrown away; use 'majority' or 'best_of_n'"
             )
+        if self.adaptive and self.samples < 2:
+            raise ValueError("adaptive sampling needs samples >= 2 (the most it may draw)")
         if (self.input_price is None) != (self.output_price is None):
             raise ValueError("set both input_price and output_price, or neither")
         return self
@@ -106,27 +117,7 @@ class Menu(BaseModel):
     @classmethod
     def load(cls, path: str | Path) -> Menu:
         p = Path(path)
-        if not p.is_file():
-            raise MenuError(f"{p}: menu file not found")
-        text = p.read_text(encoding="utf-8")
-        suffix = p.suffix.lower()
-        try:
-            if suffix in (".yaml", ".yml"):
-                import yaml
-
-                data = yaml.safe_load(text)
-            elif suffix == ".toml":
-                try:
-                    import tomllib
-                except ModuleNotFoundError:  # Python 3.10
-                    import tomli as tomllib  # type: ignore[no-redef]
-                data = tomllib.loads(text)
-            else:
-                raise MenuError(f"{p}: unknown menu format '{suffix}' (use .yaml or .toml)")
-        except MenuError:
-            raise
-        except Exception as exc:  # parser errors have many types; all mean "not parseable"
-            raise MenuError(f"{p}: cannot parse: {str(exc).splitlines()[0]}") from None
+        data = read_mapping(p, MenuError, "menu")
         menu = cls.parse(data, source=str(p))
         menu.check_prices()
         return menu

@@ -1,0 +1,40 @@
+"""Reading the YAML or TOML mappings that menus and router configs are written in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ponder.errors import PonderError
+
+
+def read_mapping(path: Path, error: type[PonderError], what: str) -> dict[str, Any]:
+    """The top-level mapping of a ``.yaml``/``.yml``/``.toml`` file; ``error`` otherwise.
+
+    Every failure (missing file, unknown suffix, parse error, not a mapping) becomes one
+    ``error`` naming the file, because the callers turn it into a one-line message.
+    """
+    if not path.is_file():
+        raise error(f"{path}: {what} file not found")
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".toml"):
+        raise error(f"{path}: unknown {what} format '{suffix}' (use .yaml or .toml)")
+    try:
+        if suffix == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib  # type: ignore[no-redef]
+            data = tomllib.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:  # parser errors have many types; all mean "not parseable"
+        raise error(f"{path}: cannot parse: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a mapping at the top level")
+    return dict(data)
