@@ -3,20 +3,33 @@
 from ponder._menu import Arm, Menu
 from ponder._version import __version__
 from ponder.errors import (
+    BudgetExceededError,
+    ConfigError,
     MenuError,
     ModelArtifactError,
     NoArmFitsError,
     OutcomeFormatError,
     PonderError,
+    ProviderError,
+    RequestError,
 )
+from ponder.router import Completion, Router, Settings, Trace
 
 __all__ = [
     "Arm",
+    "BudgetExceededError",
+    "Completion",
+    "ConfigError",
     "Menu",
     "MenuError",
     "ModelArtifactError",
     "NoArmFitsError",
     "OutcomeFormatError",
     "PonderError",
+    "ProviderError",
+    "RequestError",
+    "Router",
+    "Settings",
+    "Trace",
     "__version__",
 ]

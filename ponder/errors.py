@@ -31,3 +31,33 @@ class ModelArtifactError(PonderError):
 
 class NoArmFitsError(PonderError):
     """No arm of the menu fits under the request's cost ceiling."""
+
+
+class BudgetExceededError(PonderError):
+    """A spending budget (global or per key) has no room left for this request's ceiling."""
+
+    def __init__(self, message: str, *, budget: float, spent: float) -> None:
+        self.budget = budget
+        self.spent = spent
+        super().__init__(message)
+
+
+class ProviderError(PonderError):
+    """Every arm the router was allowed to try failed at the provider (after retries).
+
+    ``status`` is the HTTP status of the last failure when the provider sent one, and
+    ``timeout`` says whether it was a timeout, so a proxy can answer 502 or 504.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, timeout: bool = False) -> None:
+        self.status = status
+        self.timeout = timeout
+        super().__init__(message)
+
+
+class ConfigError(PonderError, ValueError):
+    """A router configuration file or settings value is invalid."""
+
+
+class RequestError(PonderError, ValueError):
+    """A request the router cannot take as given: no messages, no user text, bad parameters."""

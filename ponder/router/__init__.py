@@ -1,14 +1,36 @@
-"""Routing decisions (and, later, running them through providers)."""
+"""Routing decisions, and running them through providers: the ``Router`` library."""
 
 from ponder.router._calibrate import Calibration, calibrate
 from ponder.router._decide import ArmEstimate, Decider, Decision, decide, resolve_profiles
+from ponder.router._execute import ArmRun, Verifier, query_text, run_arm
+from ponder.router._router import Router
+from ponder.router._settings import Settings
+from ponder.router._stores import Cache, Ledger, MemoryCache, MemoryLedger
+from ponder.router._trace import ArmChoice, Attempt, Choice, Completion, Message, Trace, Usage
 
 __all__ = [
+    "ArmChoice",
     "ArmEstimate",
+    "ArmRun",
+    "Attempt",
+    "Cache",
     "Calibration",
+    "Choice",
+    "Completion",
     "Decider",
     "Decision",
+    "Ledger",
+    "MemoryCache",
+    "MemoryLedger",
+    "Message",
+    "Router",
+    "Settings",
+    "Trace",
+    "Usage",
+    "Verifier",
     "calibrate",
     "decide",
+    "query_text",
     "resolve_profiles",
+    "run_arm",
 ]

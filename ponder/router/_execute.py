@@ -1,0 +1,142 @@
+"""Running one arm: its samples concurrently (or in adaptive batches), then one answer.
+
+The same aggregators and stopping rule the simulator replays decide here, so what the
+simulator says adaptive sampling costs is what the live router spends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from ponder._menu import Arm
+from ponder.aggregators import (
+    Aggregate,
+    AnswerExtractor,
+    BestOfN,
+    Clusters,
+    MajorityVote,
+    StoppingRule,
+    extract_answer,
+)
+from ponder.router._llm import CallFailed, Sample
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Scores a response to a query, higher is better; 0.5 and above reads as "passes".
+
+    A plain function ``(query, response) -> float`` is one (unit tests for code, a reward
+    model, a judge model's call). It picks among the samples of ``best_of_n`` arms and, when
+    the router has one, its verdict on the final answer can trigger an escalation.
+    """
+
+    def __call__(self, query: str, response: str) -> float: ...
+
+
+SampleCall = Callable[[], Awaitable[Sample]]
+
+
+@dataclass(frozen=True)
+class ArmRun:
+    """What one arm produced. ``chosen`` is ``None`` only when every call failed."""
+
+    samples: tuple[Sample, ...]
+    failures: tuple[CallFailed, ...]
+    answers: tuple[str | None, ...]
+    aggregate: Aggregate
+    chosen: Sample | None
+    verifier_score: float | None
+
+    @property
+    def cost(self) -> float:
+        return sum(s.cost for s in self.samples)
+
+
+async def _draw(call: SampleCall, k: int) -> tuple[list[Sample], list[CallFailed]]:
+    results = await asyncio.gather(*(call() for _ in range(k)), return_exceptions=True)
+    ok: list[Sample] = []
+    failed: list[CallFailed] = []
+    for r in results:
+        if isinstance(r, Sample):
+            ok.append(r)
+        elif isinstance(r, CallFailed):
+            failed.append(r)
+        elif isinstance(r, BaseException):
+            raise r
+    return ok, failed
+
+
+async def run_arm(
+    arm: Arm,
+    call: SampleCall,
+    *,
+    query: str,
+    limit: int,
+    rule: StoppingRule,
+    extract: AnswerExtractor = extract_answer,
+    verifier: Verifier | None = None,
+) -> ArmRun:
+    """Draw up to ``min(arm.samples, limit)`` samples and combine them.
+
+    Adaptive arms draw ``arm.batch`` at a time and stop once ``rule`` is satisfied; the
+    others draw all at once. A failed call uses no budget and casts no vote; if all fail,
+    the run has no answer and the caller falls back.
+    """
+    most = max(1, min(arm.samples, limit))
+    samples: list[Sample] = []
+    failures: list[CallFailed] = []
+    answers: list[str | None] = []
+    clusters = Clusters()
+    while len(samples) + len(failures) < most:
+        k = most - len(samples) - len(failures)
+        if arm.adaptive:
+            k = min(k, arm.batch)
+        ok, failed = await _draw(call, k)
+        samples.extend(ok)
+        failures.extend(failed)
+        for s in ok:
+            answer = extract(s.content) if s.content else None
+            answers.append(answer)
+            clusters.add(answer)
+        if not arm.adaptive or (failed and not ok):
+            break
+        if rule.should_stop(clusters.counts):
+            break
+    if not samples:
+        empty = Aggregate(answer=None, index=None, agreement=0.0, n=0)
+        return ArmRun((), tuple(failures), (), empty, None, None)
+    score: float | None = None
+    if arm.aggregation == "best_of_n" and verifier is not None:
+        scores = [_score(verifier, query, s) for s in samples]
+        agg = BestOfN(lambda i, _a: scores[i]).aggregate(answers)
+        score = scores[agg.index if agg.index is not None else 0]
+    elif arm.aggregation == "majority":
+        agg = MajorityVote().aggregate(answers)
+    else:
+        agg = clusters.aggregate() if len(samples) > 1 else Aggregate(answers[0], 0, 1.0, 1)
+    chosen = samples[agg.index if agg.index is not None else 0]
+    if score is None and verifier is not None and chosen.content:
+        score = _score(verifier, query, chosen)
+    return ArmRun(tuple(samples), tuple(failures), tuple(answers), agg, chosen, score)
+
+
+def _score(verifier: Verifier, query: str, sample: Sample) -> float:
+    if not sample.content:
+        return float("-inf")
+    return float(verifier(query, sample.content))
+
+
+def query_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The text the classifier judges: the last user message (text parts joined)."""
+    for m in reversed(messages):
+        if m.get("role") == "user":
+            content = m.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                parts = [p.get("text") for p in content if isinstance(p, dict)]
+                return "\n".join(p for p in parts if isinstance(p, str))
+    return ""
