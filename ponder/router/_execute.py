@@ -17,10 +17,10 @@ from ponder.aggregators import (
     AnswerExtractor,
     BestOfN,
     Clusters,
-    MajorityVote,
     StoppingRule,
     extract_answer,
 )
+from ponder.router._judge import Judge, Judgement
 from ponder.router._llm import CallFailed, Sample
 
 
@@ -41,7 +41,8 @@ SampleCall = Callable[[], Awaitable[Sample]]
 
 @dataclass(frozen=True)
 class ArmRun:
-    """What one arm produced. ``chosen`` is ``None`` only when every call failed."""
+    """What one arm produced. ``chosen`` is ``None`` only when every call failed;
+    ``judgement`` is set when a judge model picked among the samples."""
 
     samples: tuple[Sample, ...]
     failures: tuple[CallFailed, ...]
@@ -49,10 +50,12 @@ class ArmRun:
     aggregate: Aggregate
     chosen: Sample | None
     verifier_score: float | None
+    judgement: Judgement | None = None
 
     @property
     def cost(self) -> float:
-        return sum(s.cost for s in self.samples)
+        judging = self.judgement.cost if self.judgement is not None else 0.0
+        return sum(s.cost for s in self.samples) + judging
 
 
 async def _draw(call: SampleCall, k: int) -> tuple[list[Sample], list[CallFailed]]:
@@ -78,12 +81,14 @@ async def run_arm(
     rule: StoppingRule,
     extract: AnswerExtractor = extract_answer,
     verifier: Verifier | None = None,
+    judge: Judge | None = None,
 ) -> ArmRun:
     """Draw up to ``min(arm.samples, limit)`` samples and combine them.
 
     Adaptive arms draw ``arm.batch`` at a time and stop once ``rule`` is satisfied; the
     others draw all at once. A failed call uses no budget and casts no vote; if all fail,
-    the run has no answer and the caller falls back.
+    the run has no answer and the caller falls back. ``best_of_n`` arms pick by the
+    verifier when there is one, else by the judge, else (no usable verdict) by majority.
     """
     most = max(1, min(arm.samples, limit))
     samples: list[Sample] = []
@@ -109,18 +114,23 @@ async def run_arm(
         empty = Aggregate(answer=None, index=None, agreement=0.0, n=0)
         return ArmRun((), tuple(failures), (), empty, None, None)
     score: float | None = None
+    judgement: Judgement | None = None
+    agg = clusters.aggregate()  # the majority; kept unless a verdict overrides it
     if arm.aggregation == "best_of_n" and verifier is not None:
         scores = [_score(verifier, query, s) for s in samples]
         agg = BestOfN(lambda i, _a: scores[i]).aggregate(answers)
         score = scores[agg.index if agg.index is not None else 0]
-    elif arm.aggregation == "majority":
-        agg = MajorityVote().aggregate(answers)
-    else:
-        agg = clusters.aggregate() if len(samples) > 1 else Aggregate(answers[0], 0, 1.0, 1)
+    elif arm.aggregation == "best_of_n" and judge is not None and len(samples) > 1:
+        judgement = await judge.pick(query, [s.content or "" for s in samples])
+        picked = judgement.index
+        if picked is not None:
+            agg = BestOfN(lambda i, _a: float(i == picked)).aggregate(answers)
+    elif arm.aggregation == "first":
+        agg = Aggregate(answers[0], 0, 1.0, 1)
     chosen = samples[agg.index if agg.index is not None else 0]
     if score is None and verifier is not None and chosen.content:
         score = _score(verifier, query, chosen)
-    return ArmRun(tuple(samples), tuple(failures), tuple(answers), agg, chosen, score)
+    return ArmRun(tuple(samples), tuple(failures), tuple(answers), agg, chosen, score, judgement)
 
 
 def _score(verifier: Verifier, query: str, sample: Sample) -> float:

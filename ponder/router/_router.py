@@ -26,6 +26,7 @@ from ponder.errors import BudgetExceededError, ConfigError, ProviderError, Reque
 from ponder.router._decide import ArmEstimate, Decider, Decision
 from ponder.router._escalate import next_arm
 from ponder.router._execute import ArmRun, Verifier, query_text, run_arm
+from ponder.router._judge import Judge, ModelJudge
 from ponder.router._llm import CallFailed, Sample, call, request_params
 from ponder.router._settings import Settings
 from ponder.router._stores import Cache, Ledger, MemoryCache, MemoryLedger
@@ -58,6 +59,7 @@ class Router:
         menu: Menu | None = None,
         classifier: DifficultyClassifier | None = None,
         verifier: Verifier | None = None,
+        judge: Judge | None = None,
         extractor: AnswerExtractor = extract_answer,
         ledger: Ledger | None = None,
         cache: Cache | None = None,
@@ -70,18 +72,28 @@ class Router:
             model = self.settings.model
             classifier = load_classifier(model) if model else load_default_classifier()
         self.verifier = verifier
+        self._keys = _provider_keys(self.menu)
+        if judge is None and self.settings.judge is not None:
+            j = self.settings.judge
+            judge = ModelJudge(
+                j,
+                api_key=_provider_keys(Menu(arms=(j,))).get(j.label),
+                timeout=self.settings.timeout,
+                num_retries=self.settings.num_retries,
+            )
+        self.judge = judge
         self.extractor = extractor
         self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
         self.cache: Cache = cache if cache is not None else MemoryCache()
         self._decider = Decider(classifier, self.menu)
         self._arms = {a.label: a for a in self.menu.arms}
         self._rule = StoppingRule(confidence=self.settings.adaptive_confidence)
-        self._keys = _provider_keys(self.menu)
         for arm in self.menu.arms:
-            if arm.aggregation == "best_of_n" and verifier is None:
+            if arm.aggregation == "best_of_n" and verifier is None and judge is None:
                 raise ConfigError(
-                    f"arm '{arm.label}' picks best-of-{arm.samples} by a verifier; pass "
-                    "Router(verifier=...) or use aggregation 'majority'"
+                    f"arm '{arm.label}' picks best-of-{arm.samples} by a verifier or a judge "
+                    "model; pass Router(verifier=...), set 'judge' in the config, or use "
+                    "aggregation 'majority'"
                 )
 
     @classmethod
@@ -216,6 +228,7 @@ class Router:
                 rule=self._rule,
                 extract=self.extractor,
                 verifier=self.verifier,
+                judge=self.judge,
             )
             outcome = self._judge(run)
             attempts.append(_attempt(arm, run, outcome))
@@ -296,6 +309,8 @@ class Router:
             if run.verifier_score < self.settings.verify_threshold:
                 return "verifier_failed"
             return "accepted"
+        if run.judgement is not None and run.judgement.index is not None:
+            return "accepted"  # a judge compares candidates; their agreement means little
         if run.aggregate.n > 1 and run.aggregate.agreement < self.settings.escalate_below:
             return "low_agreement"
         return "accepted"
@@ -332,6 +347,7 @@ def _final(
 
 
 def _attempt(arm: Arm, run: ArmRun, outcome: Outcome) -> Attempt:
+    judged = run.judgement
     return Attempt(
         arm=arm.label,
         model=arm.model,
@@ -342,9 +358,9 @@ def _attempt(arm: Arm, run: ArmRun, outcome: Outcome) -> Attempt:
         agreement=run.aggregate.agreement,
         verifier_score=run.verifier_score,
         cost=run.cost,
-        usage=sum((s.usage for s in run.samples), Usage()),
+        usage=sum((s.usage for s in run.samples), judged.usage if judged else Usage()),
         outcome=outcome,
-        error=str(run.failures[-1]) if run.failures else None,
+        error=str(run.failures[-1]) if run.failures else (judged.error if judged else None),
     )
 
 

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ponder._files import read_mapping
-from ponder._menu import Menu
+from ponder._menu import Arm, Menu
 from ponder.errors import ConfigError, MenuError
 
 
@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     num_retries: int = Field(default=2, ge=0, le=10, description="provider retries per call")
     max_samples: int = Field(
         default=16, ge=1, le=64, description="most samples one request may fan out to in all"
+    )
+    judge: Arm | None = Field(
+        default=None, description="model that picks among best_of_n samples (an arm's fields)"
     )
     cache_ttl: float = Field(
         default=0.0, ge=0, description="seconds to keep answers in the exact cache (0: off)"

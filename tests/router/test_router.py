@@ -325,3 +325,37 @@ def test_concurrent_requests(clf: DifficultyClassifier, up: FakeUpstream) -> Non
 
     assert asyncio.run(many()) == ["It is 42"] * 10
     assert up.calls("small") == 30
+
+
+def test_judge_model_picks_best_of_n_and_is_paid_for(
+    clf: DifficultyClassifier, up: FakeUpstream
+) -> None:
+    up.script("writer", ["Draft one.", "Draft two, much better.", "Draft three."])
+    up.script("judge", ["Candidate 2 is best: 2"])
+    judge = arm(up, "judge", **BIG)
+    arms = [arm(up, "writer", samples=3, aggregation="best_of_n", **SMALL)]
+    router = make_router(clf, arms, judge=judge)
+    out = router.complete("Write one sentence about the sea.")
+    assert out.content == "Draft two, much better."
+    assert up.calls("writer") == 3 and up.calls("judge") == 1
+    (prompt,) = up.chat_bodies("judge")
+    text = prompt["messages"][0]["content"]
+    assert all(d in text for d in ("Draft one.", "Draft two, much better.", "Draft three."))
+    (att,) = out.ponder.attempts
+    assert att.outcome == "accepted"
+    judge_cost = call_cost(prompt, "Candidate 2 is best: 2", BIG)
+    assert judge_cost > 0
+    writer = sum(
+        call_cost(b, a, SMALL)
+        for b, a in zip(
+            up.chat_bodies("writer"),
+            ["Draft one.", "Draft two, much better.", "Draft three."],
+            strict=True,
+        )
+    )
+    assert att.cost == pytest.approx(writer + judge_cost)
+
+    up.script("judge", ["I cannot decide."])  # no verdict: falls back to the majority
+    out = router.complete("Write one sentence about the sea.")
+    assert out.ponder.attempts[0].error is not None
+    assert "unreadable verdict" in (out.ponder.attempts[0].error or "")
