@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ponder.cli._ask import ask
 from ponder.cli._calibrate import calibrate
 from ponder.cli._import import import_
 from ponder.cli._route import route
@@ -13,7 +14,8 @@ from ponder.cli._train import train
 app = typer.Typer(
     name="ponder",
     help="Adaptive compute router for LLMs: train a difficulty model, replay outcome tables, "
-    "and explain routing decisions. Everything here runs offline.",
+    "explain routing decisions, and answer through the router. Everything but `ask` runs "
+    "offline.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -23,6 +25,7 @@ app.command()(train)
 app.command()(simulate)
 app.command()(route)
 app.command()(calibrate)
+app.command()(ask)
 app.command(name="import")(import_)
 
 

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ponder.cli._common import one_line_errors, status
+
+
+@one_line_errors
+def ask(
+    query: Annotated[str, typer.Argument(help="The question to answer.")],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="Router config (YAML/TOML); default: PONDER_* variables and the "
+            "packaged menu and model."
+        ),
+    ] = None,
+    max_cost: Annotated[float | None, typer.Option(help="Per-request cost ceiling in USD.")] = None,
+    lam: Annotated[
+        float | None,
+        typer.Option(help="Cost weight: 0 buys the best quality; higher saves more."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole completion with its trace as JSON.")
+    ] = False,
+) -> None:
+    """Answer one query through the router: **this calls the providers** and spends money.
+
+    Prints the answer, then which arms ran, how many samples each drew, how well they agreed
+    and what each cost. Provider keys come from the usual variables (`OPENAI_API_KEY`,
+    `ANTHROPIC_API_KEY`, ...) or the arms' `api_key_env`.
+    """
+    from ponder.router import Router
+
+    router = Router.from_config(config)
+    with status("routing and answering"):
+        out = router.complete(query, max_cost=max_cost, lam=lam)
+    if as_json:
+        typer.echo(out.model_dump_json(indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(out.content or "[dim](empty answer)[/dim]")
+    t = out.ponder
+    table = Table(title=f"chosen first: {t.chosen_arm} · answered by: {t.answered_by}")
+    for col in ("arm", "samples", "agreement", "answer", "cost", "outcome"):
+        table.add_column(
+            col, justify="right" if col in ("samples", "agreement", "cost") else "left"
+        )
+    for a in t.attempts:
+        table.add_row(
+            a.arm,
+            f"{a.samples_used}/{a.samples_requested}",
+            f"{a.agreement:.2f}",
+            (a.answer or "")[:30],
+            f"${a.cost:.6f}",
+            a.outcome + (f" ({a.error})" if a.error else ""),
+        )
+    console.print(table)
+    stop = f" · stopped: {t.stopped}" if t.stopped else ""
+    console.print(f"total ${t.cost:.6f} · {t.samples_used} samples{stop}")
