@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from ponder._menu import Arm
 
 ANTHROPIC_MIN_BUDGET = 1024
+# Gemini 2.5 caps the thinking budget by family (Google's documented ranges); Pro also
+# cannot think less than 128 tokens.
+GEMINI_MAX_BUDGET = {"pro": 32768, "flash": 24576}
+GEMINI_PRO_MIN_BUDGET = 128
 
 
 def provider_of(model: str) -> str | None:
@@ -56,6 +60,8 @@ def check_thinking(arm: Arm) -> None:
                 f"arm '{arm.label}': Anthropic needs thinking_budget >= "
                 f"{ANTHROPIC_MIN_BUDGET}, got {arm.thinking_budget}"
             )
+        if provider is not None and (provider == "gemini" or provider.startswith("vertex_ai")):
+            _check_gemini_budget(arm)
         limit = info.get("max_output_tokens")
         if isinstance(limit, int) and arm.thinking_budget + arm.output_tokens > limit:
             raise MenuError(
@@ -63,6 +69,23 @@ def check_thinking(arm: Arm) -> None:
                 f"{arm.thinking_budget + arm.output_tokens} exceeds {arm.model}'s "
                 f"{limit} output tokens"
             )
+
+
+def _check_gemini_budget(arm: Arm) -> None:
+    budget = arm.thinking_budget or 0
+    family = "pro" if "-pro" in arm.model else "flash" if "-flash" in arm.model else None
+    if family is None:
+        return
+    top = GEMINI_MAX_BUDGET[family]
+    if budget > top:
+        raise MenuError(
+            f"arm '{arm.label}': Gemini {family} takes thinking_budget <= {top}, got {budget}"
+        )
+    if family == "pro" and budget < GEMINI_PRO_MIN_BUDGET:
+        raise MenuError(
+            f"arm '{arm.label}': Gemini pro cannot think less than {GEMINI_PRO_MIN_BUDGET} "
+            f"tokens (thinking cannot be turned off), got {budget}"
+        )
 
 
 def thinking_params(arm: Arm) -> dict[str, Any]:
