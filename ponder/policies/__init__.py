@@ -7,6 +7,7 @@ from ponder.policies._baselines import (
     SingleArm,
     random_mix_frontier,
 )
+from ponder.policies._compute import DEFAULT_KAPPA, VoteModel
 from ponder.policies._protocol import NO_ARM, FloatArray, IntArray, Policy
 from ponder.policies._utility import (
     UtilityPolicy,
@@ -19,6 +20,7 @@ from ponder.policies._utility import (
 )
 
 __all__ = [
+    "DEFAULT_KAPPA",
     "NO_ARM",
     "Cascade",
     "FloatArray",
@@ -28,6 +30,7 @@ __all__ = [
     "RandomMix",
     "SingleArm",
     "UtilityPolicy",
+    "VoteModel",
     "calibrate_to_cost",
     "calibrate_to_quality",
     "choose_by_utility",
