@@ -8,7 +8,9 @@ import typer
 from ponder.cli._common import one_line_errors, status
 
 if TYPE_CHECKING:
-    from ponder.simulate._report import Report
+    from rich.table import Table
+
+    from ponder.simulate._report import Report, SampledArmReport
 
 
 @one_line_errors
@@ -170,3 +172,28 @@ def print_report(result: Report) -> None:
                 num(pols["ponder"].gap_closed),
             )
         console.print(bt)
+    for arm, sampled in result.samples.items():
+        console.print(_samples_table(arm, sampled))
+
+
+_SHOWN_VOTES = (1, 2, 3, 5, 10, 20, 40)
+"""Vote sizes printed (with the largest recorded); the JSON report holds every one."""
+
+
+def _samples_table(arm: str, sampled: SampledArmReport) -> Table:
+    from rich.table import Table
+
+    skipped = f", {sampled.skipped} without samples" if sampled.skipped else ""
+    t = Table(
+        title=f"samples of {arm}: {sampled.n_queries} queries, "
+        f"up to {sampled.max_samples} samples{skipped}"
+    )
+    for c in ("policy", "quality", "mean samples", "cost/query"):
+        t.add_column(c, justify="left" if c == "policy" else "right")
+    for name, pol in sampled.policies.items():
+        vote = pol.confidence is None
+        if vote and pol.n not in _SHOWN_VOTES and pol.n != sampled.max_samples:
+            continue
+        cost = "—" if pol.cost_per_query is None else f"${pol.cost_per_query:.6f}"
+        t.add_row(name, f"{pol.quality:.3f}", f"{pol.mean_samples:.2f}", cost)
+    return t

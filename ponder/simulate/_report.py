@@ -97,13 +97,40 @@ class Section(_Frozen):
     summary: Summary
 
 
+class SamplePolicy(_Frozen):
+    """One replayed way of spending samples of an arm: ``vote@N`` (majority of the first
+    ``N`` recorded samples) or ``adaptive@<confidence>`` (sample until the vote is settled,
+    at most ``n``). ``quality`` is the share of queries whose voted answer is right;
+    ``cost_per_query`` is ``mean_samples`` times the arm's mean cost per call (``null``
+    when the table records no cost for the arm)."""
+
+    n: int
+    confidence: float | None = None
+    quality: float
+    mean_samples: float
+    cost_per_query: float | None = None
+
+
+class SampledArmReport(_Frozen):
+    """Votes and adaptive sampling replayed from an arm's recorded samples, on the queries
+    of the report that have them (``skipped``: the ones that do not)."""
+
+    n_queries: int
+    skipped: int
+    max_samples: int
+    cost_per_sample: float | None
+    policies: dict[str, SamplePolicy]
+
+
 class Report(Section):
     """The full simulation report. ``dropped_incomplete`` counts the queries left out
     because some arm was not measured on them; ``by_task`` holds one :class:`Section` per
-    task label (empty when the table has none or the breakdown was not asked for)."""
+    task label (empty when the table has none or the breakdown was not asked for);
+    ``samples`` one :class:`SampledArmReport` per arm with recorded samples."""
 
     dropped_incomplete: int
     by_task: dict[str, Section] = Field(default_factory=dict)
+    samples: dict[str, SampledArmReport] = Field(default_factory=dict)
 
     def to_json(self, path: str | Path) -> Path:
         p = Path(path)

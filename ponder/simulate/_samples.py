@@ -27,7 +27,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ponder.outcomes import OutcomeTable, Sample
+from ponder.simulate._report import SampledArmReport, SamplePolicy
 
 _CORRECT = 0.5
 
@@ -192,6 +195,55 @@ def escalation(
     return EscalationResult(correct / scored, cost / scored, escalated / scored, scored, skipped)
 
 
+ADAPTIVE_CONFIDENCES: tuple[float, ...] = (0.8, 0.9, 0.95)
+"""Confidences at which the simulator report replays adaptive sampling."""
+
+
+def sampled_arm_reports(
+    table: OutcomeTable, confidences: Sequence[float] = ADAPTIVE_CONFIDENCES
+) -> dict[str, SampledArmReport]:
+    """``vote@1 .. vote@max`` and ``adaptive@<c>`` for every arm of ``table`` with samples.
+
+    Cost per sample is the arm's mean recorded cost per call on the queries that have
+    samples (the arm is one call); ``null`` where the table has no cost for it.
+    """
+    out: dict[str, SampledArmReport] = {}
+    for arm in table.arms:
+        rows = table.samples.get(arm)
+        if not rows or not any(rows):
+            continue
+        has = [i for i, r in enumerate(rows) if r]
+        max_n = max(len(rows[i] or ()) for i in has)
+        costs = table.costs[has, table.arm_index(arm)]
+        per_sample = float(costs.mean()) if np.isfinite(costs).all() else None
+
+        curve = majority_curve(table, arm, max_n)
+        policies = {f"vote@{n}": _policy(r, n, per_sample) for n, r in enumerate(curve, start=1)}
+        for c in confidences:
+            r = adaptive(table, arm, max_n, c)
+            policies[f"adaptive@{c:g}"] = _policy(r, max_n, per_sample, c)
+        out[arm] = SampledArmReport(
+            n_queries=curve[0].n_queries,
+            skipped=curve[0].skipped,
+            max_samples=max_n,
+            cost_per_sample=per_sample,
+            policies=policies,
+        )
+    return out
+
+
+def _policy(
+    r: VoteResult, n: int, per_sample: float | None, confidence: float | None = None
+) -> SamplePolicy:
+    return SamplePolicy(
+        n=n,
+        confidence=confidence,
+        quality=r.accuracy,
+        mean_samples=r.mean_samples,
+        cost_per_query=None if per_sample is None else r.mean_samples * per_sample,
+    )
+
+
 def _result(correct: int, used: int, scored: int, skipped: int) -> VoteResult:
     if scored == 0:
         return VoteResult(float("nan"), float("nan"), 0, skipped)
@@ -199,10 +251,12 @@ def _result(correct: int, used: int, scored: int, skipped: int) -> VoteResult:
 
 
 __all__ = [
+    "ADAPTIVE_CONFIDENCES",
     "EscalationResult",
     "VoteResult",
     "adaptive",
     "escalation",
     "majority_curve",
+    "sampled_arm_reports",
     "vote_at_n",
 ]

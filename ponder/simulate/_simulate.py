@@ -24,6 +24,7 @@ from ponder.policies import (
     lambda_grid,
 )
 from ponder.simulate._report import Curve, Report, build_section, with_two_arm
+from ponder.simulate._samples import ADAPTIVE_CONFIDENCES, sampled_arm_reports
 
 NO_TASK = "(no task)"
 """Task name given to unlabelled queries when other queries of the table have a task."""
@@ -62,6 +63,7 @@ def simulate(
     cascade_thresholds: Sequence[float] | None = None,
     by_task: bool = True,
     n_points: int = 60,
+    adaptive_confidences: Sequence[float] = ADAPTIVE_CONFIDENCES,
 ) -> Report:
     """Replay ``ponder`` (utility routing on ``p``), every single arm, random mixing, the
     oracle and a cascade on ``table``; return the :class:`Report`.
@@ -72,7 +74,9 @@ def simulate(
     replayed (the rest are counted in ``dropped_incomplete``). ``lambdas`` overrides
     ponder's sweep and ``cascade_thresholds`` the cascade's; by default about ``n_points``
     values are placed where decisions change. The oracle always gets its own grid on the
-    true scores, so the ceiling is traced in full.
+    true scores, so the ceiling is traced in full. Arms with recorded samples also get
+    their votes (``vote@N``) and adaptive sampling at ``adaptive_confidences`` replayed on
+    the same queries, in ``Report.samples``.
     """
     scores, costs, pk, ec, kept = _prepare(table, p, expected_cost)
     n, rows = scores.shape[0], np.arange(scores.shape[0])
@@ -139,6 +143,7 @@ def simulate(
             ),
         }
         main = with_two_arm(main, table.arms[strong], table.arms[weak], curves)
+    sampled = sampled_arm_reports(table.take(kept), adaptive_confidences) if table.samples else {}
     return Report(
         n_queries=main.n_queries,
         arms=main.arms,
@@ -146,6 +151,7 @@ def simulate(
         summary=main.summary,
         dropped_incomplete=table.n_queries - kept.size,
         by_task=dict(zip(groups.names, sections[1:], strict=True)),
+        samples=sampled,
     )
 
 

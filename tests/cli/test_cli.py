@@ -106,6 +106,50 @@ def test_simulate_saved_model_and_holdout(
     assert ra["arms"] == rb["arms"]  # same test rows, same single arms
 
 
+def test_simulate_prints_and_reports_sampled_arms(tmp_path: Path) -> None:
+    """Samples recorded for one arm add its votes and adaptive sampling to the output."""
+    import numpy as np
+
+    from ponder.outcomes import ArmOutcome, OutcomeRow, Sample, write_jsonl
+
+    table, _ = synthetic_table(n=300, seed=3)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(table.n_queries):
+        arms = {}
+        for j, a in enumerate(table.arms):
+            first = bool(table.scores[i, j])
+            samples = None
+            if a == "weak":
+                rest = rng.random(6) < (0.8 if first else 0.2)
+                samples = [
+                    Sample(answer="right" if r else "wrong", score=float(r)) for r in [first, *rest]
+                ]
+            arms[a] = ArmOutcome(score=float(first), cost=float(table.costs[i, j]), samples=samples)
+        rows.append(OutcomeRow(id=table.ids[i], prompt=table.prompts[i], arms=arms))
+    data = tmp_path / "sampled.jsonl"
+    write_jsonl(rows, data)
+    report = tmp_path / "r.json"
+    res = runner.invoke(
+        app,
+        ["simulate", str(data), "--cv", "2", "--backend", "logistic", "--report", str(report)],
+    )
+    assert res.exit_code == 0, res.output
+    assert "samples of weak" in res.output
+    for name in ("vote@1", "vote@7", "adaptive@0.9", "mean samples"):
+        assert name in res.output
+    r = json.loads(report.read_text())
+    assert set(r["samples"]) == {"weak"}
+    pols = r["samples"]["weak"]["policies"]
+    assert pols["vote@1"]["quality"] == pytest.approx(r["arms"]["weak"]["quality"])
+    assert pols["vote@7"]["mean_samples"] == 7.0
+    assert pols["vote@7"]["quality"] > pols["vote@1"]["quality"]  # agreeing samples help here
+    assert pols["adaptive@0.95"]["mean_samples"] < 7.0
+    assert pols["vote@7"]["cost_per_query"] == pytest.approx(
+        7 * r["arms"]["weak"]["cost_per_query"]
+    )
+
+
 def test_route_explains_with_json(model: Path, tmp_path: Path) -> None:
     menu = tmp_path / "menu.yaml"
     menu.write_text(

@@ -150,3 +150,21 @@ def test_qwen_math_published_figures() -> None:
     maj8 = vote_at_n(t, "qwen-math-cot", 8)
     assert maj8.accuracy == pytest.approx(0.93)
     assert (maj8.n_queries, maj8.skipped, maj8.mean_samples) == (100, 0, 8.0)
+
+
+def test_sampled_arm_reports_without_costs_or_samples(table: OutcomeTable) -> None:
+    from ponder.simulate._samples import sampled_arm_reports
+
+    reports = sampled_arm_reports(table, confidences=(0.9,))
+    assert set(reports) == {"cheap", "strong"}
+    cheap = reports["cheap"]
+    assert cheap.cost_per_sample is None  # the table records no cost: none is invented
+    assert all(p.cost_per_query is None for p in cheap.policies.values())
+    assert list(cheap.policies) == [f"vote@{n}" for n in range(1, 6)] + ["adaptive@0.9"]
+    assert cheap.policies["vote@3"].quality == vote_at_n(table, "cheap", 3).accuracy
+    assert reports["strong"].max_samples == 1
+    assert list(reports["strong"].policies) == ["vote@1", "adaptive@0.9"]
+    partly = _table([{"x": ["a", "b", "a"], "y": ["a"]}, {"x": None, "y": ["b"]}])
+    x = sampled_arm_reports(partly)["x"]
+    assert (x.n_queries, x.skipped, x.max_samples) == (1, 1, 3)
+    assert sampled_arm_reports(_table([{"x": None}])) == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -217,3 +218,90 @@ def test_plot_writes_an_image(tmp_path: Path) -> None:
     report = simulate(table, prob, table.costs.mean(axis=0))
     out = plot_frontier(report, tmp_path / "frontier.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _with_samples(seed: int = 4) -> OutcomeTable:
+    """Two priced arms; ``cheap`` records 5 samples per query (right answer "a", wrong ones
+    scattered over "b".."d"), ``strong`` none; query 0 has ``strong`` unmeasured."""
+    from ponder.outcomes import Sample
+
+    rng = np.random.default_rng(seed)
+    n = 60
+    rate = rng.beta(0.6, 0.4, size=n)
+    right = rng.random((n, 5)) < rate[:, None]
+    wrong = rng.choice(["b", "c", "d"], size=(n, 5))
+    samples = tuple(
+        tuple(
+            Sample(answer="a" if r else str(w), score=float(r))
+            for r, w in zip(right[i], wrong[i], strict=True)
+        )
+        for i in range(n)
+    )
+    scores = np.stack([right[:, 0].astype(float), np.ones(n)], axis=1)
+    scores[0, 1] = np.nan
+    costs = np.tile([0.001, 0.02], (n, 1))
+    table = _table(scores, costs)
+    return OutcomeTable(
+        ids=table.ids,
+        prompts=table.prompts,
+        tasks=table.tasks,
+        arms=("cheap", "strong"),
+        scores=scores,
+        costs=costs,
+        input_tokens=table.input_tokens,
+        output_tokens=table.output_tokens,
+        samples={"cheap": samples},
+    )
+
+
+def test_sampled_arms_report_votes_and_adaptive_sampling(tmp_path: Path) -> None:
+    from ponder.simulate._samples import adaptive, vote_at_n
+
+    table = _with_samples()
+    report = simulate(table, np.nan_to_num(table.scores), table.costs.mean(axis=0))
+    assert set(report.samples) == {"cheap"}  # strong records no samples
+    sampled = report.samples["cheap"]
+    replayed = table.take(np.arange(1, table.n_queries))  # query 0 is incomplete: dropped
+    assert (sampled.n_queries, sampled.skipped, sampled.max_samples) == (59, 0, 5)
+    assert sampled.cost_per_sample == pytest.approx(0.001)
+    votes = [f"vote@{n}" for n in range(1, 6)]
+    assert list(sampled.policies) == [*votes, "adaptive@0.8", "adaptive@0.9", "adaptive@0.95"]
+    for n in range(1, 6):
+        pol = sampled.policies[f"vote@{n}"]
+        assert pol.quality == pytest.approx(vote_at_n(replayed, "cheap", n).accuracy)
+        assert pol.mean_samples == n and pol.n == n and pol.confidence is None
+        assert pol.cost_per_query == pytest.approx(n * 0.001)
+    # the first vote is the single-arm quality the main report shows for the same queries
+    assert sampled.policies["vote@1"].quality == pytest.approx(report.arms["cheap"].quality)
+    for conf in (0.8, 0.9, 0.95):
+        pol = sampled.policies[f"adaptive@{conf}"]
+        want = adaptive(replayed, "cheap", 5, conf)
+        assert (pol.quality, pol.mean_samples) == (want.accuracy, want.mean_samples)
+        assert 2 <= pol.mean_samples < 5 and pol.confidence == conf
+        assert pol.cost_per_query == pytest.approx(pol.mean_samples * 0.001)
+    # existing sections are untouched by the samples
+    plain = dataclasses.replace(table, samples={})
+    bare = simulate(plain, np.nan_to_num(table.scores), table.costs.mean(axis=0))
+    assert bare.samples == {}
+    assert bare.model_dump(exclude={"samples"}) == report.model_dump(exclude={"samples"})
+    path = report.to_json(tmp_path / "r.json")
+    assert Report.from_json(path) == report
+    raw = json.loads(path.read_text())
+    assert raw["samples"]["cheap"]["policies"]["adaptive@0.9"].keys() >= {
+        "quality",
+        "mean_samples",
+        "cost_per_query",
+    }
+
+
+def test_adaptive_confidences_can_be_chosen() -> None:
+    table = _with_samples()
+    report = simulate(
+        table, np.nan_to_num(table.scores), table.costs.mean(axis=0), adaptive_confidences=[0.99]
+    )
+    names = list(report.samples["cheap"].policies)
+    assert names[-1] == "adaptive@0.99" and sum(n.startswith("adaptive") for n in names) == 1
+    with pytest.raises(ValueError, match="confidence"):
+        simulate(
+            table, np.nan_to_num(table.scores), table.costs.mean(axis=0), adaptive_confidences=[1]
+        )
