@@ -30,8 +30,8 @@ def route(
 ) -> None:
     """Explain the routing decision for one query, without calling any model.
 
-    Shows the predicted difficulty, each arm's success probability and expected cost, the chosen
-    arm and why.
+    Shows the predicted difficulty, each arm's success probability (of its vote, for arms that
+    sample several times), expected samples and cost, the chosen arm and why.
     """
     from ponder._menu import Menu
     from ponder.classifiers import load_classifier, load_default_classifier
@@ -49,15 +49,22 @@ def route(
     from rich.table import Table
 
     table = Table(title=f"difficulty {d.difficulty:+.2f} · {d.input_tokens} input tokens")
-    for col in ("arm", "P(success)", "expected cost", "utility", "ability from"):
+    for col in ("arm", "P(success)", "samples", "expected cost", "utility", "ability from"):
         table.add_column(col, justify="left" if col in ("arm", "ability from") else "right")
     for e in d.arms:
         mark = "→ " if e.arm == d.chosen else "  "
         style = None if e.fits else "dim"
         cost = f"${e.expected_cost:.6f}" + ("" if e.fits else " (over ceiling)")
+        worst = the_menu.arms[[a.label for a in the_menu.arms].index(e.arm)].samples
+        samples = (
+            f"{e.expected_samples:g}"
+            if e.expected_samples == worst
+            else (f"{e.expected_samples:.1f} of {worst}")
+        )
         table.add_row(
             mark + e.arm,
             f"{e.p_success:.3f}",
+            samples,
             cost,
             f"{e.utility:.3f}",
             e.ability_source,

@@ -148,10 +148,12 @@ class VoteModel:
         k = np.arange(n + 1, dtype=np.float64)
         return np.asarray(correct_pmf(p, n, self._kappa()) @ _win(k, n - k))
 
-    def _adaptive(
+    def adaptive(
         self, p1: npt.ArrayLike, max_n: int, confidence: float, batch: int
     ) -> tuple[FloatArray, FloatArray]:
-        """Exact DP over (right, wrong) counts: expected samples and P(right) at the stop.
+        """Expected samples drawn and P(right) of adaptive sampling, in one pass.
+
+        Exact DP over (right, wrong) counts.
 
         Given ``c`` right of ``t`` drawn, the next sample is right with probability
         ``(p kappa + c) / (kappa + t)`` (the Polya urn of the beta-binomial), so the
@@ -197,13 +199,13 @@ class VoteModel:
         Same rule as :func:`ponder.aggregators.adaptive_vote`: draw ``batch`` at a time,
         stop once the leader of the two answers is settled (never before 2 samples).
         """
-        return self._adaptive(p1, max_n, confidence, batch)[0]
+        return self.adaptive(p1, max_n, confidence, batch)[0]
 
     def p_adaptive(
         self, p1: npt.ArrayLike, max_n: int, confidence: float, batch: int = 1
     ) -> FloatArray:
         """P(the adaptive vote of :meth:`expected_samples` is right)."""
-        return self._adaptive(p1, max_n, confidence, batch)[1]
+        return self.adaptive(p1, max_n, confidence, batch)[1]
 
     # ---- fitting --------------------------------------------------------------------------
 

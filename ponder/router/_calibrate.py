@@ -52,10 +52,10 @@ def calibrate(
     if not texts:
         raise ValueError("no queries to calibrate on")
     ceiling = decider.menu.max_cost if max_cost is None else max_cost
-    p = decider.clf.predict(list(texts), arms=decider.profiles).p_success
-    cost = decider.expected_costs(texts)
+    est = decider.estimate(texts)
+    p, cost = est.p_success, est.expected_cost
     relative = cost / np.maximum(cost.max(axis=1, keepdims=True), 1e-300)
-    allowed = None if ceiling is None else cost <= ceiling
+    allowed = None if ceiling is None else est.worst_cost <= ceiling
     rows = np.arange(len(texts))
 
     def outcome(lam: float) -> tuple[float, float, np.ndarray]:

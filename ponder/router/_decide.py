@@ -1,4 +1,11 @@
-"""One routing decision, explained: what ``ponder route`` prints and the router acts on."""
+"""One routing decision, explained: what ``ponder route`` prints and the router acts on.
+
+The classifier predicts the success of *one sample* of each arm's model. Arms that sample
+several times and vote are worth more than that, and adaptive arms usually cost less than
+their maximum: :class:`~ponder.policies.VoteModel` turns single-sample success into the
+success (and, for adaptive arms, the expected sample count) of the arm as configured, so the
+policy weighs a bigger model, more thinking and more samples on one scale.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +19,37 @@ from ponder._menu import Menu
 from ponder._pricing import estimate_tokens
 from ponder.classifiers import ArmProfile, DifficultyClassifier
 from ponder.errors import MenuError, NoArmFitsError
-from ponder.policies import NO_ARM, UtilityPolicy
+from ponder.policies import NO_ARM, VoteModel, choose_by_utility
+
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class ArmEstimate:
+    """One arm for one query. ``p_success`` is the arm's as configured (a vote's success
+    for sampled arms); ``expected_cost`` is what the policy weighs (at the expected sample
+    count for adaptive arms); ``worst_cost`` (all samples drawn) is what must fit the
+    ceiling."""
+
     arm: str
     p_success: float
     expected_cost: float
     utility: float
     fits: bool
     ability_source: str
+    expected_samples: float = 1.0
+    worst_cost: float = 0.0
+
+
+@dataclass(frozen=True)
+class Estimates:
+    """Per query and arm, ``[n, k]``: success, expected and worst-case cost, samples."""
+
+    p_success: FloatArray
+    expected_cost: FloatArray
+    worst_cost: FloatArray
+    expected_samples: FloatArray
+    difficulty: FloatArray
 
 
 @dataclass(frozen=True)
@@ -66,51 +93,90 @@ def resolve_profiles(clf: DifficultyClassifier, menu: Menu) -> tuple[ArmProfile,
 class Decider:
     """Routes single queries against one menu; what does not depend on the query is done once.
 
-    The choice itself is the policy engine's :class:`~ponder.policies.UtilityPolicy`, the same
-    rule the simulator replays, so a decision here is one point on the simulated frontier.
+    The choice itself is the policy engine's utility rule (:func:`~ponder.policies.
+    choose_by_utility`), the same rule the simulator replays, so a decision here is one
+    point on the simulated frontier.
     """
 
-    def __init__(self, clf: DifficultyClassifier, menu: Menu) -> None:
+    def __init__(
+        self,
+        clf: DifficultyClassifier,
+        menu: Menu,
+        *,
+        votes: VoteModel | None = None,
+        adaptive_confidence: float = 0.95,
+    ) -> None:
         self.clf = clf
         self.menu = menu
+        self.votes = votes if votes is not None else VoteModel()
+        self.adaptive_confidence = adaptive_confidence
         self.profiles = resolve_profiles(clf, menu)
-        # Expected cost is affine in the query's input tokens: fixed + per_token * tokens.
+        # Cost of one sample is affine in the query's input tokens: fixed + per_token * tokens.
         ones = np.ones(1)
-        fixed = np.array([a.expected_cost(0 * ones)[0] for a in menu.arms])
-        self._per_token = np.array([a.expected_cost(ones)[0] for a in menu.arms]) - fixed
+        n = np.array([a.samples for a in menu.arms], dtype=np.float64)
+        fixed = np.array([a.expected_cost(0 * ones)[0] for a in menu.arms]) / n
+        self._per_token = np.array([a.expected_cost(ones)[0] for a in menu.arms]) / n - fixed
         self._fixed = fixed
+        self._samples = n
 
-    def expected_costs(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-        """Expected USD per arm for each query, shape (n, k)."""
+    def sample_costs(self, texts: Sequence[str]) -> FloatArray:
+        """Expected USD of one sample of each arm for each query, shape (n, k)."""
         tokens = np.array([estimate_tokens(t) for t in texts], dtype=np.float64)
-        out: npt.NDArray[np.float64] = (
-            self._fixed[None, :] + self._per_token[None, :] * tokens[:, None]
-        )
+        out: FloatArray = self._fixed[None, :] + self._per_token[None, :] * tokens[:, None]
         return out
+
+    def expected_costs(self, texts: Sequence[str]) -> FloatArray:
+        """Expected USD per arm for each query at each arm's full sample count, (n, k)."""
+        return self.sample_costs(texts) * self._samples[None, :]
+
+    def estimate(self, texts: Sequence[str]) -> Estimates:
+        """Success, cost and samples of every arm, as configured, for each query."""
+        pred = self.clf.predict(list(texts), arms=self.profiles)
+        p1 = pred.p_success
+        p = p1.copy()
+        samples = np.broadcast_to(self._samples, p1.shape).copy()
+        for j, arm in enumerate(self.menu.arms):
+            if arm.samples == 1:
+                continue
+            if arm.adaptive:
+                n_j, p_j = self.votes.adaptive(
+                    p1[:, j], arm.samples, self.adaptive_confidence, arm.batch
+                )
+                samples[:, j], p[:, j] = n_j, p_j
+            else:
+                # best_of_n is scored as a vote: a verifier or judge is taken to pick at
+                # least as well as the majority, and no better is promised.
+                p[:, j] = self.votes.p_vote(p1[:, j], arm.samples)
+        per_sample = self.sample_costs(texts)
+        return Estimates(
+            p_success=p,
+            expected_cost=per_sample * samples,
+            worst_cost=per_sample * self._samples[None, :],
+            expected_samples=samples,
+            difficulty=np.asarray(pred.difficulty, dtype=np.float64),
+        )
 
     def decide(
         self, text: str, *, max_cost: float | None = None, lam: float | None = None
     ) -> Decision:
         """Pick the arm maximising P(success) - lam * cost / (dearest arm's cost), among
-        the arms under the ceiling."""
+        the arms whose worst-case cost is under the ceiling."""
         lam = self.menu.lam if lam is None else lam
+        if not lam >= 0:
+            raise ValueError(f"lam must be >= 0, got {lam}")
         ceiling = self.menu.max_cost if max_cost is None else max_cost
         if ceiling is not None and not ceiling > 0:
             raise ValueError("max_cost must be > 0")
-        tokens = estimate_tokens(text)
-        cost = self.expected_costs([text])[0]
+        est = self.estimate([text])
+        p, cost, worst = est.p_success[0], est.expected_cost[0], est.worst_cost[0]
         scale = float(cost.max()) or 1.0
-        policy = UtilityPolicy(lam=lam, max_cost=ceiling, cost_scale=scale)
-        pred = self.clf.predict([text], arms=self.profiles)
-        p = pred.p_success[0]
-        j = int(policy.choose(p[None, :], cost[None, :])[0])
+        fits = np.ones(len(cost), dtype=bool) if ceiling is None else worst <= ceiling
+        j = int(choose_by_utility(p[None, :], cost[None, :], lam, scale, fits[None, :])[0])
         if j == NO_ARM:
             raise NoArmFitsError(
                 f"no arm fits the ceiling of ${ceiling:.6f}: the cheapest, "
-                f"'{self.menu.labels[int(cost.argmin())]}', is expected to cost "
-                f"${cost.min():.6f}"
+                f"'{self.menu.labels[int(worst.argmin())]}', may cost ${worst.min():.6f}"
             )
-        fits = np.ones(len(cost), dtype=bool) if ceiling is None else cost <= ceiling
         utility = p - lam * cost / scale
         estimates = tuple(
             ArmEstimate(
@@ -120,14 +186,16 @@ class Decider:
                 utility=float(utility[i]),
                 fits=bool(fits[i]),
                 ability_source=prof.source,
+                expected_samples=float(est.expected_samples[0, i]),
+                worst_cost=float(worst[i]),
             )
             for i, prof in enumerate(self.profiles)
         )
         return Decision(
             chosen=self.profiles[j].name,
             reason=_explain(estimates, j, lam, ceiling),
-            difficulty=float(pred.difficulty[0]),
-            input_tokens=tokens,
+            difficulty=float(est.difficulty[0]),
+            input_tokens=estimate_tokens(text),
             lam=lam,
             max_cost=ceiling,
             arms=estimates,

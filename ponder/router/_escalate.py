@@ -1,9 +1,9 @@
 """Which arm to try next when an answer is not good enough, and when to stop trying.
 
 Escalation asks the same policy again over what is left: the arms not yet tried whose
-expected cost fits in what remains of the request's ceiling. After a weak answer only arms
-predicted to do better qualify (a sideways move buys nothing); after a provider failure
-any remaining arm will do, since the point is to get an answer at all.
+worst-case cost (every sample drawn) fits in what remains of the request's ceiling. After a
+weak answer only arms predicted to do better qualify (a sideways move buys nothing); after a
+provider failure any remaining arm will do, since the point is to get an answer at all.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def next_arm(
         untried = [e for e in untried if e.p_success > after.p_success]
     if not untried:
         return None, "no_better_arm"
-    fits = [e for e in untried if ceiling is None or spent + e.expected_cost <= ceiling]
+    fits = [e for e in untried if ceiling is None or spent + e.worst_cost <= ceiling]
     if not fits:
         return None, "ceiling"
     best = max(fits, key=lambda e: (e.utility, -e.expected_cost))

@@ -85,7 +85,9 @@ class Router:
         self.extractor = extractor
         self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
         self.cache: Cache = cache if cache is not None else MemoryCache()
-        self._decider = Decider(classifier, self.menu)
+        self._decider = Decider(
+            classifier, self.menu, adaptive_confidence=self.settings.adaptive_confidence
+        )
         self._arms = {a.label: a for a in self.menu.arms}
         self._rule = StoppingRule(confidence=self.settings.adaptive_confidence)
         for arm in self.menu.arms:

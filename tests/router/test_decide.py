@@ -106,3 +106,37 @@ def test_calibrate_hits_cost_and_quality_targets(
     assert float(np.mean(chosen_cost)) == pytest.approx(c.mean_cost)
     with pytest.raises(ValueError, match="exactly one"):
         calibrate(decider, texts)
+
+
+def test_sampled_arms_are_weighed_as_votes(clf: DifficultyClassifier) -> None:
+    from ponder.policies import VoteModel
+    from ponder.router import Decider
+
+    mid = {"model": "mid", "input_price": 1.0, "output_price": 1.0, "output_tokens": 100}
+    menu = Menu(
+        arms=(
+            Arm(**mid),  # type: ignore[arg-type]
+            Arm(**mid, name="mid-x5", samples=5, aggregation="majority"),  # type: ignore[arg-type]
+            Arm(  # type: ignore[arg-type]
+                **mid, name="mid-ad8", samples=8, aggregation="majority", adaptive=True
+            ),
+        )
+    )
+    d = Decider(clf, menu, votes=VoteModel(kappa=5.0)).decide(EASY, lam=0.0)
+    one, five, ada = d.arms
+    assert one.p_success > 0.5  # voting helps only when one sample is more often right
+    assert five.p_success > one.p_success
+    assert five.expected_cost == pytest.approx(5 * one.expected_cost)
+    assert five.worst_cost == five.expected_cost and five.expected_samples == 5
+    assert 2 <= ada.expected_samples < 8
+    assert ada.expected_cost == pytest.approx(ada.expected_samples * one.expected_cost)
+    assert ada.worst_cost == pytest.approx(8 * one.expected_cost)
+    # The ceiling binds on the worst case: the adaptive arm's expected cost fits, its
+    # eight samples do not.
+    capped = Decider(clf, menu).decide(EASY, lam=0.0, max_cost=ada.expected_cost * 1.01)
+    assert [e.fits for e in capped.arms] == [True, False, False]
+    assert capped.chosen == "mid"
+    # Samples that always agree (kappa -> 0) make a vote worth one sample: never worth 5x.
+    same = Decider(clf, menu, votes=VoteModel(kappa=1e-6)).decide(EASY, lam=0.1)
+    assert same.arms[1].p_success == pytest.approx(same.arms[0].p_success, abs=1e-3)
+    assert same.chosen == "mid"
