@@ -91,6 +91,11 @@ class Router:
         self._arms = {a.label: a for a in self.menu.arms}
         self._rule = StoppingRule(confidence=self.settings.adaptive_confidence)
         for arm in self.menu.arms:
+            if arm.samples > self.settings.max_samples:
+                raise ConfigError(
+                    f"arm '{arm.label}' draws up to {arm.samples} samples, over the "
+                    f"max_samples limit of {self.settings.max_samples} per request"
+                )
             if arm.aggregation == "best_of_n" and verifier is None and judge is None:
                 raise ConfigError(
                     f"arm '{arm.label}' picks best-of-{arm.samples} by a verifier or a judge "

@@ -362,3 +362,17 @@ def test_judge_model_picks_best_of_n_and_is_paid_for(
     out = router.complete("Write one sentence about the sea.")
     assert out.ponder.attempts[0].error is not None
     assert "unreadable verdict" in (out.ponder.attempts[0].error or "")
+
+
+def test_sample_limit_and_blocking_call_inside_a_running_loop(
+    clf: DifficultyClassifier, up: FakeUpstream
+) -> None:
+    with pytest.raises(ConfigError, match="max_samples"):
+        make_router(clf, [arm(up, "m", samples=9, aggregation="majority", **SMALL)], max_samples=8)
+    up.script("small", ["It is 42"])
+    router = make_router(clf, [arm(up, "small", **SMALL)])
+
+    async def from_a_notebook() -> str | None:
+        return router.complete(QUESTION).content  # blocking form, loop already running
+
+    assert asyncio.run(from_a_notebook()) == "It is 42"
