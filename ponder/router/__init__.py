@@ -3,6 +3,7 @@
 from ponder.router._calibrate import Calibration, calibrate
 from ponder.router._decide import ArmEstimate, Decider, Decision, decide, resolve_profiles
 from ponder.router._execute import ArmRun, Verifier, query_text, run_arm
+from ponder.router._judge import Judge, Judgement, ModelJudge
 from ponder.router._router import Router
 from ponder.router._settings import Settings
 from ponder.router._stores import Cache, Ledger, MemoryCache, MemoryLedger
@@ -19,10 +20,13 @@ __all__ = [
     "Completion",
     "Decider",
     "Decision",
+    "Judge",
+    "Judgement",
     "Ledger",
     "MemoryCache",
     "MemoryLedger",
     "Message",
+    "ModelJudge",
     "Router",
     "Settings",
     "Trace",

@@ -75,6 +75,7 @@ class Router:
         self._keys = _provider_keys(self.menu)
         if judge is None and self.settings.judge is not None:
             j = self.settings.judge
+            Menu(arms=(j,)).check_prices()  # an unpriced judge fails now, not mid-request
             judge = ModelJudge(
                 j,
                 api_key=_provider_keys(Menu(arms=(j,))).get(j.label),
