@@ -1,4 +1,5 @@
-"""Where a router keeps state between requests: spend ledgers and the exact-answer cache.
+"""Where a router keeps state between requests: spend ledgers, the exact-answer cache (also
+used for escalation memory) and the feedback stream.
 
 Both are async protocols so that a Redis store (shared by several proxy replicas) and the
 in-process default are interchangeable. The in-process store is what runs when no server
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
 
 
 @runtime_checkable
@@ -79,3 +82,49 @@ class MemoryCache:
         self._data.move_to_end(key)
         while len(self._data) > self.max_entries:
             self._data.popitem(last=False)
+
+
+class AttemptRecord(BaseModel):
+    """One attempt as the feedback stream keeps it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    arm: str
+    outcome: str
+    samples: int
+    agreement: float
+    cost: float
+
+
+class FeedbackEvent(BaseModel):
+    """One routed request, as kept for retraining: which arm was predicted best, what ran,
+    what it concluded. ``query`` is empty unless the deployment opts in to keeping text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    ts: float
+    tenant: str
+    query: str = ""
+    chosen_arm: str
+    answered_by: str
+    attempts: tuple[AttemptRecord, ...]
+    cost: float
+    p_success: dict[str, float]
+
+
+@runtime_checkable
+class Feedback(Protocol):
+    """Where routed requests are recorded (a Redis stream, or memory)."""
+
+    async def publish(self, event: FeedbackEvent) -> None: ...
+
+
+class MemoryFeedback:
+    """The most recent events in a bounded deque."""
+
+    def __init__(self, max_events: int = 10_000) -> None:
+        self.events: deque[FeedbackEvent] = deque(maxlen=max_events)
+
+    async def publish(self, event: FeedbackEvent) -> None:
+        self.events.append(event)
