@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ponder.outcomes import OutcomeTable
+from tests.redis_server import RedisServer
 
 WORDS = [
     "alpha",
@@ -81,3 +84,12 @@ def write_table_jsonl(table: OutcomeTable, path: Path) -> Path:
     ]
     write_jsonl(rows, path)
     return path
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A fresh, empty redis-server per test (tests may stop and restart it)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed; apt-get install redis-server")
+    with RedisServer() as server:
+        yield server

@@ -1,0 +1,250 @@
+"""Budgets, cache and feedback in Redis, shared by every proxy replica that points at it.
+
+Every key a router writes holds its own hash tag (``ponder:budget:{global}``), and each
+operation touches one key, so the store works unchanged against Redis Cluster.
+
+Failures of the server become :class:`~ponder.errors.StoreUnavailable` and nothing else:
+the router decides what an absent store means (bypass the cache, refuse unchecked budgets);
+this module only promises to say so quickly. For that the client is built with no retries:
+redis-py retries ten times with backoff by default, which turns "Redis is down" into
+seconds of latency per request, and a retried ledger write after a timeout could be applied
+twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from ponder.errors import ConfigError, StoreUnavailable
+from ponder.router._stores import FeedbackEvent
+
+T = TypeVar("T")
+
+# KEYS[1]: the total; ARGV[1]: delta; ARGV[2]: limit, or "" for none. Returns the new total
+# (a string, as INCRBYFLOAT gives it) or nil when a positive delta would pass the limit.
+# A zero delta is a read, and must not create the key.
+_ADJUST = """
+local raw = redis.call('GET', KEYS[1])
+local current = 0
+if raw then
+  current = tonumber(raw)
+  if not current then
+    return redis.error_reply('ponder ledger key ' .. KEYS[1] .. ' does not hold a number')
+  end
+end
+local delta = tonumber(ARGV[1])
+if delta == 0 then
+  return raw or '0'
+end
+if delta > 0 and ARGV[2] ~= '' and current + delta > tonumber(ARGV[2]) then
+  return false
+end
+return redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+"""
+
+_READ_BATCH = 1000
+
+
+class RedisStore:
+    """A :class:`Ledger`, :class:`Cache` and :class:`Feedback` in one Redis connection pool.
+
+    Constructing it does not connect (redis-py connects on first use), so a router can be
+    built while Redis is still starting. The pool belongs to one event loop at a time: used
+    from another loop (``Router.complete`` runs each call in a fresh ``asyncio.run``), the
+    store starts a new pool rather than touch sockets of a loop that may be closed.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        socket_timeout: float = 0.5,
+        feedback_stream: str = "ponder:feedback",
+        feedback_maxlen: int = 100_000,
+    ) -> None:
+        if not socket_timeout > 0:
+            raise ConfigError(f"socket_timeout must be > 0 seconds, got {socket_timeout}")
+        if feedback_maxlen < 1:
+            raise ConfigError(f"feedback_maxlen must be >= 1, got {feedback_maxlen}")
+        import redis.exceptions
+        from redis.commands.core import AsyncScript
+
+        self.socket_timeout = socket_timeout
+        self.feedback_stream = feedback_stream
+        self.feedback_maxlen = feedback_maxlen
+        self._url = url
+        self._where = _where(url)
+        self._secrets = _secrets(url)
+        self._unavailable: tuple[type[BaseException], ...] = (
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+            TimeoutError,
+            asyncio.TimeoutError,  # distinct from TimeoutError before Python 3.11
+            OSError,
+        )
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = self._new_client()  # validates the URL now, connects later
+        self._adjust = AsyncScript(self._client, _ADJUST)
+
+    def _new_client(self) -> Any:
+        import redis.asyncio
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        try:
+            return redis.asyncio.Redis.from_url(
+                self._url,
+                socket_timeout=self.socket_timeout,
+                socket_connect_timeout=self.socket_timeout,
+                retry=Retry(NoBackoff(), 0),
+                # RESP2, as every server and proxy speaks it; redis-py 8 asks for RESP3.
+                protocol=2,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"invalid Redis URL for {self._where}: {self._scrub(exc)}") from None
+
+    def _redis(self) -> Any:
+        """The client for the running event loop."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._loop is None:
+                self._loop = loop
+            elif self._loop is not loop:
+                # The old pool's sockets belong to the other loop; they close when collected.
+                self._client, self._loop = self._new_client(), loop
+            return self._client
+
+    async def _call(self, op: str, fn: Callable[[Any], Awaitable[T]]) -> T:
+        try:
+            return await fn(self._redis())
+        except self._unavailable as exc:
+            raise StoreUnavailable(
+                f"Redis at {self._where} is unavailable ({op}): {self._scrub(exc)}"
+            ) from exc
+
+    def _scrub(self, exc: BaseException) -> str:
+        """The driver's message on one line, with the password masked should it ever echo it."""
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    async def adjust(self, key: str, delta: float, limit: float | None) -> float | None:
+        if not math.isfinite(delta):
+            raise ValueError(f"ledger delta must be finite, got {delta}")
+        if limit is not None and math.isnan(limit):
+            raise ValueError("ledger limit must be a number or None, got nan")
+        bound = "" if limit is None or limit == math.inf else repr(float(limit))
+        args = [repr(float(delta)), bound]
+        raw = await self._call(
+            "ledger adjust", lambda r: self._adjust(keys=[key], args=args, client=r)
+        )
+        return None if raw is None else float(raw)
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self._call("cache get", lambda r: r.get(key))
+        return None if value is None else bytes(value)
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        if not ttl > 0:  # also skips nan
+            return
+        px = None if ttl == math.inf else max(1, round(ttl * 1000))
+        await self._call("cache set", lambda r: r.set(key, value, px=px))
+
+    async def publish(self, event: FeedbackEvent) -> None:
+        fields = {"event": event.model_dump_json()}
+        await self._call(
+            "feedback publish",
+            lambda r: r.xadd(
+                self.feedback_stream, fields, maxlen=self.feedback_maxlen, approximate=True
+            ),
+        )
+
+    async def read_feedback(self, count: int | None = None) -> list[FeedbackEvent]:
+        """The stream's events, oldest first; with ``count``, only the newest ``count``."""
+        if count is not None and count < 0:
+            raise ValueError(f"count must be >= 0, got {count}")
+        if count == 0:
+            return []
+        entries = await self._call("feedback read", lambda r: self._entries(r, count))
+        return [FeedbackEvent.model_validate_json(fields[b"event"]) for _, fields in entries]
+
+    async def _entries(self, r: Any, count: int | None) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        stream = self.feedback_stream
+        if count is not None:
+            return list(reversed(await r.xrevrange(stream, "+", "-", count=count)))
+        # In pages, so a full stream does not arrive as one reply of 100k entries.
+        out: list[tuple[bytes, dict[bytes, bytes]]] = []
+        start = "-"
+        while True:
+            page = await r.xrange(stream, start, "+", count=_READ_BATCH)
+            out.extend(page)
+            if len(page) < _READ_BATCH:
+                return out
+            ms, seq = page[-1][0].decode().split("-")
+            start = f"{ms}-{int(seq) + 1}"  # exclusive ranges need Redis 6.2; this does not
+
+    async def ping(self) -> bool:
+        """Whether Redis answers now. Never raises: it is what a health check asks."""
+        try:
+            return bool(await self._redis().ping())
+        except Exception:
+            return False
+
+    async def aclose(self) -> None:
+        """Close the pool; the store reconnects if used again."""
+        with self._lock:
+            client, loop = self._client, self._loop
+        if loop is None or loop is asyncio.get_running_loop():
+            await client.aclose()
+
+    async def __aenter__(self) -> RedisStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self._where!r}, feedback_stream={self.feedback_stream!r})"
+
+
+async def read_feedback(
+    url: str, count: int | None = None, stream: str = "ponder:feedback"
+) -> list[FeedbackEvent]:
+    """The feedback events recorded in ``stream``, oldest first (the newest ``count`` when
+    given), for the CLI to export or inspect. Raises ``StoreUnavailable`` like the store."""
+    async with RedisStore(url, feedback_stream=stream) as store:
+        return await store.read_feedback(count)
+
+
+def _where(url: str) -> str:
+    """The server a URL points at, without its credentials, for messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme == "unix":
+            return parts.path or "unix socket"
+        host = parts.hostname or "localhost"
+        return f"{host}:{parts.port or 6379}"
+    except ValueError:  # a malformed port
+        return "an unparsable URL"
+
+
+def _secrets(url: str) -> tuple[str, ...]:
+    """The URL's password as written and as decoded (redis-py unquotes it)."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return ()
+    return tuple({password, unquote(password)}) if password else ()
