@@ -12,6 +12,8 @@ from ponder.errors import (
     PonderError,
     ProviderError,
     RequestError,
+    StoreUnavailable,
+    UnknownModelError,
 )
 from ponder.router import Completion, Router, Settings, Trace
 
@@ -30,6 +32,8 @@ __all__ = [
     "RequestError",
     "Router",
     "Settings",
+    "StoreUnavailable",
     "Trace",
+    "UnknownModelError",
     "__version__",
 ]

@@ -61,3 +61,12 @@ class ConfigError(PonderError, ValueError):
 
 class RequestError(PonderError, ValueError):
     """A request the router cannot take as given: no messages, no user text, bad parameters."""
+
+
+class StoreUnavailable(PonderError):
+    """The shared store (Redis) did not answer. The router bypasses the cache and, unless
+    configured otherwise, refuses requests whose budget it cannot check."""
+
+
+class UnknownModelError(PonderError, LookupError):
+    """A request named a model that is neither a routing profile nor allowed through."""

@@ -1,55 +1,73 @@
 """The library face: ``Router`` decides, calls the provider, votes, escalates and accounts.
 
-One request runs as: decide (the policy over the classifier's predictions) → reserve the
-request's ceiling against the global budget → run the chosen arm → accept its answer or
-escalate to the next arm the policy proposes while the ceiling allows → settle the budget
-with the real cost → return an OpenAI-shaped completion with the trace.
+One request runs as: decide (the policy over the classifier's predictions, or the arm this
+query needed last time) → hold the request's ceiling against its budgets → run the chosen
+arm, escalating while the ceiling allows (:mod:`ponder.router._run`) → settle the budgets
+with the real cost → remember an escalation, record feedback, cache the answer → return an
+OpenAI-shaped completion with the trace.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
+import dataclasses
+import logging
 import os
 import time
-import uuid
 from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from ponder._menu import Arm, Menu
+from ponder._pricing import estimate_tokens
 from ponder.aggregators import AnswerExtractor, StoppingRule, extract_answer
 from ponder.classifiers import DifficultyClassifier
-from ponder.errors import BudgetExceededError, ConfigError, ProviderError, RequestError
-from ponder.router._decide import ArmEstimate, Decider, Decision
-from ponder.router._escalate import next_arm
-from ponder.router._execute import ArmRun, Verifier, query_text, run_arm
-from ponder.router._judge import Judge, ModelJudge
-from ponder.router._llm import CallFailed, Sample, call, request_params
-from ponder.router._settings import Settings
-from ponder.router._stores import Cache, Ledger, MemoryCache, MemoryLedger
-from ponder.router._trace import (
-    ArmChoice,
-    Attempt,
-    Choice,
-    Completion,
-    Message,
-    Outcome,
-    Trace,
-    Usage,
+from ponder.errors import (
+    ConfigError,
+    NoArmFitsError,
+    RequestError,
+    StoreUnavailable,
+    UnknownModelError,
 )
+from ponder.router._accounting import (
+    GLOBAL,
+    Budgets,
+    cache_key,
+    memory_key,
+    reservation,
+)
+from ponder.router._decide import ArmEstimate, Decider, Decision
+from ponder.router._execute import Verifier, query_text
+from ponder.router._judge import Judge, ModelJudge
+from ponder.router._run import Runner
+from ponder.router._settings import Settings
+from ponder.router._stores import (
+    AttemptRecord,
+    Cache,
+    Feedback,
+    FeedbackEvent,
+    Ledger,
+    MemoryCache,
+    MemoryFeedback,
+    MemoryLedger,
+)
+from ponder.router._trace import Completion, Usage
 
 T = TypeVar("T")
-GLOBAL = "global"
+log = logging.getLogger("ponder")
 
 
 class Router:
     """Routes chat requests across a menu of arms (model, thinking, samples, aggregation).
 
     Build it once (loading the classifier takes a moment) and share it; it is safe to use
-    from many tasks at once. ``complete`` is the blocking form of ``acomplete``.
+    from many tasks at once. ``complete`` is the blocking form of ``acomplete``. State that
+    outlives a request (budgets, cache, escalation memory, feedback) lives in Redis when
+    ``settings.redis_url`` is set, else in this process; pass stores explicitly to share
+    or replace them.
     """
 
     def __init__(
@@ -63,51 +81,54 @@ class Router:
         extractor: AnswerExtractor = extract_answer,
         ledger: Ledger | None = None,
         cache: Cache | None = None,
+        memory: Cache | None = None,
+        feedback: Feedback | None = None,
     ) -> None:
-        self.settings = settings if settings is not None else Settings.from_env()
-        self.menu = menu if menu is not None else self.settings.load_menu()
+        s = self.settings = settings if settings is not None else Settings.from_env()
+        self.menu = menu if menu is not None else s.load_menu()
         if classifier is None:
             from ponder.classifiers import load_classifier, load_default_classifier
 
-            model = self.settings.model
-            classifier = load_classifier(model) if model else load_default_classifier()
-        self.verifier = verifier
-        self._keys = _provider_keys(self.menu)
-        if judge is None and self.settings.judge is not None:
-            j = self.settings.judge
-            Menu(arms=(j,)).check_prices()  # an unpriced judge fails now, not mid-request
+            classifier = load_classifier(s.model) if s.model else load_default_classifier()
+        keys = _provider_keys(self.menu)
+        if judge is None and s.judge is not None:
+            j = Menu(arms=(s.judge,))
+            j.check_prices()  # an unpriced judge fails now, not mid-request
             judge = ModelJudge(
-                j,
-                api_key=_provider_keys(Menu(arms=(j,))).get(j.label),
-                timeout=self.settings.timeout,
-                num_retries=self.settings.num_retries,
+                s.judge,
+                api_key=_provider_keys(j).get(s.judge.label),
+                timeout=s.timeout,
+                num_retries=s.num_retries,
             )
-        self.judge = judge
-        self.extractor = extractor
-        self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
-        self.cache: Cache = cache if cache is not None else MemoryCache()
-        self._decider = Decider(
-            classifier, self.menu, adaptive_confidence=self.settings.adaptive_confidence
+        _check_arms(self.menu, s, verifier, judge)
+        self.store: Any = None
+        if s.redis_url is not None and None in (ledger, cache, memory, feedback):
+            from ponder.router._redis import RedisStore
+
+            self.store = RedisStore(s.redis_url)
+        default = self.store
+        self.ledger: Ledger = ledger or default or MemoryLedger()
+        self.cache: Cache = cache or default or MemoryCache()
+        self.memory: Cache = memory or default or MemoryCache()
+        self.feedback: Feedback = feedback or default or MemoryFeedback()
+        self.budgets = Budgets(self.ledger, fail_open=s.budget_fail_open)
+        self._decider = Decider(classifier, self.menu, adaptive_confidence=s.adaptive_confidence)
+        self._runner = Runner(
+            arms={a.label: a for a in self.menu.arms},
+            settings=s,
+            rule=StoppingRule(confidence=s.adaptive_confidence),
+            extractor=extractor,
+            verifier=verifier,
+            judge=judge,
+            keys=keys,
         )
-        self._arms = {a.label: a for a in self.menu.arms}
-        self._rule = StoppingRule(confidence=self.settings.adaptive_confidence)
-        for arm in self.menu.arms:
-            if arm.samples > self.settings.max_samples:
-                raise ConfigError(
-                    f"arm '{arm.label}' draws up to {arm.samples} samples, over the "
-                    f"max_samples limit of {self.settings.max_samples} per request"
-                )
-            if arm.aggregation == "best_of_n" and verifier is None and judge is None:
-                raise ConfigError(
-                    f"arm '{arm.label}' picks best-of-{arm.samples} by a verifier or a judge "
-                    "model; pass Router(verifier=...), set 'judge' in the config, or use "
-                    "aggregation 'majority'"
-                )
+        self.verifier = verifier
+        self.judge = judge
+        self.passthrough = _passthrough_arms(self.menu, s.passthrough)
+        self._passthrough_keys = _provider_keys(Menu(arms=tuple(self.passthrough.values())))
 
     @classmethod
-    def from_config(
-        cls, config: str | Path | Settings | None = None, **extensions: Any
-    ) -> Router:
+    def from_config(cls, config: str | Path | Settings | None = None, **extensions: Any) -> Router:
         """A router from a YAML/TOML config file, a :class:`Settings`, or (``None``) the
         environment alone. ``extensions`` go to the constructor (``verifier=...``, ...)."""
         if config is None:
@@ -118,6 +139,11 @@ class Router:
             settings = Settings.from_file(config)
         return cls(settings, **extensions)
 
+    async def aclose(self) -> None:
+        """Close the Redis connection pool, if this router opened one."""
+        if self.store is not None:
+            await self.store.aclose()
+
     def route(
         self,
         messages: Sequence[Mapping[str, Any]] | str,
@@ -125,13 +151,12 @@ class Router:
         max_cost: float | None = None,
         lam: float | None = None,
     ) -> Decision:
-        """The routing decision for ``messages``, without calling anything."""
+        """The routing decision for ``messages``, without calling anything (and without
+        escalation memory, which needs the store)."""
         text = query_text(_messages(messages))
         return self._decide(text, max_cost, lam)
 
-    def complete(
-        self, messages: Sequence[Mapping[str, Any]] | str, **kwargs: Any
-    ) -> Completion:
+    def complete(self, messages: Sequence[Mapping[str, Any]] | str, **kwargs: Any) -> Completion:
         """Blocking :meth:`acomplete`."""
         return _run_sync(self.acomplete(messages, **kwargs))
 
@@ -141,40 +166,111 @@ class Router:
         *,
         max_cost: float | None = None,
         lam: float | None = None,
-        budget_key: str | None = None,
         tenant: str = "",
+        budget_key: str | None = None,
+        budget_limit: float | None = None,
         cache: bool = True,
         **openai_kwargs: Any,
     ) -> Completion:
         """Answer ``messages`` (OpenAI chat format, or a bare string as one user turn).
 
-        ``max_cost`` and ``lam`` override the menu's per request. The global budget (if
-        set) and, with ``budget_key``, that key's own total are charged the request's real
-        cost. Other keyword arguments are OpenAI parameters passed to every sample
+        ``max_cost`` and ``lam`` override the settings and menu per request. ``tenant``
+        scopes the cache and escalation memory. The request is held against the global
+        budget and, with ``budget_key``, that key's own (limited to ``budget_limit``).
+        Other keyword arguments are OpenAI parameters passed to every sample
         (``temperature``, ``max_tokens``, ...); ``model``, ``n`` and ``stream`` belong to
         the router and are ignored.
         """
         msgs = _messages(messages)
         text = query_text(msgs)
         decision = self._decide(text, max_cost, lam)
-        key = _cache_key(tenant, msgs, openai_kwargs, decision) if cache else None
-        ttl = self.settings.cache_ttl
-        if key is not None and ttl > 0:
-            hit = await self.cache.get(key)
+        mkey = memory_key(tenant, text)
+        decision = await self._remembered(decision, mkey)
+        return await self._serve(
+            self._runner,
+            msgs,
+            text,
+            decision,
+            tenant,
+            budget_key,
+            budget_limit,
+            cache,
+            openai_kwargs,
+            mkey=mkey,
+        )
+
+    async def aforward(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | str,
+        *,
+        max_cost: float | None = None,
+        tenant: str = "",
+        budget_key: str | None = None,
+        budget_limit: float | None = None,
+        cache: bool = True,
+        **openai_kwargs: Any,
+    ) -> Completion:
+        """Send ``messages`` to ``model`` as they are (no routing, one sample), with the
+        same budgets, cache and trace as a routed request. ``model`` must be a menu
+        model or listed in ``settings.passthrough``."""
+        arm = self.passthrough.get(model)
+        if arm is None:
+            raise UnknownModelError(
+                f"model '{model}' is neither a routing profile nor a pass-through model "
+                f"(pass-through: {', '.join(sorted(self.passthrough)) or 'none'})"
+            )
+        msgs = _messages(messages)
+        text = query_text(msgs)
+        ceiling = max_cost if max_cost is not None else self.settings.max_cost
+        worst = float(arm.expected_cost(np.array([float(estimate_tokens(text))]))[0])
+        if ceiling is not None and worst > ceiling:
+            raise NoArmFitsError(
+                f"'{model}' may cost ${worst:.6f}, over the ceiling of ${ceiling:.6f}"
+            )
+        est = ArmEstimate(model, float("nan"), worst, 0.0, True, "pass-through", 1.0, worst)
+        decision = Decision(model, "pass-through", 0.0, estimate_tokens(text), 0.0, ceiling, (est,))
+        runner = dataclasses.replace(self._runner, arms={model: arm}, keys=self._passthrough_keys)
+        return await self._serve(
+            runner, msgs, text, decision, tenant, budget_key, budget_limit, cache, openai_kwargs
+        )
+
+    async def spent(self, key: str | None = None) -> float:
+        """Total charged to the global budget, or to ``key``'s, including the reservations
+        of requests still running."""
+        return await self.budgets.spent(GLOBAL if key is None else f"key:{key}")
+
+    async def _serve(
+        self,
+        runner: Runner,
+        msgs: list[dict[str, Any]],
+        text: str,
+        decision: Decision,
+        tenant: str,
+        budget_key: str | None,
+        budget_limit: float | None,
+        cache: bool,
+        openai_kwargs: Mapping[str, Any],
+        mkey: str | None = None,
+    ) -> Completion:
+        """Cache lookup, budget hold, the attempts, settlement and bookkeeping."""
+        s = self.settings
+        ckey = cache_key(tenant, msgs, openai_kwargs, decision) if cache else None
+        if ckey is not None and s.cache_ttl > 0:
+            hit = await self._get(self.cache, ckey, "cache")
             if hit is not None:
                 return _from_cache(hit)
-        reserve = self._reservation(decision)
-        await self._reserve(GLOBAL, reserve, self.settings.budget)
-        try:
-            completion = await self._run(msgs, text, decision, openai_kwargs)
-        except BaseException:
-            await self.ledger.adjust(_budget_key(GLOBAL), -reserve, None)
-            raise
-        await self.ledger.adjust(_budget_key(GLOBAL), completion.ponder.cost - reserve, None)
+        limits: list[tuple[str, float | None]] = [(GLOBAL, s.budget)]
         if budget_key is not None:
-            await self.ledger.adjust(_budget_key(budget_key), completion.ponder.cost, None)
-        if key is not None and ttl > 0:
-            await self.cache.set(key, completion.model_dump_json().encode(), ttl)
+            limits.append((f"key:{budget_key}", budget_limit))
+        hold = await self.budgets.hold(reservation(decision, s.max_escalations), limits)
+        try:
+            completion = await runner.run(msgs, text, decision, openai_kwargs)
+        except BaseException:
+            await self.budgets.release(hold)
+            raise
+        await self.budgets.settle(hold, completion.ponder.cost)
+        await self._after(completion, tenant, text, mkey, ckey)
         return completion
 
     def _decide(self, text: str, max_cost: float | None, lam: float | None) -> Decision:
@@ -189,187 +285,107 @@ class Router:
             text, max_cost=ceiling, lam=lam if lam is not None else self.settings.lam
         )
 
-    def _reservation(self, d: Decision) -> float:
-        """What to hold against the budget while the request runs: its ceiling, or without
-        one, the chosen arm and as many escalations at the dearest arm's expected cost."""
-        if d.max_cost is not None:
-            return d.max_cost
-        chosen = next(e for e in d.arms if e.arm == d.chosen)
-        dearest = max(e.expected_cost for e in d.arms)
-        return chosen.expected_cost + self.settings.max_escalations * dearest
+    async def _remembered(self, decision: Decision, key: str) -> Decision:
+        """Start at the arm this query escalated to last time, if it still fits."""
+        if self.settings.memory_ttl <= 0:
+            return decision
+        hit = await self._get(self.memory, key, "escalation memory")
+        if hit is None:
+            return decision
+        arm = hit.decode(errors="replace")
+        est = next((e for e in decision.arms if e.arm == arm and e.fits), None)
+        if est is None or arm == decision.chosen:
+            return decision
+        reason = f"remembered: this query needed '{arm}' last time ({decision.reason})"
+        return dataclasses.replace(decision, chosen=arm, reason=reason)
 
-    async def _reserve(self, key: str, amount: float, limit: float | None) -> None:
-        if limit is None:
-            await self.ledger.adjust(_budget_key(key), amount, None)
-            return
-        total = await self.ledger.adjust(_budget_key(key), amount, limit)
-        if total is None:
-            spent = await self.ledger.adjust(_budget_key(key), 0.0, None) or 0.0
-            raise BudgetExceededError(
-                f"the {key} budget of ${limit:g} has ${max(limit - spent, 0):.6f} left, less "
-                f"than this request may cost (${amount:.6f})",
-                budget=limit,
-                spent=spent,
-            )
-
-    async def _run(
-        self,
-        msgs: list[dict[str, Any]],
-        text: str,
-        decision: Decision,
-        openai_kwargs: Mapping[str, Any],
-    ) -> Completion:
-        s = self.settings
-        estimates = {e.arm: e for e in decision.arms}
-        current: ArmEstimate | None = estimates[decision.chosen]
-        attempts: list[Attempt] = []
-        runs: list[tuple[Arm, ArmRun]] = []
-        spent, used, stopped = 0.0, 0, None
-        last_failure: CallFailed | None = None
-        while current is not None:
-            arm = self._arms[current.arm]
-            run = await run_arm(
-                arm,
-                self._sampler(arm, msgs, openai_kwargs),
-                query=text,
-                limit=s.max_samples - used,
-                rule=self._rule,
-                extract=self.extractor,
-                verifier=self.verifier,
-                judge=self.judge,
-            )
-            outcome = self._judge(run)
-            attempts.append(_attempt(arm, run, outcome))
-            runs.append((arm, run))
-            spent += run.cost
-            used += len(run.samples) + len(run.failures)
-            if run.failures:
-                last_failure = run.failures[-1]
-            if outcome == "accepted":
-                stopped = None
-                break
-            if len(attempts) > s.max_escalations:
-                stopped = "max_escalations"
-                break
-            if used >= s.max_samples:
-                stopped = "sample_limit"
-                break
-            tried = {a.arm for a in attempts}
-            after = current
-            current, stopped = next_arm(
-                decision,
-                tried,
-                spent=spent,
-                after=after,
-                must_improve=outcome != "provider_error",
-            )
-        answered = [(arm, run) for arm, run in runs if run.chosen is not None]
-        if not answered:
-            f = last_failure
-            raise ProviderError(
-                f"every arm tried failed at the provider ({', '.join(a.arm for a in attempts)})"
-                + (f"; last error: {f}" if f else ""),
-                status=f.status if f else None,
-                timeout=f.timeout if f else False,
-            )
-        arm, run = _final(answered, attempts)
-        chosen = run.chosen
-        assert chosen is not None
-        usage = sum((a.usage for a in attempts), Usage())
-        trace = Trace(
-            chosen_arm=decision.chosen,
-            answered_by=arm.label,
-            reason=decision.reason,
-            difficulty=decision.difficulty,
-            arms=tuple(
-                ArmChoice(
-                    arm=e.arm, p_success=e.p_success, expected_cost=e.expected_cost, fits=e.fits
-                )
-                for e in decision.arms
-            ),
-            attempts=tuple(attempts),
-            escalations=len(attempts) - 1,
-            samples_used=sum(a.samples_used for a in attempts),
-            cost=spent,
-            max_cost=decision.max_cost,
-            stopped=stopped,
-        )
-        return Completion(
-            id=f"chatcmpl-ponder-{uuid.uuid4().hex}",
-            created=int(time.time()),
-            model=arm.model,
-            choices=(
-                Choice(
-                    message=Message(content=chosen.content),
-                    finish_reason=chosen.finish_reason or "stop",
+    async def _after(
+        self, c: Completion, tenant: str, text: str, mkey: str | None, ckey: str | None
+    ) -> None:
+        s, t = self.settings, c.ponder
+        accepted = t.attempts[-1].outcome == "accepted"
+        if mkey is not None and s.memory_ttl > 0 and accepted and t.answered_by != t.chosen_arm:
+            await self._set(self.memory, mkey, t.answered_by.encode(), s.memory_ttl, "memory")
+        if ckey is not None and s.cache_ttl > 0:
+            await self._set(self.cache, ckey, c.model_dump_json().encode(), s.cache_ttl, "cache")
+        if s.feedback:
+            event = FeedbackEvent(
+                id=c.id,
+                ts=time.time(),
+                tenant=tenant,
+                query=text if s.feedback_text else "",
+                chosen_arm=t.chosen_arm,
+                answered_by=t.answered_by,
+                attempts=tuple(
+                    AttemptRecord(
+                        arm=a.arm,
+                        outcome=a.outcome,
+                        samples=a.samples_used,
+                        agreement=a.agreement,
+                        cost=a.cost,
+                    )
+                    for a in t.attempts
                 ),
-            ),
-            usage=usage,
-            ponder=trace,
-        )
-
-    def _judge(self, run: ArmRun) -> Outcome:
-        if run.chosen is None:
-            return "provider_error"
-        if not run.chosen.content or run.chosen.finish_reason == "content_filter":
-            return "refused"
-        if run.verifier_score is not None:  # a verdict outranks agreement
-            if run.verifier_score < self.settings.verify_threshold:
-                return "verifier_failed"
-            return "accepted"
-        if run.judgement is not None and run.judgement.index is not None:
-            return "accepted"  # a judge compares candidates; their agreement means little
-        if run.aggregate.n > 1 and run.aggregate.agreement < self.settings.escalate_below:
-            return "low_agreement"
-        return "accepted"
-
-    def _sampler(
-        self, arm: Arm, msgs: list[dict[str, Any]], openai_kwargs: Mapping[str, Any]
-    ) -> Any:
-        params = request_params(arm, openai_kwargs)
-        s = self.settings
-        key = self._keys.get(arm.label)
-
-        async def one() -> Sample:
-            return await call(
-                arm, msgs, params, api_key=key, timeout=s.timeout, num_retries=s.num_retries
+                cost=t.cost,
+                p_success={a.arm: a.p_success for a in t.arms},
             )
+            try:
+                await self.feedback.publish(event)
+            except StoreUnavailable as exc:
+                log.warning("feedback not recorded: %s", exc)
 
-        return one
+    async def _get(self, store: Cache, key: str, what: str) -> bytes | None:
+        """A store read that degrades to a miss when the store is away."""
+        try:
+            return await store.get(key)
+        except StoreUnavailable as exc:
+            log.warning("%s bypassed: %s", what, exc)
+            return None
 
-    async def spent(self, key: str = GLOBAL) -> float:
-        """Total charged to ``key`` (the global budget by default), including reservations of
-        requests still running."""
-        return await self.ledger.adjust(_budget_key(key), 0.0, None) or 0.0
-
-
-def _final(
-    answered: list[tuple[Arm, ArmRun]], attempts: list[Attempt]
-) -> tuple[Arm, ArmRun]:
-    """The accepted answer if any; otherwise the last arm that answered (the strongest tried,
-    since escalation only moves to arms predicted to do better)."""
-    for (arm, run), att in zip(reversed(answered), reversed(attempts), strict=False):
-        if att.outcome == "accepted":
-            return arm, run
-    return answered[-1]
+    async def _set(self, store: Cache, key: str, value: bytes, ttl: float, what: str) -> None:
+        try:
+            await store.set(key, value, ttl)
+        except StoreUnavailable as exc:
+            log.warning("%s not written: %s", what, exc)
 
 
-def _attempt(arm: Arm, run: ArmRun, outcome: Outcome) -> Attempt:
-    judged = run.judgement
-    return Attempt(
-        arm=arm.label,
-        model=arm.model,
-        samples_requested=arm.samples,
-        samples_used=len(run.samples),
-        answers=run.answers,
-        answer=run.aggregate.answer,
-        agreement=run.aggregate.agreement,
-        verifier_score=run.verifier_score,
-        cost=run.cost,
-        usage=sum((s.usage for s in run.samples), judged.usage if judged else Usage()),
-        outcome=outcome,
-        error=str(run.failures[-1]) if run.failures else (judged.error if judged else None),
-    )
+def _passthrough_arms(menu: Menu, extra: Sequence[str]) -> dict[str, Arm]:
+    """One plain arm per model a client may name directly: the menu's models (keeping
+    their endpoint, key and prices, not their thinking or sampling) and ``extra``."""
+    arms: dict[str, Arm] = {}
+    for a in menu.arms:
+        arms.setdefault(
+            a.model,
+            Arm(
+                model=a.model,
+                input_price=a.input_price,
+                output_price=a.output_price,
+                output_tokens=a.output_tokens,
+                api_base=a.api_base,
+                api_key_env=a.api_key_env,
+            ),
+        )
+    for model in extra:
+        if model not in arms:
+            arm = Arm(model=model)
+            arm.price()  # an unpriced model could not be charged to a budget: refuse it now
+            arms[model] = arm
+    return arms
+
+
+def _check_arms(menu: Menu, s: Settings, verifier: Verifier | None, judge: Judge | None) -> None:
+    for arm in menu.arms:
+        if arm.samples > s.max_samples:
+            raise ConfigError(
+                f"arm '{arm.label}' draws up to {arm.samples} samples, over the "
+                f"max_samples limit of {s.max_samples} per request"
+            )
+        if arm.aggregation == "best_of_n" and verifier is None and judge is None:
+            raise ConfigError(
+                f"arm '{arm.label}' picks best-of-{arm.samples} by a verifier or a judge "
+                "model; pass Router(verifier=...), set 'judge' in the config, or use "
+                "aggregation 'majority'"
+            )
 
 
 def _messages(messages: Sequence[Mapping[str, Any]] | str) -> list[dict[str, Any]]:
@@ -399,26 +415,6 @@ def _provider_keys(menu: Menu) -> dict[str, str]:
             )
         keys[arm.label] = value
     return keys
-
-
-def _budget_key(name: str) -> str:
-    return f"ponder:budget:{{{name}}}"
-
-
-def _cache_key(
-    tenant: str, msgs: list[dict[str, Any]], params: Mapping[str, Any], d: Decision
-) -> str | None:
-    """A digest of everything that shapes the answer; ``None`` when it cannot be hashed."""
-    try:
-        blob = json.dumps(
-            [msgs, dict(params), d.max_cost, d.lam, [e.arm for e in d.arms]],
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-    except (TypeError, ValueError):
-        return None
-    digest = hashlib.sha256(blob.encode()).hexdigest()
-    return f"ponder:cache:{{{tenant}}}:{digest}"
 
 
 def _from_cache(blob: bytes) -> Completion:

@@ -11,12 +11,46 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ponder._files import read_mapping
 from ponder._menu import Arm, Menu
 from ponder.errors import ConfigError, MenuError
+
+
+class ApiKey(BaseModel):
+    """A proxy API key: the key itself (or the variable holding it) and whom it serves."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: SecretStr | None = None
+    key_env: str | None = None
+    tenant: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")
+    budget: float | None = Field(default=None, gt=0, description="USD for this key")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ApiKey:
+        if (self.key is None) == (self.key_env is None):
+            raise ValueError("give exactly one of key and key_env")
+        return self
+
+
+class Profile(BaseModel):
+    """A named routing profile, served as the model ``ponder/<name>``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lam: float | None = Field(default=None, ge=0)
+    max_cost: float | None = Field(default=None, gt=0)
 
 
 class Settings(BaseSettings):
@@ -59,6 +93,34 @@ class Settings(BaseSettings):
     max_samples: int = Field(
         default=16, ge=1, le=64, description="most samples one request may fan out to in all"
     )
+    memory_ttl: float = Field(
+        default=7 * 24 * 3600.0,
+        ge=0,
+        description="seconds to remember the arm a query escalated to (0: off)",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for budgets, cache, escalation memory and feedback (none: in-process)",
+    )
+    budget_fail_open: bool = Field(
+        default=False,
+        description="serve without budget checks when the ledger is unreachable (default: refuse)",
+    )
+    feedback: bool = Field(default=False, description="record each routed request for retraining")
+    feedback_text: bool = Field(
+        default=False, description="keep the query text in feedback records (privacy: off)"
+    )
+    api_keys: tuple[ApiKey, ...] = Field(
+        default=(), description="proxy keys and their tenants (env: JSON list)"
+    )
+    auth: bool = Field(default=True, description="require a proxy key (turn off only locally)")
+    profiles: dict[str, Profile] = Field(
+        default_factory=dict, description="extra routing profiles besides ponder/auto"
+    )
+    passthrough: tuple[str, ...] = Field(
+        default=(), description="models the proxy forwards as they are, besides the menu's"
+    )
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="request size limit")
     judge: Arm | None = Field(
         default=None, description="model that picks among best_of_n samples (an arm's fields)"
     )

@@ -376,3 +376,39 @@ def test_sample_limit_and_blocking_call_inside_a_running_loop(
         return router.complete(QUESTION).content  # blocking form, loop already running
 
     assert asyncio.run(from_a_notebook()) == "It is 42"
+
+
+def test_escalation_memory_starts_at_the_arm_that_answered(
+    clf: DifficultyClassifier, up: FakeUpstream
+) -> None:
+    up.script("small", ["It is 1", "It is 2", "It is 3"])
+    up.script("big", ["The answer is 42"])
+    arms = [
+        arm(up, "small", samples=3, aggregation="majority", ability=-1.0, **SMALL),
+        arm(up, "big", ability=3.0, **BIG),
+    ]
+    router = make_router(clf, arms, lam=5.0, feedback=True)
+    first = router.complete(QUESTION, tenant="acme")
+    assert first.ponder.answered_by == "big" and up.calls("small") == 3
+    again = router.complete("  what is 6 TIMES 7? ", tenant="acme")
+    assert again.ponder.chosen_arm == "big" and "remembered" in again.ponder.reason
+    assert up.calls("small") == 3 and up.calls("big") == 2
+    other = router.complete(QUESTION, tenant="other")  # memory is per tenant
+    assert other.ponder.chosen_arm == "small"
+    # Every request left a feedback event, without its text by default.
+    events = list(router.feedback.events)  # type: ignore[attr-defined]
+    assert [e.chosen_arm for e in events] == ["small", "big", "small"]
+    assert events[0].attempts[0].outcome == "low_agreement" and events[0].query == ""
+    assert events[0].cost == pytest.approx(first.ponder.cost)
+
+
+def test_per_key_budget(clf: DifficultyClassifier, up: FakeUpstream) -> None:
+    up.script("small", ["It is 42"])
+    price = {"input_price": 1.0, "output_price": 1000.0}
+    router = make_router(clf, [arm(up, "small", output_tokens=1, **price)], max_cost=0.005)
+    router.complete(QUESTION, budget_key="k1", budget_limit=0.006)
+    with pytest.raises(BudgetExceededError, match="key:k1"):
+        router.complete(QUESTION, budget_key="k1", budget_limit=0.006)
+    router.complete(QUESTION, budget_key="k2", budget_limit=0.006)
+    k1, total = asyncio.run(router.spent("k1")), asyncio.run(router.spent())
+    assert k1 > 0 and total == pytest.approx(2 * k1)  # the refused request held nothing

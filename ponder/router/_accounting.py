@@ -1,0 +1,129 @@
+"""Budgets held and settled around a request, and the keys of what a router remembers.
+
+A request holds its whole ceiling against every budget it draws on before anything runs,
+and settles to its real cost after. Concurrent requests, on one process or on several
+replicas sharing a Redis ledger, therefore never commit more than the budget; the only
+overspend possible is a request whose real cost exceeds its own ceiling.
+
+When the ledger is unreachable, a budget with a limit fails closed (the request is refused)
+unless the deployment chose ``budget_fail_open``; a ledger kept only to count spend never
+blocks a request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ponder.errors import BudgetExceededError, StoreUnavailable
+from ponder.router._decide import Decision
+from ponder.router._stores import Ledger
+
+log = logging.getLogger("ponder")
+
+GLOBAL = "global"
+
+
+def budget_key(name: str) -> str:
+    """Ledger key of a budget; the braces are a Redis Cluster hash tag."""
+    return f"ponder:budget:{{{name}}}"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The reservations a request made: (budget name, amount) for each ledger that took it."""
+
+    held: tuple[tuple[str, float], ...]
+
+
+class Budgets:
+    """Holds and settles requests against named budgets in one ledger."""
+
+    def __init__(self, ledger: Ledger, *, fail_open: bool = False) -> None:
+        self.ledger = ledger
+        self.fail_open = fail_open
+
+    async def hold(self, amount: float, limits: Sequence[tuple[str, float | None]]) -> Hold:
+        """Reserve ``amount`` on every ``(name, limit)``; all or nothing."""
+        made: list[tuple[str, float]] = []
+        for name, limit in limits:
+            try:
+                total = await self.ledger.adjust(budget_key(name), amount, limit)
+            except StoreUnavailable as exc:
+                if limit is None or self.fail_open:
+                    log.warning("budget ledger unavailable, %s not held: %s", name, exc)
+                    continue
+                await self.release(Hold(tuple(made)))
+                raise StoreUnavailable(
+                    f"the budget ledger is unavailable, so the {name} budget cannot be "
+                    "checked (refusing: budgets fail closed)"
+                ) from None
+            if total is None:
+                await self.release(Hold(tuple(made)))
+                spent = await self.spent(name)
+                raise BudgetExceededError(
+                    f"the {name} budget of ${limit:g} has ${max((limit or 0) - spent, 0):.6f} "
+                    f"left, less than this request may cost (${amount:.6f})",
+                    budget=float(limit or 0),
+                    spent=spent,
+                )
+            made.append((name, amount))
+        return Hold(tuple(made))
+
+    async def settle(self, hold: Hold, cost: float) -> None:
+        """Replace each reservation by the real cost. If the ledger is away, the
+        reservation stays counted: a ledger may over-count spend, never under-count it."""
+        for name, amount in hold.held:
+            try:
+                await self.ledger.adjust(budget_key(name), cost - amount, None)
+            except StoreUnavailable as exc:
+                log.warning("budget ledger unavailable, %s not settled: %s", name, exc)
+
+    async def release(self, hold: Hold) -> None:
+        """Give back reservations of a request that spent nothing it knows of."""
+        for name, amount in hold.held:
+            try:
+                await self.ledger.adjust(budget_key(name), -amount, None)
+            except StoreUnavailable as exc:
+                log.warning("budget ledger unavailable, %s not released: %s", name, exc)
+
+    async def spent(self, name: str) -> float:
+        return await self.ledger.adjust(budget_key(name), 0.0, None) or 0.0
+
+
+def reservation(decision: Decision, max_escalations: int) -> float:
+    """What to hold while a request runs: its ceiling, or without one, the chosen arm's
+    worst case plus as many escalations at the dearest arm's worst case."""
+    if decision.max_cost is not None:
+        return decision.max_cost
+    chosen = next(e for e in decision.arms if e.arm == decision.chosen)
+    dearest = max(e.worst_cost for e in decision.arms)
+    return chosen.worst_cost + max_escalations * dearest
+
+
+def cache_key(
+    tenant: str, msgs: list[dict[str, Any]], params: Mapping[str, Any], d: Decision
+) -> str | None:
+    """A digest of everything that shapes the answer; ``None`` when it cannot be hashed."""
+    try:
+        blob = json.dumps(
+            [msgs, dict(params), d.max_cost, d.lam, [e.arm for e in d.arms]],
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+    except (TypeError, ValueError):
+        return None
+    digest = hashlib.sha256(blob.encode()).hexdigest()
+    return f"ponder:cache:{{{tenant}}}:{digest}"
+
+
+def memory_key(tenant: str, text: str) -> str:
+    """Key of the escalation memory for a query: case and spacing do not make it new."""
+    normal = re.sub(r"\s+", " ", text.strip().lower())
+    digest = hashlib.sha256(normal.encode()).hexdigest()
+    return f"ponder:memory:{{{tenant}}}:{digest}"

@@ -1,0 +1,197 @@
+"""One request's attempts: run the chosen arm, judge its answer, escalate while allowed.
+
+Kept apart from :class:`~ponder.router.Router` so the loop can be read (and tested) as one
+piece: it knows arms, settings and the extension points, not budgets or caches.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ponder._menu import Arm
+from ponder.aggregators import AnswerExtractor, StoppingRule
+from ponder.errors import ProviderError
+from ponder.router._decide import ArmEstimate, Decision
+from ponder.router._escalate import next_arm
+from ponder.router._execute import ArmRun, SampleCall, Verifier, run_arm
+from ponder.router._judge import Judge
+from ponder.router._llm import CallFailed, Sample, call, request_params
+from ponder.router._settings import Settings
+from ponder.router._trace import (
+    ArmChoice,
+    Attempt,
+    Choice,
+    Completion,
+    Message,
+    Outcome,
+    Trace,
+    Usage,
+)
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Everything the attempt loop needs, fixed for the router's lifetime."""
+
+    arms: Mapping[str, Arm]
+    settings: Settings
+    rule: StoppingRule
+    extractor: AnswerExtractor
+    verifier: Verifier | None
+    judge: Judge | None
+    keys: Mapping[str, str]
+
+    async def run(
+        self,
+        msgs: list[dict[str, Any]],
+        text: str,
+        decision: Decision,
+        openai_kwargs: Mapping[str, Any],
+    ) -> Completion:
+        """Attempts until one is accepted or escalation must stop; the completion."""
+        s = self.settings
+        estimates = {e.arm: e for e in decision.arms}
+        current: ArmEstimate | None = estimates[decision.chosen]
+        attempts: list[Attempt] = []
+        runs: list[tuple[Arm, ArmRun]] = []
+        spent, used, stopped = 0.0, 0, None
+        last_failure: CallFailed | None = None
+        while current is not None:
+            arm = self.arms[current.arm]
+            run = await run_arm(
+                arm,
+                self.sampler(arm, msgs, openai_kwargs),
+                query=text,
+                limit=s.max_samples - used,
+                rule=self.rule,
+                extract=self.extractor,
+                verifier=self.verifier,
+                judge=self.judge,
+            )
+            outcome = self.outcome(run)
+            attempts.append(_attempt(arm, run, outcome))
+            runs.append((arm, run))
+            spent += run.cost
+            used += len(run.samples) + len(run.failures)
+            if run.failures:
+                last_failure = run.failures[-1]
+            if outcome == "accepted":
+                stopped = None
+                break
+            if len(attempts) > s.max_escalations:
+                stopped = "max_escalations"
+                break
+            if used >= s.max_samples:
+                stopped = "sample_limit"
+                break
+            current, stopped = next_arm(
+                decision,
+                {a.arm for a in attempts},
+                spent=spent,
+                after=current,
+                must_improve=outcome != "provider_error",
+            )
+        answered = [(arm, run) for arm, run in runs if run.chosen is not None]
+        if not answered:
+            f = last_failure
+            raise ProviderError(
+                f"every arm tried failed at the provider ({', '.join(a.arm for a in attempts)})"
+                + (f"; last error: {f}" if f else ""),
+                status=f.status if f else None,
+                timeout=f.timeout if f else False,
+            )
+        arm, run = _final(answered, attempts)
+        chosen = run.chosen
+        assert chosen is not None
+        trace = Trace(
+            chosen_arm=decision.chosen,
+            answered_by=arm.label,
+            reason=decision.reason,
+            difficulty=decision.difficulty,
+            arms=tuple(
+                ArmChoice(
+                    arm=e.arm, p_success=e.p_success, expected_cost=e.expected_cost, fits=e.fits
+                )
+                for e in decision.arms
+            ),
+            attempts=tuple(attempts),
+            escalations=len(attempts) - 1,
+            samples_used=sum(a.samples_used for a in attempts),
+            cost=spent,
+            max_cost=decision.max_cost,
+            stopped=stopped,
+        )
+        return Completion(
+            id=f"chatcmpl-ponder-{uuid.uuid4().hex}",
+            created=int(time.time()),
+            model=arm.model,
+            choices=(
+                Choice(
+                    message=Message(content=chosen.content),
+                    finish_reason=chosen.finish_reason or "stop",
+                ),
+            ),
+            usage=sum((a.usage for a in attempts), Usage()),
+            ponder=trace,
+        )
+
+    def outcome(self, run: ArmRun) -> Outcome:
+        """Whether an arm's answer is good enough to stop, and if not, why."""
+        if run.chosen is None:
+            return "provider_error"
+        if not run.chosen.content or run.chosen.finish_reason == "content_filter":
+            return "refused"
+        if run.verifier_score is not None:  # a verdict outranks agreement
+            if run.verifier_score < self.settings.verify_threshold:
+                return "verifier_failed"
+            return "accepted"
+        if run.judgement is not None and run.judgement.index is not None:
+            return "accepted"  # a judge compares candidates; their agreement means little
+        if run.aggregate.n > 1 and run.aggregate.agreement < self.settings.escalate_below:
+            return "low_agreement"
+        return "accepted"
+
+    def sampler(
+        self, arm: Arm, msgs: list[dict[str, Any]], openai_kwargs: Mapping[str, Any]
+    ) -> SampleCall:
+        params = request_params(arm, openai_kwargs)
+        s = self.settings
+        key = self.keys.get(arm.label)
+
+        async def one() -> Sample:
+            return await call(
+                arm, msgs, params, api_key=key, timeout=s.timeout, num_retries=s.num_retries
+            )
+
+        return one
+
+
+def _final(answered: list[tuple[Arm, ArmRun]], attempts: list[Attempt]) -> tuple[Arm, ArmRun]:
+    """The accepted answer if any; otherwise the last arm that answered (the strongest tried,
+    since escalation only moves to arms predicted to do better)."""
+    for (arm, run), att in zip(reversed(answered), reversed(attempts), strict=False):
+        if att.outcome == "accepted":
+            return arm, run
+    return answered[-1]
+
+
+def _attempt(arm: Arm, run: ArmRun, outcome: Outcome) -> Attempt:
+    judged = run.judgement
+    return Attempt(
+        arm=arm.label,
+        model=arm.model,
+        samples_requested=arm.samples,
+        samples_used=len(run.samples),
+        answers=run.answers,
+        answer=run.aggregate.answer,
+        agreement=run.aggregate.agreement,
+        verifier_score=run.verifier_score,
+        cost=run.cost,
+        usage=sum((s.usage for s in run.samples), judged.usage if judged else Usage()),
+        outcome=outcome,
+        error=str(run.failures[-1]) if run.failures else (judged.error if judged else None),
+    )
