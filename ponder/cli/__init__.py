@@ -8,14 +8,15 @@ from ponder.cli._ask import ask
 from ponder.cli._calibrate import calibrate
 from ponder.cli._import import import_
 from ponder.cli._route import route
+from ponder.cli._serve import serve
 from ponder.cli._simulate import simulate
 from ponder.cli._train import train
 
 app = typer.Typer(
     name="ponder",
     help="Adaptive compute router for LLMs: train a difficulty model, replay outcome tables, "
-    "explain routing decisions, and answer through the router. Everything but `ask` runs "
-    "offline.",
+    "explain routing decisions, answer through the router, and serve an OpenAI-compatible "
+    "proxy. Everything but `ask` and `serve` runs offline.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -26,6 +27,7 @@ app.command()(simulate)
 app.command()(route)
 app.command()(calibrate)
 app.command()(ask)
+app.command()(serve)
 app.command(name="import")(import_)
 
 

@@ -327,7 +327,7 @@ class Router:
                     for a in t.attempts
                 ),
                 cost=t.cost,
-                p_success={a.arm: a.p_success for a in t.arms},
+                p_success={a.arm: a.p_success for a in t.arms if a.p_success is not None},
             )
             try:
                 await self.feedback.publish(event)

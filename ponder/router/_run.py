@@ -6,6 +6,7 @@ piece: it knows arms, settings and the extension points, not budgets or caches.
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Mapping
@@ -114,7 +115,10 @@ class Runner:
             difficulty=decision.difficulty,
             arms=tuple(
                 ArmChoice(
-                    arm=e.arm, p_success=e.p_success, expected_cost=e.expected_cost, fits=e.fits
+                    arm=e.arm,
+                    p_success=None if math.isnan(e.p_success) else e.p_success,
+                    expected_cost=e.expected_cost,
+                    fits=e.fits,
                 )
                 for e in decision.arms
             ),

@@ -45,10 +45,11 @@ class Choice(_Frozen):
 
 
 class ArmChoice(_Frozen):
-    """One arm as the policy saw it before anything ran."""
+    """One arm as the policy saw it before anything ran (``p_success`` is ``None`` for a
+    pass-through model, which is not predicted)."""
 
     arm: str
-    p_success: float
+    p_success: float | None
     expected_cost: float
     fits: bool
 

@@ -1,0 +1,166 @@
+"""The OpenAI-compatible proxy: an app factory whose lifespan owns the router.
+
+``ponder/auto`` (and ``ponder/<profile>``) is routed; any other model the configuration
+allows is passed through with the same budgets, cache and accounting. Every answer carries
+the decision in ``x-ponder-*`` headers and in the body's ``ponder`` field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Body, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from ponder._version import __version__
+from ponder.errors import PonderError
+from ponder.proxy._auth import Authenticator, Principal
+from ponder.proxy._errors import ApiError, from_ponder, install
+from ponder.proxy._limits import BodyLimit
+from ponder.proxy._metrics import Metrics
+from ponder.proxy._stream import sse
+from ponder.proxy._wire import ChatRequest, controls_from_headers, decision_headers
+from ponder.router import Completion, Profile, Router, Settings
+
+log = logging.getLogger("ponder.proxy")
+
+
+def _caller(request: Request) -> Principal:
+    """Runs before the body is validated: a caller without a key learns nothing more."""
+    auth: Authenticator = request.app.state.auth
+    return auth.authenticate(request.headers.get("authorization"))
+
+
+Caller = Annotated[Principal, Depends(_caller)]
+PREFIX = "ponder/"
+AUTO = "auto"
+
+
+def create_app(settings: Settings | None = None, *, router: Router | None = None) -> FastAPI:
+    """The proxy app. Settings are read once, here (from the environment when not given);
+    the router is built when the app starts, unless one is passed in (tests, embedding)."""
+    s = settings if settings is not None else (router.settings if router else Settings.from_env())
+    auth = Authenticator(s)  # a bad key configuration fails now, not on the first request
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = router is None
+        r = router if router is not None else await asyncio.to_thread(Router, s)
+        app.state.router = r
+        # Import litellm now, not on the first request (it takes seconds).
+        from ponder.router._llm import litellm
+
+        await asyncio.to_thread(litellm)
+        try:
+            yield
+        finally:
+            if own:
+                await r.aclose()
+
+    app = FastAPI(
+        title="ponder",
+        version=__version__,
+        summary="OpenAI-compatible adaptive compute router",
+        lifespan=lifespan,
+    )
+    app.state.settings = s
+    app.state.auth = auth
+    app.state.metrics = metrics
+    install(app)
+    profiles: dict[str, Profile | None] = {AUTO: None, **s.profiles}
+
+    @app.get("/health")
+    async def health(request: Request) -> dict[str, Any]:
+        r: Router = request.app.state.router
+        store = r.store
+        redis = None if store is None else await store.ping()
+        return {
+            "status": "ok" if redis is not False else "degraded",
+            "version": __version__,
+            "store": "memory" if store is None else "redis",
+            "redis": redis,
+        }
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/v1/models")
+    async def models(request: Request, _: Caller) -> dict[str, Any]:
+        r: Router = request.app.state.router
+        names = [PREFIX + p for p in profiles] + sorted(r.passthrough)
+        return {
+            "object": "list",
+            "data": [
+                {"id": n, "object": "model", "created": 0, "owned_by": "ponder"} for n in names
+            ],
+        }
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat(
+        request: Request,
+        who: Caller,
+        body: Annotated[ChatRequest, Body()],
+    ) -> Response:
+        started = time.perf_counter()
+        kind = "routed" if body.model.startswith(PREFIX) else "passthrough"
+        try:
+            completion = await _answer(request.app.state.router, body, request, who, profiles)
+        except (ApiError, PonderError) as exc:
+            status = exc.status if isinstance(exc, ApiError) else from_ponder(exc).status
+            metrics.requests.labels(body.model, str(status)).inc()
+            raise
+        metrics.requests.labels(body.model, "200").inc()
+        metrics.latency.labels(kind).observe(time.perf_counter() - started)
+        metrics.observe(completion)
+        headers = decision_headers(completion)
+        if body.stream:
+            include = bool((body.stream_options or {}).get("include_usage"))
+            return StreamingResponse(
+                sse(completion, include), media_type="text/event-stream", headers=headers
+            )
+        return JSONResponse(completion.model_dump(mode="json"), headers=headers)
+
+    app.add_middleware(BodyLimit, max_bytes=s.max_body_bytes)
+    return app
+
+
+async def _answer(
+    router: Router,
+    body: ChatRequest,
+    request: Request,
+    who: Principal,
+    profiles: dict[str, Profile | None],
+) -> Completion:
+    params = body.openai_params()
+    ctl = controls_from_headers(request.headers, body.ponder)
+    common: dict[str, Any] = {
+        "tenant": who.tenant,
+        "budget_key": who.key_id,
+        "budget_limit": who.budget,
+        "cache": ctl.cache,
+        **params,
+    }
+    if body.model.startswith(PREFIX):
+        name = body.model[len(PREFIX) :]
+        if name not in profiles:
+            raise ApiError(
+                404,
+                f"no routing profile '{body.model}' (have: "
+                f"{', '.join(PREFIX + p for p in profiles)})",
+                "invalid_request_error",
+                "model_not_found",
+            )
+        profile = profiles[name]
+        lam = ctl.lam if ctl.lam is not None else (profile.lam if profile else None)
+        max_cost = ctl.max_cost
+        if max_cost is None and profile is not None:
+            max_cost = profile.max_cost
+        return await router.acomplete(body.message_dicts(), max_cost=max_cost, lam=lam, **common)
+    return await router.aforward(body.model, body.message_dicts(), max_cost=ctl.max_cost, **common)

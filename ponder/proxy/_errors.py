@@ -1,0 +1,98 @@
+"""Errors on the wire: every failure becomes an OpenAI-style error body with the right status.
+
+Clients written against OpenAI branch on the status and on ``error.type`` / ``error.code``;
+keeping that shape means they handle a budget refusal (429) or an upstream failure (502)
+without knowing ponder exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ponder.errors import (
+    BudgetExceededError,
+    MenuError,
+    NoArmFitsError,
+    PonderError,
+    ProviderError,
+    RequestError,
+    StoreUnavailable,
+    UnknownModelError,
+)
+
+log = logging.getLogger("ponder.proxy")
+
+
+class ApiError(Exception):
+    """An error the proxy answers with directly (auth, size, bad body)."""
+
+    def __init__(self, status: int, message: str, type_: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type_
+        self.code = code
+
+
+def error_body(message: str, type_: str, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+def error_response(status: int, message: str, type_: str, code: str | None = None) -> JSONResponse:
+    return JSONResponse(error_body(message, type_, code), status_code=status)
+
+
+def from_ponder(exc: PonderError) -> ApiError:
+    """The status and OpenAI error type of one of ponder's typed errors."""
+    if isinstance(exc, BudgetExceededError):
+        return ApiError(429, str(exc), "insufficient_quota", "budget_exhausted")
+    if isinstance(exc, UnknownModelError):
+        return ApiError(404, str(exc), "invalid_request_error", "model_not_found")
+    if isinstance(exc, NoArmFitsError):
+        return ApiError(400, str(exc), "invalid_request_error", "no_arm_fits")
+    if isinstance(exc, (RequestError, MenuError)):
+        return ApiError(400, str(exc), "invalid_request_error", None)
+    if isinstance(exc, ProviderError):
+        if exc.timeout:
+            return ApiError(504, str(exc), "upstream_error", "upstream_timeout")
+        return ApiError(502, str(exc), "upstream_error", "upstream_failed")
+    if isinstance(exc, StoreUnavailable):
+        return ApiError(503, str(exc), "service_unavailable", "store_unavailable")
+    return ApiError(500, str(exc), "server_error", None)
+
+
+def install(app: FastAPI) -> None:
+    """Register handlers so that no error leaves the proxy in another shape."""
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message, exc.type, exc.code)
+
+    @app.exception_handler(PonderError)
+    async def _ponder(_: Request, exc: PonderError) -> JSONResponse:
+        e = from_ponder(exc)
+        return error_response(e.status, e.message, e.type, e.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        loc = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
+        message = f"{loc}: {first.get('msg')}" if loc else str(first.get("msg"))
+        return error_response(400, message, "invalid_request_error", None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        type_ = "invalid_request_error" if exc.status_code < 500 else "server_error"
+        code = "not_found" if exc.status_code == 404 else None
+        return error_response(exc.status_code, str(exc.detail), type_, code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")  # the traceback goes to the log, not the client
+        return error_response(500, "internal error", "server_error", None)

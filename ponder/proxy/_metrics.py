@@ -1,0 +1,52 @@
+"""Prometheus metrics of one proxy instance, in a registry of its own (several apps in one
+process, as in tests, must not share counters)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from ponder.router import Completion
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "ponder_requests",
+            "Chat requests by model asked and status",
+            ["model", "status"],
+            registry=r,
+        )
+        self.decisions = Counter(
+            "ponder_decisions", "Arm chosen first by the policy", ["arm"], registry=r
+        )
+        self.answered = Counter(
+            "ponder_answers", "Arm whose answer was returned", ["arm"], registry=r
+        )
+        self.escalations = Counter("ponder_escalations", "Escalations to another arm", registry=r)
+        self.samples = Counter("ponder_samples", "Samples drawn from providers", registry=r)
+        self.cost = Counter("ponder_cost_usd", "Real cost charged, USD", registry=r)
+        self.cache_hits = Counter("ponder_cache_hits", "Answers served from the cache", registry=r)
+        self.latency = Histogram(
+            "ponder_request_seconds",
+            "Request latency, by kind (routed or passthrough)",
+            ["kind"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def observe(self, c: Completion) -> None:
+        t = c.ponder
+        if t.cache_hit:
+            self.cache_hits.inc()
+            return
+        self.decisions.labels(t.chosen_arm).inc()
+        self.answered.labels(t.answered_by).inc()
+        self.escalations.inc(t.escalations)
+        self.samples.inc(t.samples_used)
+        self.cost.inc(max(t.cost, 0.0))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
