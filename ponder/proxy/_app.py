@@ -25,7 +25,7 @@ from ponder.proxy._limits import BodyLimit
 from ponder.proxy._metrics import Metrics
 from ponder.proxy._stream import sse
 from ponder.proxy._wire import ChatRequest, controls_from_headers, decision_headers
-from ponder.router import Completion, Profile, Router, Settings
+from ponder.router import Completion, Profile, RoutedStream, Router, Settings
 
 log = logging.getLogger("ponder.proxy")
 
@@ -111,21 +111,29 @@ def create_app(settings: Settings | None = None, *, router: Router | None = None
         started = time.perf_counter()
         kind = "routed" if body.model.startswith(PREFIX) else "passthrough"
         try:
-            completion = await _answer(request.app.state.router, body, request, who, profiles)
+            result = await _answer(request.app.state.router, body, request, who, profiles)
         except (ApiError, PonderError) as exc:
             status = exc.status if isinstance(exc, ApiError) else from_ponder(exc).status
             metrics.requests.labels(body.model, str(status)).inc()
             raise
         metrics.requests.labels(body.model, "200").inc()
-        metrics.latency.labels(kind).observe(time.perf_counter() - started)
-        metrics.observe(completion)
-        headers = decision_headers(completion)
-        if body.stream:
+
+        def done(c: Completion) -> None:
+            metrics.latency.labels(kind).observe(time.perf_counter() - started)
+            metrics.observe(c)
+
+        if isinstance(result, RoutedStream):
             include = bool((body.stream_options or {}).get("include_usage"))
+            headers = {
+                "x-ponder-chosen": result.chosen_arm,
+                "x-ponder-cache": "hit" if result.cache_hit else "miss",
+                "x-ponder-stream": "live" if result.live else "replayed",
+            }
             return StreamingResponse(
-                sse(completion, include), media_type="text/event-stream", headers=headers
+                sse(result, include, done), media_type="text/event-stream", headers=headers
             )
-        return JSONResponse(completion.model_dump(mode="json"), headers=headers)
+        done(result)
+        return JSONResponse(result.model_dump(mode="json"), headers=decision_headers(result))
 
     app.add_middleware(BodyLimit, max_bytes=s.max_body_bytes)
     return app
@@ -137,7 +145,7 @@ async def _answer(
     request: Request,
     who: Principal,
     profiles: dict[str, Profile | None],
-) -> Completion:
+) -> Completion | RoutedStream:
     params = body.openai_params()
     ctl = controls_from_headers(request.headers, body.ponder)
     common: dict[str, Any] = {
@@ -145,22 +153,26 @@ async def _answer(
         "budget_key": who.key_id,
         "budget_limit": who.budget,
         "cache": ctl.cache,
+        "max_cost": ctl.max_cost,
         **params,
     }
-    if body.model.startswith(PREFIX):
-        name = body.model[len(PREFIX) :]
-        if name not in profiles:
-            raise ApiError(
-                404,
-                f"no routing profile '{body.model}' (have: "
-                f"{', '.join(PREFIX + p for p in profiles)})",
-                "invalid_request_error",
-                "model_not_found",
-            )
-        profile = profiles[name]
-        lam = ctl.lam if ctl.lam is not None else (profile.lam if profile else None)
-        max_cost = ctl.max_cost
-        if max_cost is None and profile is not None:
-            max_cost = profile.max_cost
-        return await router.acomplete(body.message_dicts(), max_cost=max_cost, lam=lam, **common)
-    return await router.aforward(body.model, body.message_dicts(), max_cost=ctl.max_cost, **common)
+    messages = body.message_dicts()
+    if not body.model.startswith(PREFIX):
+        if body.stream:
+            return await router.astream(messages, model=body.model, **common)
+        return await router.aforward(body.model, messages, **common)
+    name = body.model[len(PREFIX) :]
+    if name not in profiles:
+        raise ApiError(
+            404,
+            f"no routing profile '{body.model}' (have: {', '.join(PREFIX + p for p in profiles)})",
+            "invalid_request_error",
+            "model_not_found",
+        )
+    profile = profiles[name]
+    lam = ctl.lam if ctl.lam is not None else (profile.lam if profile else None)
+    if ctl.max_cost is None and profile is not None:
+        common["max_cost"] = profile.max_cost
+    if body.stream:
+        return await router.astream(messages, lam=lam, **common)
+    return await router.acomplete(messages, lam=lam, **common)

@@ -1,54 +1,63 @@
-"""Server-sent events for ``stream: true``: the answer as OpenAI ``chat.completion.chunk``s.
+"""Server-sent events for ``stream: true``: a :class:`~ponder.router.RoutedStream` as
+OpenAI ``chat.completion.chunk``s.
 
-The router streams an answer once it is chosen: a vote, a verifier or an escalation all need
-the whole of every sample before one can be picked, so the text is sent in pieces after that.
-The last chunk carries ``finish_reason`` and the trace (``ponder``), then usage when asked
-(``stream_options.include_usage``), then ``[DONE]``.
+Text pieces go out as they come (live from the provider for single-sample arms). The last
+chunk carries ``finish_reason`` and the trace (``ponder``), then usage when asked
+(``stream_options.include_usage``), then ``[DONE]``. A failure after text has gone out ends
+the stream with an ``error`` event, which the OpenAI SDKs raise as an API error, so a broken
+answer is never mistaken for a complete one.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ponder.router import Completion
+from ponder.errors import PonderError
+from ponder.proxy._errors import error_body, from_ponder
+from ponder.router import Completion, RoutedStream
 
-PIECE = 64  # characters per content chunk
+log = logging.getLogger("ponder.proxy")
 
 
 def _event(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
 
 
-async def sse(c: Completion, include_usage: bool) -> AsyncIterator[bytes]:
-    base = {"id": c.id, "object": "chat.completion.chunk", "created": c.created, "model": c.model}
-    choice = c.choices[0]
-    text = choice.message.content or ""
-    yield _event(
-        {
-            **base,
-            "choices": [
-                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-            ],
-        }
-    )
-    for i in range(0, len(text), PIECE):
-        yield _event(
-            {
-                **base,
-                "choices": [
-                    {"index": 0, "delta": {"content": text[i : i + PIECE]}, "finish_reason": None}
-                ],
-            }
-        )
-    yield _event(
-        {
-            **base,
-            "choices": [{"index": 0, "delta": {}, "finish_reason": choice.finish_reason or "stop"}],
-            "ponder": c.ponder.model_dump(mode="json"),
-        }
-    )
-    if include_usage:
-        yield _event({**base, "choices": [], "usage": c.usage.model_dump()})
+async def sse(
+    rs: RoutedStream, include_usage: bool, on_done: Callable[[Completion], None]
+) -> AsyncIterator[bytes]:
+    base = {
+        "id": rs.id,
+        "object": "chat.completion.chunk",
+        "created": rs.created,
+        "model": rs.model,
+    }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return _event({**base, "choices": [choice], **extra})
+
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        async for item in rs.events:
+            if isinstance(item, str):
+                yield chunk({"content": item})
+                continue
+            c = item
+            finish = c.choices[0].finish_reason or "stop"
+            yield chunk({}, finish, ponder=c.ponder.model_dump(mode="json"))
+            if include_usage:
+                yield _event({**base, "choices": [], "usage": c.usage.model_dump()})
+            on_done(c)
+    except PonderError as exc:
+        e = from_ponder(exc)
+        yield _event(error_body(e.message, e.type, e.code))
+        return
+    except Exception:  # never a silent cut: the client hears that the answer is incomplete
+        log.exception("stream failed")
+        yield _event(error_body("internal error while streaming", "server_error"))
+        return
     yield b"data: [DONE]\n\n"

@@ -8,6 +8,7 @@ from ponder.router._redis import RedisStore, read_feedback
 from ponder.router._router import Router
 from ponder.router._settings import ApiKey, Profile, Settings
 from ponder.router._stores import Cache, Ledger, MemoryCache, MemoryLedger
+from ponder.router._streaming import RoutedStream, StreamBroken
 from ponder.router._trace import ArmChoice, Attempt, Choice, Completion, Message, Trace, Usage
 
 __all__ = [
@@ -31,8 +32,10 @@ __all__ = [
     "ModelJudge",
     "Profile",
     "RedisStore",
+    "RoutedStream",
     "Router",
     "Settings",
+    "StreamBroken",
     "Trace",
     "Usage",
     "Verifier",

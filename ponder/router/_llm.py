@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -105,28 +105,13 @@ async def call(
 ) -> Sample:
     """One completion from ``arm``; :class:`CallFailed` when the provider gives up."""
     lm = litellm()
-    kwargs: dict[str, Any] = dict(params)
-    if arm.api_base is not None:
-        kwargs["api_base"] = arm.api_base
-    if api_key is not None:
-        kwargs["api_key"] = api_key
     start = time.perf_counter()
     try:
         response = await lm.acompletion(
-            model=arm.model,
-            messages=list(messages),
-            timeout=timeout,
-            num_retries=num_retries,
-            drop_params=True,
-            **kwargs,
+            **_kwargs(arm, messages, params, api_key, timeout, num_retries)
         )
     except Exception as exc:  # litellm maps every provider failure to its own classes
-        status = getattr(exc, "status_code", None)
-        is_timeout = isinstance(exc, lm.exceptions.Timeout) or status in (408, 504)
-        message = _scrub(f"{type(exc).__name__}: {exc}", api_key).splitlines()[0][:500]
-        raise CallFailed(
-            message, status if isinstance(status, int) else None, is_timeout
-        ) from None
+        raise _failed(exc, api_key) from None
     choice = response.choices[0]
     usage = _usage(response)
     cost = float(arm.price().cost(usage.prompt_tokens, usage.completion_tokens))
@@ -137,3 +122,76 @@ async def call(
         cost=cost,
         seconds=time.perf_counter() - start,
     )
+
+
+def _kwargs(
+    arm: Arm,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    api_key: str | None,
+    timeout: float,
+    num_retries: int,
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "model": arm.model,
+        "messages": list(messages),
+        "timeout": timeout,
+        "num_retries": num_retries,
+        "drop_params": True,
+        **params,
+    }
+    if arm.api_base is not None:
+        kwargs["api_base"] = arm.api_base
+    if api_key is not None:
+        kwargs["api_key"] = api_key
+    return kwargs
+
+
+def _failed(exc: Exception, api_key: str | None) -> CallFailed:
+    status = getattr(exc, "status_code", None)
+    is_timeout = isinstance(exc, litellm().exceptions.Timeout) or status in (408, 504)
+    message = _scrub(f"{type(exc).__name__}: {exc}", api_key).splitlines()[0][:500]
+    return CallFailed(message, status if isinstance(status, int) else None, is_timeout)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One streamed delta; the last piece of a stream has ``finish_reason`` and ``usage``."""
+
+    content: str
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+async def stream(
+    arm: Arm,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    *,
+    api_key: str | None,
+    timeout: float,
+    num_retries: int,
+) -> AsyncIterator[Piece]:
+    """One streamed completion from ``arm``; :class:`CallFailed` if it fails, before or
+    during the stream. Usage is asked for (``include_usage``) so the cost is the real one."""
+    lm = litellm()
+    kwargs = _kwargs(arm, messages, params, api_key, timeout, num_retries)
+    kwargs.update(stream=True, stream_options={"include_usage": True})
+    try:
+        response = await lm.acompletion(**kwargs)
+        finish: str | None = None
+        usage: Usage | None = None
+        async for chunk in response:
+            if getattr(chunk, "usage", None) is not None:
+                usage = _usage(chunk)
+            choices = getattr(chunk, "choices", None) or []
+            if not choices:
+                continue
+            delta = getattr(choices[0], "delta", None)
+            text = getattr(delta, "content", None) or ""
+            finish = getattr(choices[0], "finish_reason", None) or finish
+            if text:
+                yield Piece(text)
+    except Exception as exc:
+        raise _failed(exc, api_key) from None
+    yield Piece("", finish or "stop", usage)

@@ -35,6 +35,7 @@ from ponder.errors import (
 from ponder.router._accounting import (
     GLOBAL,
     Budgets,
+    Hold,
     cache_key,
     memory_key,
     reservation,
@@ -54,6 +55,7 @@ from ponder.router._stores import (
     MemoryFeedback,
     MemoryLedger,
 )
+from ponder.router._streaming import RoutedStream
 from ponder.router._trace import Completion, Usage
 
 T = TypeVar("T")
@@ -181,23 +183,10 @@ class Router:
         (``temperature``, ``max_tokens``, ...); ``model``, ``n`` and ``stream`` belong to
         the router and are ignored.
         """
-        msgs = _messages(messages)
-        text = query_text(msgs)
-        decision = self._decide(text, max_cost, lam)
-        mkey = memory_key(tenant, text)
-        decision = await self._remembered(decision, mkey)
-        return await self._serve(
-            self._runner,
-            msgs,
-            text,
-            decision,
-            tenant,
-            budget_key,
-            budget_limit,
-            cache,
-            openai_kwargs,
-            mkey=mkey,
-        )
+        plan = await self._plan(None, messages, max_cost, lam, tenant)
+        limits = self._limits(budget_key, budget_limit)
+        mkey = memory_key(tenant, plan[2])
+        return await self._serve(*plan, tenant, limits, cache, openai_kwargs, mkey)
 
     async def aforward(
         self,
@@ -214,31 +203,108 @@ class Router:
         """Send ``messages`` to ``model`` as they are (no routing, one sample), with the
         same budgets, cache and trace as a routed request. ``model`` must be a menu
         model or listed in ``settings.passthrough``."""
+        plan = await self._plan(model, messages, max_cost, None, tenant)
+        limits = self._limits(budget_key, budget_limit)
+        return await self._serve(*plan, tenant, limits, cache, openai_kwargs, None)
+
+    async def astream(
+        self,
+        messages: Sequence[Mapping[str, Any]] | str,
+        *,
+        model: str | None = None,
+        max_cost: float | None = None,
+        lam: float | None = None,
+        tenant: str = "",
+        budget_key: str | None = None,
+        budget_limit: float | None = None,
+        cache: bool = True,
+        **openai_kwargs: Any,
+    ) -> RoutedStream:
+        """:meth:`acomplete` (or, with ``model``, :meth:`aforward`) as a stream.
+
+        Errors before any text (bad request, budget, every arm failing) raise here, so a
+        server can still answer with an error status; the returned stream's ``events``
+        are the text pieces and, last, the :class:`Completion` with its trace.
+        """
+        from ponder.router._streaming import open_stream
+
+        plan = await self._plan(model, messages, max_cost, lam, tenant)
+        limits = self._limits(budget_key, budget_limit)
+        mkey = memory_key(tenant, plan[2]) if model is None else None
+        return await open_stream(self, *plan, tenant, limits, cache, openai_kwargs, mkey)
+
+    async def spent(self, key: str | None = None) -> float:
+        """Total charged to the global budget, or to ``key``'s, including the reservations
+        of requests still running."""
+        return await self.budgets.spent(GLOBAL if key is None else f"key:{key}")
+
+    async def _plan(
+        self,
+        model: str | None,
+        messages: Sequence[Mapping[str, Any]] | str,
+        max_cost: float | None,
+        lam: float | None,
+        tenant: str,
+    ) -> tuple[Runner, list[dict[str, Any]], str, Decision]:
+        """What to run: the router's arms and decision, or one pass-through model."""
+        msgs = _messages(messages)
+        text = query_text(msgs)
+        if model is None:
+            decision = self._decide(text, max_cost, lam)
+            decision = await self._remembered(decision, memory_key(tenant, text))
+            return self._runner, msgs, text, decision
         arm = self.passthrough.get(model)
         if arm is None:
             raise UnknownModelError(
                 f"model '{model}' is neither a routing profile nor a pass-through model "
                 f"(pass-through: {', '.join(sorted(self.passthrough)) or 'none'})"
             )
-        msgs = _messages(messages)
-        text = query_text(msgs)
         ceiling = max_cost if max_cost is not None else self.settings.max_cost
-        worst = float(arm.expected_cost(np.array([float(estimate_tokens(text))]))[0])
+        tokens = estimate_tokens(text)
+        worst = float(arm.expected_cost(np.array([float(tokens)]))[0])
         if ceiling is not None and worst > ceiling:
             raise NoArmFitsError(
                 f"'{model}' may cost ${worst:.6f}, over the ceiling of ${ceiling:.6f}"
             )
         est = ArmEstimate(model, float("nan"), worst, 0.0, True, "pass-through", 1.0, worst)
-        decision = Decision(model, "pass-through", 0.0, estimate_tokens(text), 0.0, ceiling, (est,))
+        decision = Decision(model, "pass-through", 0.0, tokens, 0.0, ceiling, (est,))
         runner = dataclasses.replace(self._runner, arms={model: arm}, keys=self._passthrough_keys)
-        return await self._serve(
-            runner, msgs, text, decision, tenant, budget_key, budget_limit, cache, openai_kwargs
-        )
+        return runner, msgs, text, decision
 
-    async def spent(self, key: str | None = None) -> float:
-        """Total charged to the global budget, or to ``key``'s, including the reservations
-        of requests still running."""
-        return await self.budgets.spent(GLOBAL if key is None else f"key:{key}")
+    def _limits(
+        self, budget_key: str | None, budget_limit: float | None
+    ) -> list[tuple[str, float | None]]:
+        limits: list[tuple[str, float | None]] = [(GLOBAL, self.settings.budget)]
+        if budget_key is not None:
+            limits.append((f"key:{budget_key}", budget_limit))
+        return limits
+
+    def _cache_key(
+        self,
+        tenant: str,
+        msgs: list[dict[str, Any]],
+        openai_kwargs: Mapping[str, Any],
+        decision: Decision,
+        cache: bool,
+    ) -> str | None:
+        if not cache or self.settings.cache_ttl <= 0:
+            return None
+        return cache_key(tenant, msgs, openai_kwargs, decision)
+
+    async def _cached(
+        self,
+        tenant: str,
+        msgs: list[dict[str, Any]],
+        openai_kwargs: Mapping[str, Any],
+        decision: Decision,
+        cache: bool,
+    ) -> Completion | None:
+        key = self._cache_key(tenant, msgs, openai_kwargs, decision, cache)
+        hit = None if key is None else await self._get(self.cache, key, "cache")
+        return None if hit is None else _from_cache(hit)
+
+    async def _hold(self, decision: Decision, limits: list[tuple[str, float | None]]) -> Hold:
+        return await self.budgets.hold(reservation(decision, self.settings.max_escalations), limits)
 
     async def _serve(
         self,
@@ -247,29 +313,23 @@ class Router:
         text: str,
         decision: Decision,
         tenant: str,
-        budget_key: str | None,
-        budget_limit: float | None,
+        limits: list[tuple[str, float | None]],
         cache: bool,
         openai_kwargs: Mapping[str, Any],
-        mkey: str | None = None,
+        mkey: str | None,
     ) -> Completion:
         """Cache lookup, budget hold, the attempts, settlement and bookkeeping."""
-        s = self.settings
-        ckey = cache_key(tenant, msgs, openai_kwargs, decision) if cache else None
-        if ckey is not None and s.cache_ttl > 0:
-            hit = await self._get(self.cache, ckey, "cache")
-            if hit is not None:
-                return _from_cache(hit)
-        limits: list[tuple[str, float | None]] = [(GLOBAL, s.budget)]
-        if budget_key is not None:
-            limits.append((f"key:{budget_key}", budget_limit))
-        hold = await self.budgets.hold(reservation(decision, s.max_escalations), limits)
+        hit = await self._cached(tenant, msgs, openai_kwargs, decision, cache)
+        if hit is not None:
+            return hit
+        hold = await self._hold(decision, limits)
         try:
             completion = await runner.run(msgs, text, decision, openai_kwargs)
         except BaseException:
             await self.budgets.release(hold)
             raise
         await self.budgets.settle(hold, completion.ponder.cost)
+        ckey = self._cache_key(tenant, msgs, openai_kwargs, decision, cache)
         await self._after(completion, tenant, text, mkey, ckey)
         return completion
 
@@ -302,11 +362,12 @@ class Router:
     async def _after(
         self, c: Completion, tenant: str, text: str, mkey: str | None, ckey: str | None
     ) -> None:
+        """Remember an escalation, cache the answer, record feedback: all best effort."""
         s, t = self.settings, c.ponder
         accepted = t.attempts[-1].outcome == "accepted"
         if mkey is not None and s.memory_ttl > 0 and accepted and t.answered_by != t.chosen_arm:
             await self._set(self.memory, mkey, t.answered_by.encode(), s.memory_ttl, "memory")
-        if ckey is not None and s.cache_ttl > 0:
+        if ckey is not None:
             await self._set(self.cache, ckey, c.model_dump_json().encode(), s.cache_ttl, "cache")
         if s.feedback:
             event = FeedbackEvent(

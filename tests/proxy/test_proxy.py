@@ -4,6 +4,7 @@ errors, streaming, metrics. Redis-backed behaviour is in test_proxy_redis.py."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import openai
@@ -170,23 +171,63 @@ def test_upstream_failure_is_502_without_secrets(up: FakeUpstream, proxy: ProxyF
     assert "sk-provider-secret" not in info.value.response.text
 
 
-def test_streaming(up: FakeUpstream, proxy: ProxyFactory) -> None:
+def _collect(stream: openai.Stream[Any]) -> tuple[str, list[Any]]:
+    chunks = list(stream)
+    text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    return text, chunks
+
+
+def test_streaming_is_live_for_single_sample_arms(up: FakeUpstream, proxy: ProxyFactory) -> None:
     answer = "The answer is 42. " * 10
     up.script("small", [answer])
     p = proxy(settings(up))
-    stream = client(p.base_url).chat.completions.create(
+    raw = client(p.base_url).chat.completions.with_raw_response.create(
         model="ponder/auto",
         messages=[{"role": "user", "content": QUESTION}],
         stream=True,
         stream_options={"include_usage": True},
     )
-    chunks = list(stream)
-    text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    assert raw.headers["x-ponder-stream"] == "live"
+    assert raw.headers["x-ponder-chosen"] == "small"
+    text, chunks = _collect(raw.parse())
     assert text == answer
+    assert up.chat_bodies("small")[0]["stream"] is True  # streamed from the provider itself
     assert len([ch for ch in chunks if ch.choices and ch.choices[0].delta.content]) > 1
-    finish = [ch.choices[0].finish_reason for ch in chunks if ch.choices]
-    assert finish[-1] == "stop"
+    finals = [ch for ch in chunks if ch.choices and ch.choices[0].finish_reason]
+    assert finals[-1].choices[0].finish_reason == "stop"
+    trace = (finals[-1].model_extra or {})["ponder"]
+    assert trace["answered_by"] == "small" and trace["cost"] > 0
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    # Pass-through models stream live too.
+    text, _ = _collect(
+        client(p.base_url).chat.completions.create(
+            model="openai/small", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+    )
+    assert text == answer
+
+
+def test_streaming_votes_and_failures_are_replayed(up: FakeUpstream, proxy: ProxyFactory) -> None:
+    up.script("small", ["It is 42", "It is 42", "It is 41"])
+    p = proxy(settings(up, samples=3))
+    raw = client(p.base_url).chat.completions.with_raw_response.create(
+        model="ponder/auto", messages=[{"role": "user", "content": QUESTION}], stream=True
+    )
+    assert raw.headers["x-ponder-stream"] == "replayed"
+    text, _ = _collect(raw.parse())
+    assert text == "It is 42" and up.calls("small") == 3
+    # A provider that fails before the first token is escalated as any failure would be.
+    single = proxy(settings(up))
+    up.script("big", ["Big says 42"])
+    up.fail("small", status=500, times=1)
+    raw = client(single.base_url).chat.completions.with_raw_response.create(
+        model="ponder/auto", messages=[{"role": "user", "content": QUESTION}], stream=True
+    )
+    text, chunks = _collect(raw.parse())
+    assert text == "Big says 42"
+    final = [ch for ch in chunks if ch.choices and ch.choices[0].finish_reason][-1]
+    outcomes = [a["outcome"] for a in (final.model_extra or {})["ponder"]["attempts"]]
+    assert outcomes == ["provider_error", "accepted"]
 
 
 def test_async_client_concurrency_and_metrics(up: FakeUpstream, proxy: ProxyFactory) -> None:

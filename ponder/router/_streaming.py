@@ -1,0 +1,234 @@
+"""Streamed answers: live from the provider when one sample decides, replayed otherwise.
+
+A single-sample arm with no verifier is streamed as the provider produces it, so the first
+token arrives as fast as calling the provider directly. The stream is opened, and its first
+piece read, before the caller commits to a response: a provider that fails at that point is
+escalated like any failure. Once text has gone out, a failure cannot be taken back; the
+stream ends with an error instead (never a silent cut). Votes, verifiers and judges need
+every sample whole, so those answers are computed first and then sent in pieces.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ponder._pricing import estimate_tokens
+from ponder.errors import ProviderError
+from ponder.router._decide import Decision
+from ponder.router._escalate import next_arm
+from ponder.router._llm import CallFailed, Piece, stream
+from ponder.router._llm import request_params as _params
+from ponder.router._run import Runner
+from ponder.router._trace import (
+    ArmChoice,
+    Attempt,
+    Choice,
+    Completion,
+    Message,
+    Trace,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from ponder.router._router import Router
+
+PIECE = 64  # characters per replayed chunk
+
+
+class StreamBroken(ProviderError):
+    """The provider failed after part of the answer was sent."""
+
+
+@dataclass(frozen=True)
+class RoutedStream:
+    """A streamed answer: the decision known up front, then ``events``: text pieces and,
+    last, the whole :class:`Completion` with its trace (cost included)."""
+
+    id: str
+    created: int
+    model: str
+    chosen_arm: str
+    cache_hit: bool
+    live: bool
+    events: AsyncIterator[str | Completion]
+
+
+def replay(c: Completion) -> RoutedStream:
+    async def events() -> AsyncIterator[str | Completion]:
+        text = c.content or ""
+        for i in range(0, len(text), PIECE):
+            yield text[i : i + PIECE]
+        yield c
+
+    t = c.ponder
+    return RoutedStream(c.id, c.created, c.model, t.chosen_arm, t.cache_hit, False, events())
+
+
+async def open_stream(
+    router: Router,
+    runner: Runner,
+    msgs: list[dict[str, Any]],
+    text: str,
+    decision: Decision,
+    tenant: str,
+    limits: list[tuple[str, float | None]],
+    cache: bool,
+    openai_kwargs: Mapping[str, Any],
+    mkey: str | None,
+) -> RoutedStream:
+    """Stream ``decision`` live if one sample decides it, else compute and replay."""
+    arm = runner.arms[decision.chosen]
+    serve = (runner, msgs, text, decision, tenant, limits, cache, openai_kwargs, mkey)
+    if arm.samples > 1 or runner.verifier is not None:
+        return replay(await router._serve(*serve))
+    hit = await router._cached(tenant, msgs, openai_kwargs, decision, cache)
+    if hit is not None:
+        return replay(hit)
+    hold = await router._hold(decision, limits)
+    pieces = stream(
+        arm,
+        msgs,
+        _params(arm, openai_kwargs),
+        api_key=runner.keys.get(arm.label),
+        timeout=runner.settings.timeout,
+        num_retries=runner.settings.num_retries,
+    )
+    try:
+        first = await anext(pieces)
+    except (CallFailed, StopAsyncIteration) as exc:
+        await router.budgets.release(hold)
+        return await _fallback(router, serve, decision, exc)
+    c_id, created = f"chatcmpl-ponder-{uuid.uuid4().hex}", int(time.time())
+
+    async def events() -> AsyncIterator[str | Completion]:
+        parts: list[str] = []
+        last = first
+        settled = False
+        try:
+            piece: Piece | None = first
+            while piece is not None:
+                last = piece
+                if piece.content:
+                    parts.append(piece.content)
+                    yield piece.content
+                piece = await anext(pieces, None)
+        except CallFailed as exc:
+            await router.budgets.settle(hold, _estimate(arm, msgs, "".join(parts)))
+            settled = True
+            raise StreamBroken(f"the provider failed mid-stream: {exc}") from None
+        finally:
+            if not settled and last.finish_reason is None:  # the client went away
+                await router.budgets.settle(hold, _estimate(arm, msgs, "".join(parts)))
+                settled = True
+        content = "".join(parts)
+        usage = last.usage or _usage_estimate(msgs, content)
+        cost = float(arm.price().cost(usage.prompt_tokens, usage.completion_tokens))
+        attempt = Attempt(
+            arm=arm.label,
+            model=arm.model,
+            samples_requested=1,
+            samples_used=1,
+            answers=(None,),
+            answer=None,
+            agreement=1.0,
+            cost=cost,
+            usage=usage,
+            outcome="accepted" if content else "refused",
+        )
+        c = Completion(
+            id=c_id,
+            created=created,
+            model=arm.model,
+            choices=(Choice(message=Message(content=content), finish_reason=last.finish_reason),),
+            usage=usage,
+            ponder=_trace(decision, attempt, arm.label),
+        )
+        await router.budgets.settle(hold, cost)
+        await router._after(
+            c, tenant, text, mkey, router._cache_key(tenant, msgs, openai_kwargs, decision, cache)
+        )
+        yield c
+
+    return RoutedStream(c_id, created, arm.model, decision.chosen, False, True, events())
+
+
+async def _fallback(
+    router: Router, serve: tuple[Any, ...], decision: Decision, exc: BaseException
+) -> RoutedStream:
+    """The provider failed before any text: escalate as a failure would, then replay."""
+    failed = next(e for e in decision.arms if e.arm == decision.chosen)
+    nxt, _ = next_arm(decision, {failed.arm}, spent=0.0, after=failed, must_improve=False)
+    if nxt is None:
+        f = exc if isinstance(exc, CallFailed) else None
+        raise ProviderError(
+            f"'{failed.arm}' failed at the provider and no other arm fits: {exc}",
+            status=f.status if f else None,
+            timeout=f.timeout if f else False,
+        )
+    runner, msgs, text, _, tenant, limits, cache, kw, mkey = serve
+    moved = dataclasses.replace(decision, chosen=nxt.arm)
+    c = await router._serve(runner, msgs, text, moved, tenant, limits, cache, kw, mkey)
+    arm = runner.arms[failed.arm]
+    lost = Attempt(
+        arm=failed.arm,
+        model=arm.model,
+        samples_requested=1,
+        samples_used=0,
+        answers=(),
+        answer=None,
+        agreement=0.0,
+        cost=0.0,
+        usage=Usage(),
+        outcome="provider_error",
+        error=str(exc) or type(exc).__name__,
+    )
+    t = c.ponder
+    trace = t.model_copy(
+        update={
+            "chosen_arm": failed.arm,
+            "attempts": (lost, *t.attempts),
+            "escalations": t.escalations + 1,
+        }
+    )
+    return replay(c.model_copy(update={"ponder": trace}))
+
+
+def _trace(decision: Decision, attempt: Attempt, answered_by: str) -> Trace:
+    return Trace(
+        chosen_arm=decision.chosen,
+        answered_by=answered_by,
+        reason=decision.reason,
+        difficulty=decision.difficulty,
+        arms=tuple(
+            ArmChoice(
+                arm=e.arm,
+                p_success=None if e.p_success != e.p_success else e.p_success,
+                expected_cost=e.expected_cost,
+                fits=e.fits,
+            )
+            for e in decision.arms
+        ),
+        attempts=(attempt,),
+        escalations=0,
+        samples_used=1,
+        cost=attempt.cost,
+        max_cost=decision.max_cost,
+    )
+
+
+def _usage_estimate(msgs: list[dict[str, Any]], content: str) -> Usage:
+    prompt = sum(estimate_tokens(str(m.get("content") or "")) for m in msgs)
+    completion = estimate_tokens(content)
+    return Usage(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+    )
+
+
+def _estimate(arm: Any, msgs: list[dict[str, Any]], content: str) -> float:
+    u = _usage_estimate(msgs, content)
+    return float(arm.price().cost(u.prompt_tokens, u.completion_tokens))
