@@ -11,7 +11,11 @@ from ponder.cli._common import one_line_errors, status
 @one_line_errors
 def train(
     data: Annotated[
-        list[Path], typer.Argument(help="Outcome tables (.jsonl canonical or .csv wide).")
+        list[str],
+        typer.Argument(
+            help="Outcome tables (.jsonl canonical or .csv wide), or a Redis URL "
+            "(redis://host:6379/0) to read the proxy's feedback stream."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the model to.")],
     backend: Annotated[
@@ -25,25 +29,55 @@ def train(
     """Train a difficulty classifier on outcome tables and save it to a directory.
 
     The model learns one difficulty per query shared by all arms, plus each arm's ability, so
-    tables with different arms can be trained on together.
+    tables with different arms can be trained on together. A Redis URL adds the feedback the
+    proxy recorded (requests kept with their text; the router's verdicts as scores).
     """
     from ponder.classifiers import DifficultyClassifier, save_classifier
-    from ponder.outcomes import load_many
+    from ponder.outcomes import LoadReport, OutcomeTable, load_many
 
     if backend not in ("lightgbm", "logistic"):
         raise ValueError(f"--backend must be 'lightgbm' or 'logistic', not '{backend}'")
     if folds < 2:
         raise ValueError("--folds must be at least 2")
-    table, reports = load_many(data)
+    files = [d for d in data if "://" not in d]
+    urls = [d for d in data if "://" in d]
+    tables: list[OutcomeTable] = []
+    reports: list[LoadReport] = []
+    if files:
+        table, reports = load_many(files)
+        tables.append(table)
+    for url in urls:
+        import asyncio
+
+        from ponder.router._feedback import feedback_table
+        from ponder.router._redis import read_feedback
+
+        events = asyncio.run(read_feedback(url))
+        fb, report = feedback_table(events, source=_redact(url))
+        tables.append(fb)
+        reports.append(report)
+    table = OutcomeTable.concat(tables)
     for r in reports:
         typer.echo(r.summary(), err=True)
     clf = DifficultyClassifier(backend=backend, cv_folds=folds, seed=seed)  # type: ignore[arg-type]
     with status("training") as say:
         clf.fit(table, progress=say)
-    save_classifier(clf, out, sources=[p.name for p in data])
+    save_classifier(clf, out, sources=[Path(f).name for f in files] + [_redact(u) for u in urls])
     m = clf.metrics_
     typer.echo(
         f"trained on {int(m['n_queries'])} queries, {int(m['n_observations'])} outcomes, "
         f"{len(clf.arms_)} arms; out-of-fold log loss {m['oof_log_loss']:.4f} "
         f"(per-arm base rate {m['baseline_log_loss']:.4f}); saved to {out}"
     )
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, fit for a manifest or a message."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
