@@ -193,6 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeUpstream/1.0"
     timeout = 10  # idle keep-alive connections cannot pin a thread forever
+    # Headers and body go out as separate small writes; with Nagle on, each response waits
+    # for the client's delayed ACK (~40 ms on Linux).
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:

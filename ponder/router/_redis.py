@@ -65,6 +65,7 @@ class RedisStore:
         url: str,
         *,
         socket_timeout: float = 0.5,
+        max_connections: int = 64,
         feedback_stream: str = "ponder:feedback",
         feedback_maxlen: int = 100_000,
     ) -> None:
@@ -76,6 +77,9 @@ class RedisStore:
         from redis.commands.core import AsyncScript
 
         self.socket_timeout = socket_timeout
+        if max_connections < 1:
+            raise ConfigError(f"max_connections must be >= 1, got {max_connections}")
+        self.max_connections = max_connections
         self.feedback_stream = feedback_stream
         self.feedback_maxlen = feedback_maxlen
         self._url = url
@@ -99,14 +103,21 @@ class RedisStore:
         from redis.backoff import NoBackoff
 
         try:
-            return redis.asyncio.Redis.from_url(
+            # A bounded pool that makes callers wait for a free connection: a burst of
+            # requests then shares a few dozen connections instead of opening one each
+            # (hundreds of simultaneous connects time out under load and would read as
+            # "Redis is away").
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
                 self._url,
+                max_connections=self.max_connections,
+                timeout=max(2.0, 4 * self.socket_timeout),
                 socket_timeout=self.socket_timeout,
                 socket_connect_timeout=self.socket_timeout,
                 retry=Retry(NoBackoff(), 0),
                 # RESP2, as every server and proxy speaks it; redis-py 8 asks for RESP3.
                 protocol=2,
             )
+            return redis.asyncio.Redis(connection_pool=pool)
         except ValueError as exc:
             raise ConfigError(f"invalid Redis URL for {self._where}: {self._scrub(exc)}") from None
 
@@ -203,7 +214,7 @@ class RedisStore:
         with self._lock:
             client, loop = self._client, self._loop
         if loop is None or loop is asyncio.get_running_loop():
-            await client.aclose()
+            await client.aclose(close_connection_pool=True)  # the pool is ours
 
     async def __aenter__(self) -> RedisStore:
         return self

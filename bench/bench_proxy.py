@@ -1,0 +1,560 @@
+"""Latency the ponder proxy adds over calling the upstream directly, next to LiteLLM's proxy.
+
+One fake OpenAI-compatible upstream (``tests.upstream.FakeUpstream``, in a process of its own,
+answering a fixed short sentence at once, with ``TCP_NODELAY``: see ``bench/_fake_upstream.py``)
+sits behind every target:
+
+- **direct**: the benchmark's client calls the upstream itself: the baseline;
+- **ponder routed** / **pass-through**: ``ponder serve`` (a subprocess) with a one-arm menu
+  ``openai/bench`` on the upstream, auth on, no retries, cache off; the client asks for
+  ``ponder/auto`` (classify, decide, call) or ``openai/bench`` (call as it is);
+- **ponder cache hit**: a second ``ponder serve`` with ``cache_ttl: 60``, sent the same
+  request again and again (the warm-up fills the cache);
+- the same three **with Redis** (``--redis-url``) when ``redis-server`` is on PATH;
+- **litellm proxy** (``litellm --config``, a subprocess; master key set, no cache) and
+  **litellm cache hit** (its in-memory cache, ``cache: true``; with Redis, its Redis cache too),
+  when LiteLLM's proxy extra is importable by ``--litellm-python``.
+
+One async client (keep-alive, an ``asyncio.Semaphore`` for the concurrency) sends N requests
+to each target at concurrency 1 and at concurrency 50, after ~50 warm-up requests;
+targets run back to back, in rounds whose order rotates, so drifting machine noise hits all of
+them. Every answer must be a 200 carrying the scripted text (and, for ponder's cache rows,
+``x-ponder-cache: hit``); anything else counts as an error. ``upstream calls`` counts what
+reached the upstream during the measured requests: N for the proxies, 0 for cache hits.
+
+Reported per target and concurrency: p50 and p99 latency (ms, client side, request sent to
+body read), requests/s, the p50 added over direct at the same concurrency (ms and ratio).
+Client, upstream and proxy share this machine's CPUs: at concurrency 50 the figures are a
+comparison on equal terms, not the proxies' capacity on dedicated hardware.
+
+The client is aiohttp by default. ``--client httpx`` uses one ``httpx.AsyncClient`` instead,
+but httpx's connection pool is itself the bottleneck at concurrency 50 (encode/httpx#3215):
+against a trivial FastAPI app on this kind of machine it tops out near 180 requests/s, with a
+p99 over a second, where aiohttp does 3,000, so every row at c=50 would measure the client.
+
+    python bench/bench_proxy.py                # 400 requests at c=1, 2000 at c=50, per target
+    python bench/bench_proxy.py --quick        # a smoke run, about two minutes (mostly startup)
+    python bench/bench_proxy.py --n 1000 --rounds 3 --litellm-python /path/to/venv/bin/python
+
+LiteLLM's proxy needs ``pip install 'litellm[proxy]'``, which pins versions (rich, uvloop,
+...) a development environment may not want; install it in a venv made with
+``--system-site-packages`` and pass that venv's python as ``--litellm-python`` (or set
+``PONDER_BENCH_LITELLM_PYTHON``). ``--ponder-python`` likewise picks the interpreter that runs
+``ponder serve``: uvicorn serves on uvloop when the interpreter has it, and LiteLLM's proxy
+always asks for uvloop, so the event loop each server ran on is printed with the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, NamedTuple, Protocol
+
+import aiohttp
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _proxy_servers import (
+    ANSWER,
+    LITELLM_KEY,
+    MODEL,
+    PONDER_KEY,
+    PROMPT,
+    ROOT,
+    UPSTREAM_KEY,
+    Upstream,
+    _tail,
+    litellm_server,
+    ponder_server,
+    wait_ready,
+)
+
+# --- measuring ---------------------------------------------------------------------------
+
+
+class Reply(NamedTuple):
+    status: int
+    cache: str | None  # the x-ponder-cache header
+    body: bytes
+
+
+class Client(Protocol):
+    name: str
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AiohttpClient:
+    """aiohttp: one session, keep-alive, no connection limit (the semaphore is the limit)."""
+
+    name = "aiohttp"
+
+    def __init__(self) -> None:
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
+            timeout=aiohttp.ClientTimeout(total=60),
+            trust_env=False,
+        )
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
+        async with self.session.post(url, data=body, headers=headers) as r:
+            return Reply(r.status, r.headers.get("x-ponder-cache"), await r.read())
+
+    async def aclose(self) -> None:
+        await self.session.close()
+
+
+class HttpxClient:
+    """httpx: one AsyncClient, keep-alive, no connection limit."""
+
+    name = "httpx"
+
+    def __init__(self) -> None:
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+        self.client = httpx.AsyncClient(limits=limits, timeout=60.0, trust_env=False)
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
+        r = await self.client.post(url, content=body, headers=headers)
+        return Reply(r.status_code, r.headers.get("x-ponder-cache"), r.content)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+CLIENTS: dict[str, Callable[[], Client]] = {"aiohttp": AiohttpClient, "httpx": HttpxClient}
+Check = Callable[[Reply], str | None]
+
+
+def answer_check(cache_header: bool = False) -> Check:
+    """A 200 whose first choice is the scripted answer (and, for ponder's cache rows,
+    ``x-ponder-cache: hit``); otherwise a short description of what came back."""
+
+    def check(r: Reply) -> str | None:
+        text = r.body[:200].decode(errors="replace")
+        if r.status != 200:
+            return f"HTTP {r.status}: {text}"
+        try:
+            content = json.loads(r.body)["choices"][0]["message"]["content"]
+        except (ValueError, LookupError, TypeError):
+            return f"unexpected body: {text}"
+        if content != ANSWER:
+            return f"unexpected answer: {content!r}"
+        if cache_header and r.cache != "hit":
+            return f"not a cache hit (x-ponder-cache: {r.cache})"
+        return None
+
+    return check
+
+
+@dataclass
+class Target:
+    name: str
+    base_url: str  # ends in /v1
+    model: str
+    key: str
+    check: Check
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        payload = {
+            "model": self.model,
+            "messages": [{"role": "user", "content": PROMPT}],
+            "max_tokens": 32,
+        }
+        self.body = json.dumps(payload).encode()
+        self.headers = {"authorization": f"Bearer {self.key}", "content-type": "application/json"}
+
+    @property
+    def url(self) -> str:
+        return self.base_url + "/chat/completions"
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    requests: int = 0
+    errors: int = 0
+    wall: float = 0.0
+    upstream_calls: int = 0
+    first_error: str | None = None
+
+
+async def run_batch(
+    client: Client, t: Target, concurrency: int, n: int, tally: Tally | None
+) -> None:
+    """``n`` requests, at most ``concurrency`` in flight; recorded in ``tally`` if given."""
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one() -> tuple[float | None, str | None]:
+        async with sem:
+            start = time.perf_counter()
+            try:
+                r = await client.post(t.url, t.body, t.headers)
+            except (aiohttp.ClientError, httpx.HTTPError, OSError, TimeoutError) as exc:
+                return None, f"{exc!r} (cause: {exc.__cause__ or exc.__context__!r})"
+            elapsed = time.perf_counter() - start
+        return elapsed, t.check(r)
+
+    start = time.perf_counter()
+    results = await asyncio.gather(*(one() for _ in range(n)))
+    wall = time.perf_counter() - start
+    if tally is None:
+        return
+    tally.wall += wall
+    tally.requests += n
+    for elapsed, problem in results:
+        if problem is not None:
+            tally.errors += 1
+            tally.first_error = tally.first_error or problem
+        elif elapsed is not None:
+            tally.latencies.append(elapsed)
+
+
+async def measure(
+    targets: list[Target],
+    upstream: Upstream,
+    client_kind: str,
+    levels: list[int],
+    n_at: dict[int, int],
+    rounds: int,
+    warmup: int,
+) -> dict[tuple[str, int], Tally]:
+    tallies = {(t.name, c): Tally() for t in targets for c in levels}
+    client = CLIENTS[client_kind]()
+    try:
+        for r in range(rounds):
+            for c in levels:
+                k = r % len(targets)
+                order = targets[k:] + targets[:k]  # rotate, so no target is always first
+                for t in order:
+                    share = n_at[c] // rounds + (1 if r < n_at[c] % rounds else 0)
+                    await run_batch(client, t, c, max(warmup, c), None)
+                    before = upstream.calls()
+                    tally = tallies[(t.name, c)]
+                    await run_batch(client, t, c, share, tally)
+                    tally.upstream_calls += upstream.calls() - before
+                    print(
+                        f"  round {r + 1}/{rounds}  c={c:<3} {t.name:<34} "
+                        f"{tally.requests} requests in {tally.wall:.1f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    finally:
+        await client.aclose()
+    return tallies
+
+
+# --- reporting ---------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values) * 1000.0, q)) if values else float("nan")
+
+
+def table(targets: list[Target], levels: list[int], tallies: dict[tuple[str, int], Tally]) -> str:
+    head = (
+        "| target | concurrency | p50 ms | p99 ms | req/s | added p50 ms vs direct "
+        "| p50 / direct | upstream calls | errors |"
+    )
+    rows = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in levels:
+        base = pct(tallies[(targets[0].name, c)].latencies, 50)
+        for t in targets:
+            tally = tallies[(t.name, c)]
+            p50, p99 = pct(tally.latencies, 50), pct(tally.latencies, 99)
+            rps = tally.requests / tally.wall if tally.wall else float("nan")
+            direct = t is targets[0]
+            added = "—" if direct else f"{p50 - base:+.2f}"
+            ratio = "—" if direct else f"{p50 / base:.1f}×"
+            rows.append(
+                f"| {t.name} | {c} | {p50:.2f} | {p99:.2f} | {rps:,.0f} | {added} | {ratio} "
+                f"| {tally.upstream_calls} | {tally.errors} |"
+            )
+    return "\n".join(rows)
+
+
+PROBE = """
+import importlib.metadata as m, importlib.util as u, json
+v = {}
+for p in ("ponder", "litellm", "fastapi", "starlette", "uvicorn", "httpx", "pydantic", "uvloop"):
+    try:
+        v[p] = m.version(p)
+    except m.PackageNotFoundError:
+        v[p] = None
+v["httptools"] = u.find_spec("httptools") is not None
+print(json.dumps(v))
+"""
+
+
+def probe(python: str) -> dict[str, Any]:
+    """Package versions as the interpreter running a server sees them."""
+    try:
+        out = subprocess.run(
+            [python, "-c", PROBE], capture_output=True, text=True, timeout=60, check=True
+        )
+        return dict(json.loads(out.stdout))
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        return {"error": str(exc)}
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def machine_facts(ponder_python: str, litellm_python: str | None, client: str) -> list[str]:
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    lines = [
+        f"- machine: {cpu_model()}; {os.cpu_count()} CPUs ({usable} usable); "
+        f"{platform.system()} {platform.release()}; Python {platform.python_version()}",
+        "- client, fake upstream and proxies all run on these CPUs",
+    ]
+    here = {}
+    for p in ("ponder", "litellm", "fastapi", "uvicorn", client):
+        try:
+            here[p] = importlib.metadata.version(p)
+        except importlib.metadata.PackageNotFoundError:
+            here[p] = "not installed"
+    lines.append(
+        f"- benchmark process (client: {client}): " + ", ".join(f"{k} {v}" for k, v in here.items())
+    )
+    servers = [("ponder serve", ponder_python)]
+    if litellm_python is not None:
+        servers.append(("litellm proxy", litellm_python))
+    for label, python in servers:
+        v = probe(python)
+        if "error" in v:
+            lines.append(f"- {label} ({python}): could not probe: {v['error']}")
+            continue
+        loop = "uvloop" if label == "litellm proxy" or v.get("uvloop") else "asyncio"
+        names = ("ponder", "litellm", "fastapi", "uvicorn", "uvloop")
+        pkgs = ", ".join(f"{k} {v[k]}" for k in names if v.get(k))
+        http = "httptools" if v.get("httptools") else "h11"
+        lines.append(f"- {label} ({python}): {pkgs}; event loop {loop}, HTTP parser {http}")
+    return lines
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def closing_all() -> Iterator[contextlib.ExitStack]:
+    """An exit stack that also runs on SIGTERM (Ctrl-C is a KeyboardInterrupt already)."""
+    previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        with contextlib.ExitStack() as stack:
+            yield stack
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("--n", type=int, default=None, help="requests per target at concurrency 1 "
+                    "(default 400; higher concurrencies get 5x; --quick: 100)")  # fmt: skip
+    ap.add_argument("--quick", action="store_true", help="a smoke run: fewer requests, one round")
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 50])
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 2)")
+    ap.add_argument("--warmup", type=int, default=50, help="warm-up requests before each batch")
+    ap.add_argument("--ponder-python", default=sys.executable, help="interpreter for ponder serve")
+    ap.add_argument(
+        "--litellm-python",
+        default=os.environ.get("PONDER_BENCH_LITELLM_PYTHON", sys.executable),
+        help="interpreter with litellm[proxy] installed (env PONDER_BENCH_LITELLM_PYTHON)",
+    )
+    ap.add_argument(
+        "--client",
+        choices=sorted(CLIENTS),
+        default="aiohttp",
+        help="load generator (httpx's pool is itself the bottleneck at high concurrency)",
+    )
+    ap.add_argument("--no-litellm", action="store_true", help="skip LiteLLM's proxy")
+    ap.add_argument("--no-redis", action="store_true", help="skip the Redis rows")
+    ap.add_argument(
+        "--upstream-nagle",
+        action="store_true",
+        help="leave Nagle on in the fake upstream, as the tests' FakeUpstream does "
+        "(adds ~40 ms of delayed-ACK stall to every upstream call)",
+    )
+    args = ap.parse_args(argv)
+    if args.n is None:
+        args.n = 100 if args.quick else 400
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 2
+    if args.quick:
+        args.warmup = min(args.warmup, 20)
+    if args.n < 1 or args.rounds < 1 or min(args.concurrency) < 1:
+        ap.error("--n, --rounds and --concurrency must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    levels = sorted(set(args.concurrency))
+    n_at = {c: args.n if c == 1 else 5 * args.n for c in levels}
+    notes: list[str] = []
+    with closing_all() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ponder-bench-")))
+        upstream = Upstream(nagle=args.upstream_nagle)
+        stack.callback(upstream.close)
+        up = upstream.base_url
+
+        redis_url: str | None = None
+        redis_port: int | None = None
+        if args.no_redis:
+            notes.append("Redis rows: skipped (--no-redis).")
+        elif shutil.which("redis-server") is None:
+            notes.append("Redis rows: skipped (redis-server is not on PATH).")
+        else:
+            sys.path.insert(0, str(ROOT))
+            from tests.redis_server import RedisServer
+
+            redis = RedisServer().start()
+            stack.callback(redis.close)
+            redis_url, redis_port = redis.url, redis.port
+
+        py = args.ponder_python
+        servers = [
+            ponder_server("ponder", py, workdir, up, cache_ttl=0, redis=None),
+            ponder_server("ponder cache", py, workdir, up, cache_ttl=60, redis=None),
+        ]
+        if redis_url is not None:
+            servers += [
+                ponder_server("ponder+redis", py, workdir, up, cache_ttl=0, redis=redis_url),
+                ponder_server("ponder+redis cache", py, workdir, up, cache_ttl=60, redis=redis_url),
+            ]
+        lpy = None if args.no_litellm else args.litellm_python
+        if lpy is not None:
+            servers += [
+                litellm_server("litellm", lpy, workdir, up, cache=None),
+                litellm_server("litellm cache", lpy, workdir, up, cache={"type": "local"}),
+            ]
+            if redis_port is not None:
+                redis_cache = {"type": "redis", "host": "127.0.0.1", "port": redis_port}
+                servers.append(
+                    litellm_server("litellm redis cache", lpy, workdir, up, cache=redis_cache)
+                )
+        else:
+            notes.append("litellm proxy: skipped (--no-litellm).")
+        for s in servers:
+            s.start()
+            stack.callback(s.stop)
+        print(f"starting {len(servers)} proxies on {up} ...", file=sys.stderr, flush=True)
+        wait_ready(servers)
+        by_name = {s.name: s for s in servers}
+        failed: dict[str, list[str]] = {}
+        for s in servers:
+            if s.failure is None:
+                continue
+            if s.name.startswith("ponder"):
+                raise SystemExit(f"{s.name} {s.failure}; its log ends:\n{_tail(s.log)}")
+            print(f"{s.name} {s.failure}; its log ends:\n{_tail(s.log)}", file=sys.stderr)
+            failed.setdefault(f"{s.failure} ({_tail(s.log, 1)})", []).append(s.name)
+        for why, names in failed.items():
+            notes.append(
+                f"**LiteLLM proxy NOT MEASURED** ({', '.join(names)}): it {why}. Install "
+                "`litellm[proxy]` for the interpreter given as --litellm-python "
+                f"({args.litellm_python})."
+            )
+
+        def ok(name: str) -> bool:
+            return name in by_name and by_name[name].failure is None
+
+        v1 = "/v1"
+        auto, passthrough = "ponder/auto", f"openai/{MODEL}"
+        plain, hit = answer_check(), answer_check(cache_header=True)
+        targets = [
+            Target("direct upstream", up, MODEL, UPSTREAM_KEY, plain),
+            Target("ponder routed", by_name["ponder"].url + v1, auto, PONDER_KEY, plain),
+            Target("ponder pass-through", by_name["ponder"].url + v1, passthrough, PONDER_KEY,
+                   plain),
+            Target("ponder cache hit (routed)", by_name["ponder cache"].url + v1, auto,
+                   PONDER_KEY, hit),
+            Target("ponder cache hit (pass-through)", by_name["ponder cache"].url + v1,
+                   passthrough, PONDER_KEY, hit),
+        ]  # fmt: skip
+        if redis_url is not None:
+            rs, rc = by_name["ponder+redis"].url + v1, by_name["ponder+redis cache"].url + v1
+            targets += [
+                Target("ponder+Redis routed", rs, auto, PONDER_KEY, plain),
+                Target("ponder+Redis pass-through", rs, passthrough, PONDER_KEY, plain),
+                Target("ponder+Redis cache hit (routed)", rc, auto, PONDER_KEY, hit),
+            ]
+        if ok("litellm"):
+            targets.append(
+                Target("litellm proxy", by_name["litellm"].url + v1, MODEL, LITELLM_KEY, plain)
+            )
+        if ok("litellm cache"):
+            targets.append(
+                Target("litellm cache hit (memory)", by_name["litellm cache"].url + v1, MODEL,
+                       LITELLM_KEY, plain)
+            )  # fmt: skip
+        if ok("litellm redis cache"):
+            targets.append(
+                Target("litellm cache hit (Redis)", by_name["litellm redis cache"].url + v1,
+                       MODEL, LITELLM_KEY, plain)
+            )  # fmt: skip
+
+        print("measuring ...", file=sys.stderr, flush=True)
+        tallies = asyncio.run(
+            measure(targets, upstream, args.client, levels, n_at, args.rounds, args.warmup)
+        )
+
+        print("## ponder proxy vs direct upstream vs LiteLLM proxy\n")
+        print("\n".join(machine_facts(args.ponder_python, lpy, args.client)))
+        each = ", ".join(f"{n_at[c]} at concurrency {c}" for c in levels)
+        print(
+            f"- requests per target: {each}, in {args.rounds} interleaved round(s), "
+            f"each batch after {args.warmup} warm-up requests"
+        )
+        nodelay = "Nagle left on (--upstream-nagle)" if args.upstream_nagle else "TCP_NODELAY"
+        print(
+            f"- prompt {PROMPT!r}; upstream answer {ANSWER!r} "
+            f"(FakeUpstream in its own process, {nodelay})\n"
+        )
+        print(table(targets, levels, tallies))
+        print()
+        for (name, c), tally in tallies.items():
+            if tally.first_error is not None:
+                notes.append(f"{name} at c={c}: {tally.errors} errors, first: {tally.first_error}")
+            if "cache hit" in name and tally.upstream_calls:
+                notes.append(f"{name} at c={c}: {tally.upstream_calls} requests reached the "
+                             "upstream during the measurement (expected 0)")  # fmt: skip
+        if ok("litellm") and not ok("litellm cache"):
+            notes.append("litellm cache hit: no row, its cached proxy did not start (see above).")
+        for note in notes:
+            print(f"- {note}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:  # the servers are stopped by now
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
