@@ -165,7 +165,15 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 def ponder_server(
-    name: str, python: str, workdir: Path, upstream: str, *, cache_ttl: float, redis: str | None
+    name: str,
+    python: str,
+    workdir: Path,
+    upstream: str,
+    *,
+    cache_ttl: float,
+    redis: str | None,
+    extra: dict[str, Any] | None = None,
+    output_tokens: int | None = None,
 ) -> Server:
     slug = name.replace(" ", "-").replace("+", "")
     config = {
@@ -177,6 +185,7 @@ def ponder_server(
                     "api_key_env": UPSTREAM_KEY_ENV,
                     "input_price": 1.0,
                     "output_price": 2.0,
+                    **({"output_tokens": output_tokens} if output_tokens else {}),
                 }
             ]
         },
@@ -185,6 +194,7 @@ def ponder_server(
         "num_retries": 0,
         "timeout": 30,
         "cache_ttl": cache_ttl,
+        **(extra or {}),
     }
     path = workdir / f"{slug}.yaml"
     path.write_text(json.dumps(config, indent=2))  # JSON is YAML
