@@ -112,7 +112,9 @@ class RedisStore:
                 max_connections=self.max_connections,
                 timeout=max(2.0, 4 * self.socket_timeout),
                 socket_timeout=self.socket_timeout,
-                socket_connect_timeout=self.socket_timeout,
+                # Connecting gets longer than a command: a burst opens many connections at
+                # once on a busy machine, and a refused connection fails at once anyway.
+                socket_connect_timeout=max(2.0, self.socket_timeout),
                 retry=Retry(NoBackoff(), 0),
                 # RESP2, as every server and proxy speaks it; redis-py 8 asks for RESP3.
                 protocol=2,
