@@ -17,10 +17,15 @@ Endpoints: ``POST /v1/chat/completions`` (JSON, or SSE when ``"stream": true``),
 the per-model scripts, failures and call counts. litellm reaches the Anthropic
 endpoint with ``model="anthropic/<name>", api_base=up.root_url`` (litellm appends
 ``/v1/messages`` itself). Every request is recorded in ``up.requests``.
+
+``up.faults(model, rate=..., seed=...)`` injects seeded provider faults (timeouts, 429 with
+``Retry-After``, 500/503, truncated streams, invalid JSON) into a share of a model's calls;
+``up.fault_log()`` records what each call got. See :mod:`tests.upstream_faults`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -30,6 +35,16 @@ from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, NamedTuple
+
+from tests.upstream_faults import (
+    Fault,
+    FaultInjection,
+    FaultKind,
+    fault_before_answer,
+    faulty_events,
+    send_faulty_body,
+    write_quietly,
+)
 
 Answer = Callable[[dict[str, Any]], str]
 """A scripted answer generator: receives the parsed request body, returns the content."""
@@ -201,6 +216,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def handle(self) -> None:
+        # A client that gave up (on a timeout fault, say) is not the server's error.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            super().handle()
+
     # --- plumbing -------------------------------------------------------------------
     def _headers_dict(self) -> dict[str, str]:
         return {k.lower(): v for k, v in self.headers.items()}
@@ -269,6 +289,10 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_error(404, f"Unknown path {path}", "not_found")
 
+    def _send_body(self, payload: dict[str, Any], fault: Fault | None) -> None:
+        if not send_faulty_body(self, payload, fault):
+            self._send_json(200, payload)
+
     def _chat(self, up: FakeUpstream, body: dict[str, Any]) -> None:
         model = body.get("model")
         if not isinstance(model, str) or not model:
@@ -280,7 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             self._send_error(400, f"Invalid value for 'n': {n!r}", "invalid_value")
             return
-        outcome = up._take(model, body, n)
+        outcome, fault = up._take(model, body, n)
         if outcome is None:
             self._send_error(
                 404,
@@ -295,6 +319,10 @@ class _Handler(BaseHTTPRequestHandler):
                 extra=_retry_after_header(outcome),
             )
             return
+        if fault_before_answer(
+            fault, up._stopping, lambda s, m, h: self._send_error(s, m, None, h)
+        ):
+            return
         answers = outcome
         completion_id = f"chatcmpl-fake{up._next_id():06d}"
         created = int(time.time())
@@ -308,7 +336,14 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream") is True:
             options = body.get("stream_options")
             include_usage = isinstance(options, dict) and options.get("include_usage") is True
-            self._stream(completion_id, created, model, answers, usage if include_usage else None)
+            self._stream(
+                completion_id,
+                created,
+                model,
+                answers,
+                usage if include_usage else None,
+                fault.kind if fault else None,
+            )
             return
         choices = [
             {
@@ -319,8 +354,7 @@ class _Handler(BaseHTTPRequestHandler):
             }
             for i, text in enumerate(answers)
         ]
-        self._send_json(
-            200,
+        self._send_body(
             {
                 "id": completion_id,
                 "object": "chat.completion",
@@ -330,6 +364,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "usage": usage,
                 "system_fingerprint": "fp_fake",
             },
+            fault,
         )
 
     def _messages(self, up: FakeUpstream, body: dict[str, Any]) -> None:
@@ -344,7 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
             send_error(400, problem)
             return
         model: str = body["model"]
-        outcome = up._take(model, body, 1)
+        outcome, fault = up._take(model, body, 1)
         if outcome is None:
             send_error(404, f"model: {model}")
             return
@@ -355,14 +390,15 @@ class _Handler(BaseHTTPRequestHandler):
                 _retry_after_header(outcome),
             )
             return
+        if fault_before_answer(fault, up._stopping, send_error):
+            return
         [text] = outcome
         content: list[dict[str, Any]] = [{"type": "text", "text": text}]
         output_tokens = count_tokens(text)
         if _thinking_enabled(body):
             content.insert(0, {"type": "thinking", "thinking": THINKING_TEXT, "signature": "sig"})
             output_tokens += count_tokens(THINKING_TEXT)
-        self._send_json(
-            200,
+        self._send_body(
             {
                 "id": f"msg_fake{up._next_id():06d}",
                 "type": "message",
@@ -376,6 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "output_tokens": output_tokens,
                 },
             },
+            fault,
         )
 
     def _stream(
@@ -385,6 +422,7 @@ class _Handler(BaseHTTPRequestHandler):
         model: str,
         answers: Sequence[str],
         usage: dict[str, int] | None,
+        fault: FaultKind | None = None,
     ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -422,13 +460,12 @@ class _Handler(BaseHTTPRequestHandler):
                 yield chunk([], usage=usage)
             yield b"data: [DONE]\n\n"
 
-        for event in events():
-            self.wfile.write(event)
-            self.wfile.flush()
+        write_quietly(self, faulty_events(list(events()), fault))
 
 
-class FakeUpstream:
-    """A loopback-only OpenAI-compatible HTTP server with scripted answers and failures."""
+class FakeUpstream(FaultInjection):
+    """A loopback-only OpenAI-compatible HTTP server with scripted answers and failures,
+    and seeded fault injection (``faults``, ``fault_log``, ``fault_counts``)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -437,6 +474,7 @@ class FakeUpstream:
         self._cursor: dict[str, int] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._calls: dict[str, int] = {}
+        self._init_faults()
         self._ids = itertools.count(1)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -447,6 +485,7 @@ class FakeUpstream:
             raise RuntimeError("FakeUpstream already started")
         server = _Server(("127.0.0.1", 0), _Handler)
         server.upstream = self
+        self._stopping.clear()
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -462,6 +501,7 @@ class FakeUpstream:
         self._server, self._thread = None, None
         if server is None:
             return
+        self._stopping.set()  # wakes handlers sleeping out a timeout fault
         server.shutdown()
         server.server_close()
         if thread is not None:
@@ -562,9 +602,11 @@ class FakeUpstream:
         with self._lock:
             return next(self._ids)
 
-    def _take(self, model: str, body: dict[str, Any], n: int) -> list[str] | _Failure | None:
-        """Count the call and return its outcome: a failure, ``n`` answers, or ``None``
-        for an unknown model."""
+    def _take(
+        self, model: str, body: dict[str, Any], n: int
+    ) -> tuple[list[str] | _Failure | None, Fault | None]:
+        """Count the call and return its outcome (a scripted failure, ``n`` answers, or
+        ``None`` for an unknown model) and the fault injected into it, if any."""
         with self._lock:
             self._calls[model] = self._calls.get(model, 0) + 1
             queue = self._failures.get(model)
@@ -573,15 +615,16 @@ class FakeUpstream:
                 failure.remaining -= 1
                 if failure.remaining <= 0:
                     queue.pop(0)
-                return failure
+                return failure, None
             source = self._scripts.get(model)
             if source is None:
-                return None
+                return None, None
+            fault = self._draw_fault(model, self._calls[model], body.get("stream") is True)
             if callable(source):
                 generate = source
             else:
                 start = self._cursor[model]
                 self._cursor[model] = start + n
-                return [source[(start + i) % len(source)] for i in range(n)]
+                return [source[(start + i) % len(source)] for i in range(n)], fault
         # Callables run outside the lock so they may inspect the upstream.
-        return [generate(body) for _ in range(n)]
+        return [generate(body) for _ in range(n)], fault

@@ -4,13 +4,26 @@ litellm is imported on the first call, never at import: it takes seconds and, un
 otherwise, fetches a fresh price table over the network. Cost is computed from the usage
 the provider reports and the arm's price (litellm's table or the menu's own), so the
 figure the router adds up is the one the provider bills, not an estimate.
+
+Retries are ponder's own, not litellm's: litellm hands ``num_retries`` to the OpenAI SDK
+for OpenAI-style providers (which honours any ``Retry-After`` up to 60 s, long enough to
+hold a proxy request for minutes) and does not retry its Anthropic provider at all. Here
+every provider gets the same rule: transient failures (timeouts, 408/409/429/5xx, a dropped
+connection, a body that is not a completion) are retried with exponential backoff and
+jitter; a ``Retry-After`` is honoured up to ``max_wait``, and one longer than that gives the
+arm up at once, since the next arm is a better bet than a long wait. A stream is retried
+only until its first text has been handed on: after that the caller has sent it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
 import os
+import random
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -48,14 +61,52 @@ class Sample:
     seconds: float
 
 
-class CallFailed(Exception):
-    """A provider call failed after litellm's retries. Internal: the router decides whether
-    to fall back to another arm or to raise :class:`~ponder.errors.ProviderError`."""
+# 4xx statuses worth another try: the request was fine, the moment was not.
+_RETRY_4XX = frozenset({408, 409, 429})
+BACKOFF = 0.5
+"""Seconds before the first retry (doubling after, with jitter)."""
+MAX_WAIT = 5.0
+"""Longest wait before a retry, ``Retry-After`` included."""
 
-    def __init__(self, message: str, status: int | None, timeout: bool) -> None:
+
+class CallFailed(Exception):
+    """A provider call failed (after retries, when raised by :func:`call` or :func:`stream`).
+    Internal: the router decides whether to fall back to another arm or to raise
+    :class:`~ponder.errors.ProviderError`. ``retryable`` says whether the same call may
+    succeed if tried again; ``retry_after`` is the provider's ``Retry-After`` in seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None,
+        timeout: bool,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.timeout = timeout
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+def retry_wait(
+    failed: CallFailed, retry: int, *, backoff: float = BACKOFF, max_wait: float = MAX_WAIT
+) -> float | None:
+    """Seconds to wait before retry number ``retry`` (from 0) after ``failed``, or ``None``
+    when it should not be retried: not transient, or a ``Retry-After`` over ``max_wait``.
+
+    Without a ``Retry-After`` the wait is ``backoff * 2**retry`` with "equal jitter" (half
+    fixed, half random), so concurrent requests that failed together do not come back
+    together, and no wait is near zero.
+    """
+    if not failed.retryable:
+        return None
+    if failed.retry_after is not None:
+        return failed.retry_after if failed.retry_after <= max_wait else None
+    base = min(max_wait, backoff * 2.0**retry)
+    return base / 2 + random.uniform(0.0, base / 2)
 
 
 def request_params(arm: Arm, user: Mapping[str, Any]) -> dict[str, Any]:
@@ -102,22 +153,47 @@ async def call(
     api_key: str | None,
     timeout: float,
     num_retries: int,
+    backoff: float = BACKOFF,
+    max_wait: float = MAX_WAIT,
 ) -> Sample:
-    """One completion from ``arm``; :class:`CallFailed` when the provider gives up."""
-    lm = litellm()
+    """One completion from ``arm``, retrying transient failures up to ``num_retries``
+    times (see :func:`retry_wait`); :class:`CallFailed` when the provider gives up."""
     start = time.perf_counter()
+    retry = 0
+    while True:
+        try:
+            return await _call_once(arm, messages, params, api_key, timeout, start)
+        except CallFailed as failed:
+            wait = retry_wait(failed, retry, backoff=backoff, max_wait=max_wait)
+            if retry >= num_retries or wait is None:
+                raise
+        retry += 1
+        await asyncio.sleep(wait)
+
+
+async def _call_once(
+    arm: Arm,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    api_key: str | None,
+    timeout: float,
+    start: float,
+) -> Sample:
+    lm = litellm()
     try:
-        response = await lm.acompletion(
-            **_kwargs(arm, messages, params, api_key, timeout, num_retries)
-        )
+        response = await lm.acompletion(**_kwargs(arm, messages, params, api_key, timeout))
+        # Read inside the try: a body that parsed but is not a completion (no choices, no
+        # message) is the provider's failure, not ponder's.
+        choice = response.choices[0]
+        content = choice.message.content
+        finish = getattr(choice, "finish_reason", None)
+        usage = _usage(response)
     except Exception as exc:  # litellm maps every provider failure to its own classes
         raise _failed(exc, api_key) from None
-    choice = response.choices[0]
-    usage = _usage(response)
     cost = float(arm.price().cost(usage.prompt_tokens, usage.completion_tokens))
     return Sample(
-        content=choice.message.content,
-        finish_reason=getattr(choice, "finish_reason", None),
+        content=content,
+        finish_reason=finish,
         usage=usage,
         cost=cost,
         seconds=time.perf_counter() - start,
@@ -130,13 +206,14 @@ def _kwargs(
     params: Mapping[str, Any],
     api_key: str | None,
     timeout: float,
-    num_retries: int,
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "model": arm.model,
         "messages": list(messages),
         "timeout": timeout,
-        "num_retries": num_retries,
+        # Retries are ours (see the module docstring); 0 also keeps litellm from resetting
+        # its global ``litellm.num_retries`` while it retries.
+        "num_retries": 0,
         "drop_params": True,
         **params,
     }
@@ -148,10 +225,52 @@ def _kwargs(
 
 
 def _failed(exc: Exception, api_key: str | None) -> CallFailed:
-    status = getattr(exc, "status_code", None)
+    raw = getattr(exc, "status_code", None)
+    status = raw if isinstance(raw, int) else None
     is_timeout = isinstance(exc, litellm().exceptions.Timeout) or status in (408, 504)
-    message = _scrub(f"{type(exc).__name__}: {exc}", api_key).splitlines()[0][:500]
-    return CallFailed(message, status if isinstance(status, int) else None, is_timeout)
+    text = _scrub(f"{type(exc).__name__}: {exc}", api_key).splitlines()
+    message = (text[0] if text else type(exc).__name__)[:500]
+    # A 4xx other than these says the request itself is wrong (bad parameters, auth, an
+    # unknown model, context too long): trying again cannot help. Anything else, including
+    # a dropped connection or a body that is not JSON (no status, or litellm's 500), is
+    # taken as transient.
+    retryable = is_timeout or status is None or status >= 500 or status in _RETRY_4XX
+    return CallFailed(
+        message,
+        status,
+        is_timeout,
+        retryable=retryable,
+        retry_after=_retry_after(exc),
+    )
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """The provider's ``Retry-After`` (or ``retry-after-ms``) in seconds, if it sent one.
+    litellm keeps the response headers on its exceptions."""
+    headers = getattr(exc, "litellm_response_headers", None)
+    if headers is None:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return max(0.0, float(ms) / 1000)
+        value = headers.get("retry-after")
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        pass
+    try:  # an HTTP date
+        when = email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 @dataclass(frozen=True)
@@ -171,16 +290,46 @@ async def stream(
     api_key: str | None,
     timeout: float,
     num_retries: int,
+    backoff: float = BACKOFF,
+    max_wait: float = MAX_WAIT,
 ) -> AsyncIterator[Piece]:
     """One streamed completion from ``arm``; :class:`CallFailed` if it fails, before or
-    during the stream. Usage is asked for (``include_usage``) so the cost is the real one."""
+    during the stream. Usage is asked for (``include_usage``) so the cost is the real one.
+
+    A failure before the first piece of text is retried like :func:`call`'s; once a piece
+    has been yielded the caller may have sent it on, so a later failure is final.
+    """
+    retry = 0
+    while True:
+        sent = False
+        try:
+            async with aclosing(_stream_once(arm, messages, params, api_key, timeout)) as once:
+                async for piece in once:
+                    sent = True
+                    yield piece
+            return
+        except CallFailed as failed:
+            wait = retry_wait(failed, retry, backoff=backoff, max_wait=max_wait)
+            if sent or retry >= num_retries or wait is None:
+                raise
+        retry += 1
+        await asyncio.sleep(wait)
+
+
+async def _stream_once(
+    arm: Arm,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    api_key: str | None,
+    timeout: float,
+) -> AsyncGenerator[Piece, None]:
     lm = litellm()
-    kwargs = _kwargs(arm, messages, params, api_key, timeout, num_retries)
+    kwargs = _kwargs(arm, messages, params, api_key, timeout)
     kwargs.update(stream=True, stream_options={"include_usage": True})
+    finish: str | None = None
+    usage: Usage | None = None
     try:
         response = await lm.acompletion(**kwargs)
-        finish: str | None = None
-        usage: Usage | None = None
         async for chunk in response:
             if getattr(chunk, "usage", None) is not None:
                 usage = _usage(chunk)
@@ -192,6 +341,27 @@ async def stream(
             finish = getattr(choices[0], "finish_reason", None) or finish
             if text:
                 yield Piece(text)
+        ended = _provider_finished(response)
     except Exception as exc:
         raise _failed(exc, api_key) from None
-    yield Piece("", finish or "stop", usage)
+    if finish is None or not ended:
+        # The connection closed cleanly, but the provider never said the answer was over
+        # (no finish_reason; with OpenAI's wire, no [DONE] either): a cut, not an answer.
+        raise CallFailed(
+            "the provider's stream ended without a finish reason (truncated)",
+            None,
+            False,
+            retryable=True,
+        )
+    yield Piece("", finish, usage)
+
+
+def _provider_finished(response: Any) -> bool:
+    """Whether the provider itself said the stream was over. litellm's stream wrapper ends
+    every stream with a chunk of its own whose ``finish_reason`` is ``"stop"`` when the
+    provider sent none, so a stream cut short looks complete; the wrapper's record of what
+    the provider sent is the only tell. A wrapper without that record is trusted."""
+    if not hasattr(response, "received_finish_reason"):
+        return True
+    received = getattr(response, "received_finish_reason", None)
+    return received is not None or getattr(response, "intermittent_finish_reason", None) is not None

@@ -45,6 +45,9 @@ class Runner:
     verifier: Verifier | None
     judge: Judge | None
     keys: Mapping[str, str]
+    tried: frozenset[str] = frozenset()
+    """Arms this request has already tried elsewhere (a live stream that failed before any
+    text), so that escalation does not go back to them."""
 
     async def run(
         self,
@@ -60,7 +63,7 @@ class Runner:
         attempts: list[Attempt] = []
         runs: list[tuple[Arm, ArmRun]] = []
         spent, used, stopped = 0.0, 0, None
-        last_failure: CallFailed | None = None
+        failures: list[CallFailed] = []
         while current is not None:
             arm = self.arms[current.arm]
             run = await run_arm(
@@ -78,8 +81,7 @@ class Runner:
             runs.append((arm, run))
             spent += run.cost
             used += len(run.samples) + len(run.failures)
-            if run.failures:
-                last_failure = run.failures[-1]
+            failures.extend(run.failures)
             if outcome == "accepted":
                 stopped = None
                 break
@@ -91,19 +93,16 @@ class Runner:
                 break
             current, stopped = next_arm(
                 decision,
-                {a.arm for a in attempts},
+                {a.arm for a in attempts} | self.tried,
                 spent=spent,
                 after=current,
                 must_improve=outcome != "provider_error",
             )
         answered = [(arm, run) for arm, run in runs if run.chosen is not None]
         if not answered:
-            f = last_failure
-            raise ProviderError(
-                f"every arm tried failed at the provider ({', '.join(a.arm for a in attempts)})"
-                + (f"; last error: {f}" if f else ""),
-                status=f.status if f else None,
-                timeout=f.timeout if f else False,
+            raise provider_error(
+                f"every arm tried failed at the provider ({', '.join(a.arm for a in attempts)})",
+                failures,
             )
         arm, run = _final(answered, attempts)
         chosen = run.chosen
@@ -168,10 +167,29 @@ class Runner:
 
         async def one() -> Sample:
             return await call(
-                arm, msgs, params, api_key=key, timeout=s.timeout, num_retries=s.num_retries
+                arm,
+                msgs,
+                params,
+                api_key=key,
+                timeout=s.timeout,
+                num_retries=s.num_retries,
+                backoff=s.retry_backoff,
+                max_wait=s.retry_max_wait,
             )
 
         return one
+
+
+def provider_error(message: str, failures: list[CallFailed]) -> ProviderError:
+    """The error for a request whose every try failed. It is a timeout (a proxy's 504) only
+    when every failure was one: an arm that answered 500 or 429 was reached, so a mix is a
+    bad gateway (502), not a slow one."""
+    last = failures[-1] if failures else None
+    return ProviderError(
+        message + (f"; last error: {last}" if last else ""),
+        status=last.status if last else None,
+        timeout=bool(failures) and all(f.timeout for f in failures),
+    )
 
 
 def _final(answered: list[tuple[Arm, ArmRun]], attempts: list[Attempt]) -> tuple[Arm, ArmRun]:

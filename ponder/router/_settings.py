@@ -90,6 +90,15 @@ class Settings(BaseSettings):
     max_escalations: int = Field(default=2, ge=0, le=16, description="extra arms per request")
     timeout: float = Field(default=60.0, gt=0, description="seconds per provider call")
     num_retries: int = Field(default=2, ge=0, le=10, description="provider retries per call")
+    retry_backoff: float = Field(
+        default=0.5, gt=0, le=60, description="seconds before the first retry (doubling after)"
+    )
+    retry_max_wait: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="longest wait before a retry; a longer Retry-After moves to the next arm",
+    )
     max_samples: int = Field(
         default=16, ge=1, le=64, description="most samples one request may fan out to in all"
     )

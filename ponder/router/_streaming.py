@@ -23,7 +23,7 @@ from ponder.router._decide import Decision
 from ponder.router._escalate import next_arm
 from ponder.router._llm import CallFailed, Piece, stream
 from ponder.router._llm import request_params as _params
-from ponder.router._run import Runner
+from ponder.router._run import Runner, provider_error
 from ponder.router._trace import (
     ArmChoice,
     Attempt,
@@ -97,6 +97,8 @@ async def open_stream(
         api_key=runner.keys.get(arm.label),
         timeout=runner.settings.timeout,
         num_retries=runner.settings.num_retries,
+        backoff=runner.settings.retry_backoff,
+        max_wait=runner.settings.retry_max_wait,
     )
     try:
         first = await anext(pieces)
@@ -162,17 +164,27 @@ async def _fallback(
 ) -> RoutedStream:
     """The provider failed before any text: escalate as a failure would, then replay."""
     failed = next(e for e in decision.arms if e.arm == decision.chosen)
+    first = (
+        exc
+        if isinstance(exc, CallFailed)
+        else CallFailed("the provider's stream ended before any text", None, False)
+    )
     nxt, _ = next_arm(decision, {failed.arm}, spent=0.0, after=failed, must_improve=False)
     if nxt is None:
-        f = exc if isinstance(exc, CallFailed) else None
-        raise ProviderError(
-            f"'{failed.arm}' failed at the provider and no other arm fits: {exc}",
-            status=f.status if f else None,
-            timeout=f.timeout if f else False,
-        )
+        message = f"'{failed.arm}' failed at the provider and no other arm fits"
+        raise provider_error(message, [first])
     runner, msgs, text, _, tenant, limits, cache, kw, mkey = serve
     moved = dataclasses.replace(decision, chosen=nxt.arm)
-    c = await router._serve(runner, msgs, text, moved, tenant, limits, cache, kw, mkey)
+    rest = dataclasses.replace(runner, tried=runner.tried | {failed.arm})
+    try:
+        c = await router._serve(rest, msgs, text, moved, tenant, limits, cache, kw, mkey)
+    except ProviderError as later:
+        # A timeout (504) only if the streamed arm timed out too; a mix is a 502.
+        raise ProviderError(
+            f"'{failed.arm}' failed at the provider ({first}), then {later}",
+            status=later.status,
+            timeout=later.timeout and first.timeout,
+        ) from None
     arm = runner.arms[failed.arm]
     lost = Attempt(
         arm=failed.arm,
