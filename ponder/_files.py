@@ -14,12 +14,19 @@ def read_mapping(path: Path, error: type[PonderError], what: str) -> dict[str, A
     Every failure (missing file, unknown suffix, parse error, not a mapping) becomes one
     ``error`` naming the file, because the callers turn it into a one-line message.
     """
+    if path.is_dir():
+        raise error(f"{path}: is a directory, expected a {what} file")
     if not path.is_file():
         raise error(f"{path}: {what} file not found")
-    text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".toml"):
         raise error(f"{path}: unknown {what} format '{suffix}' (use .yaml or .toml)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
         if suffix == ".toml":
             try:

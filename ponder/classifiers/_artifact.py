@@ -6,7 +6,9 @@ Python and library versions, and loading one runs no code from the file.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +72,59 @@ def save_classifier(
         "training": {"data_hash": clf.data_hash_, "sources": sources or []},
         "metrics": clf.metrics_,
     }
+    files: dict[str, str] = {}
     if isinstance(clf.arm_model_, ArmResidual):
-        (out / RESIDUAL).write_text(clf.arm_model_.model_string(), encoding="utf-8")
+        files[RESIDUAL] = _write(out / RESIDUAL, clf.arm_model_.model_string())
     elif (out / RESIDUAL).exists():
         (out / RESIDUAL).unlink()
     if isinstance(clf.easiness_, BoostedEasiness):
-        (out / BOOSTER).write_text(clf.easiness_.model_string(), encoding="utf-8")
+        files[BOOSTER] = _write(out / BOOSTER, clf.easiness_.model_string())
+    manifest["files"] = files
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return out
+
+
+def _write(path: Path, text: str) -> str:
+    data = text.encode("utf-8")
+    path.write_bytes(data)
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+_TREE_SIZES = re.compile(rb"^tree_sizes=([0-9 ]*)$", re.M)
+
+
+def _model_text(path: Path, digest: Any) -> str:
+    """A LightGBM model file's text, checked before LightGBM sees it.
+
+    LightGBM trusts the ``tree_sizes`` in the header and reads that many bytes per tree,
+    past the end of a truncated file, and it aborts on a garbled tree: either way the whole
+    process dies (a segmentation fault, or ``terminate called``) instead of raising. So the
+    trees must add up to the header's sizes, and the file must match the digest the
+    manifest recorded when it was saved (models saved before digests were kept have none).
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelArtifactError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    actual = "sha256:" + hashlib.sha256(data).hexdigest()
+    if isinstance(digest, str) and digest.startswith("sha256:") and actual != digest:
+        raise ModelArtifactError(
+            f"{path}: does not match the digest in {MANIFEST} (corrupt or edited); "
+            "restore it or retrain with `ponder train`"
+        )
+    if data.strip():
+        sizes = _TREE_SIZES.search(data)
+        total = sum(int(x) for x in sizes.group(1).split()) if sizes else 0
+        first = data.find(b"\nTree=") + 1 if total else data.find(b"end of trees")
+        if sizes is None or first <= 0 or not data.startswith(b"end of trees", first + total):
+            raise ModelArtifactError(
+                f"{path}: truncated or corrupt (its trees do not add up to the sizes in its "
+                "header); restore it or retrain with `ponder train`"
+            )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ModelArtifactError(f"{path}: not UTF-8 text") from None
 
 
 def load_classifier(path: str | Path) -> DifficultyClassifier:
@@ -96,6 +143,7 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
             f"{mfile}: format version {m.get('format_version')} is not supported "
             f"(this ponder reads version {FORMAT_VERSION}); retrain with `ponder train`"
         )
+    files: dict[str, Any] = m["files"] if isinstance(m.get("files"), dict) else {}
     try:
         clf = DifficultyClassifier(backend=m["backend"])
         clf.featurizer_spec_ = FeaturizerSpec.model_validate(m["featurizer"])
@@ -114,7 +162,7 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
             if not booster.is_file():
                 raise ModelArtifactError(f"{root}: {BOOSTER} is missing")
             clf.easiness_ = BoostedEasiness.from_state(
-                m["easiness"], booster.read_text(encoding="utf-8")
+                m["easiness"], _model_text(booster, files.get(BOOSTER))
             )
         else:
             clf.easiness_ = LinearEasiness.from_state(m["easiness"])
@@ -123,7 +171,7 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
             residual = root / RESIDUAL
             if not residual.is_file():
                 raise ModelArtifactError(f"{root}: {RESIDUAL} is missing")
-            trees = ArmResidual.from_string(residual.read_text(encoding="utf-8"))
+            trees = ArmResidual.from_string(_model_text(residual, files.get(RESIDUAL)))
             trees.base_ = np.asarray(m["arm_base"], dtype=np.float64)
             clf.arm_model_ = trees
         elif kind == "linear":
@@ -136,6 +184,11 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
         if isinstance(exc, ModelArtifactError):
             raise
         raise ModelArtifactError(f"{mfile}: malformed manifest ({exc!r})") from None
+    except Exception as exc:  # LightGBMError, without importing lightgbm to name it
+        if not type(exc).__module__.startswith("lightgbm"):
+            raise
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelArtifactError(f"{root}: LightGBM cannot read the model ({reason})") from None
     clf.featurizer_ = build_featurizer(clf.featurizer_spec_)
     expected = m.get("featurizer_probe")
     if expected is not None:

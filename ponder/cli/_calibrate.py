@@ -11,9 +11,15 @@ from ponder.cli._common import one_line_errors
 def _read_queries(path: Path) -> list[str]:
     """An outcome table (.jsonl/.csv) or a plain text file with one query per line."""
     if path.suffix.lower() == ".txt":
+        if path.is_dir():
+            raise ValueError(f"{path}: is a directory, expected a file")
         if not path.is_file():
             raise FileNotFoundError(f"{path}: file not found")
-        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+        return [line for line in text.splitlines() if line.strip()]
     from ponder.outcomes import load_outcomes
 
     return list(load_outcomes(path).table.prompts)

@@ -23,19 +23,32 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn ponder's typed errors (and bad paths) into one line and a non-zero exit."""
+    """Turn ponder's typed errors (and bad paths, bad values, input nested too deeply for a
+    parser) into one line and a non-zero exit."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except PonderError as exc:
-            raise fail(str(exc)) from None
-        except (OSError, ValueError, KeyError) as exc:
+            raise fail(_first_line(str(exc))) from None
+        except OSError as exc:
+            # "[Errno 2] No such file or directory: 'x'" reads better as "x: No such file..."
+            if exc.filename is not None and exc.strerror:
+                raise fail(f"{exc.filename}: {exc.strerror}") from None
+            raise fail(_first_line(str(exc))) from None
+        except (ValueError, KeyError) as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            raise fail(str(msg)) from None
+            raise fail(_first_line(str(msg))) from None
+        except RecursionError:
+            raise fail("the input is nested too deeply to read") from None
 
     return wrapper
+
+
+def _first_line(message: str) -> str:
+    """The promise is one line: a multi-line message (a parser's, say) keeps its first."""
+    return message.strip().splitlines()[0] if message.strip() else "failed"
 
 
 @contextmanager

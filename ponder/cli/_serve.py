@@ -34,10 +34,15 @@ def serve(
     import uvicorn
 
     from ponder.proxy import create_app
-    from ponder.router import Settings
+    from ponder.proxy._auth import Authenticator
+    from ponder.router import Router, Settings
 
     settings = Settings.from_file(config) if config else Settings.from_env()
     if redis_url is not None:
         settings = settings.model_copy(update={"redis_url": redis_url})
-    app = create_app(settings)
+    Authenticator(settings)  # the keys first: a bad one fails before the model loads
+    # The router is built here rather than in the app's startup, so that a bad menu, model
+    # or Redis URL is one line and exit code 2, not uvicorn's traceback and exit code 3.
+    router = Router(settings)
+    app = create_app(settings, router=router, own_router=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -60,6 +60,8 @@ def simulate(
         raise ValueError("give --test or --cv, not both")
     if cv is not None and cv < 2:
         raise ValueError("--cv must be at least 2")
+    if seed < 0:
+        raise ValueError("--seed must be >= 0")
     if test is None and cv is None and model is None:
         raise ValueError("give --test DATA, --cv K, or --model DIR (to evaluate a saved model)")
     if backend not in ("lightgbm", "logistic"):

@@ -39,6 +39,10 @@ def train(
         raise ValueError(f"--backend must be 'lightgbm' or 'logistic', not '{backend}'")
     if folds < 2:
         raise ValueError("--folds must be at least 2")
+    if seed < 0:
+        raise ValueError("--seed must be >= 0")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a directory")
     files = [d for d in data if "://" not in d]
     urls = [d for d in data if "://" in d]
     tables: list[OutcomeTable] = []

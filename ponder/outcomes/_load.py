@@ -146,6 +146,10 @@ def _iter_jsonl(path: Path, report: LoadReport) -> Iterator[OutcomeRow]:
                 raise OutcomeFormatError(
                     str(path), lineno, None, f"malformed JSON ({exc.msg} at column {exc.colno})"
                 ) from None
+            except RecursionError:  # the parser recurses per level: a bomb, not a row
+                raise OutcomeFormatError(
+                    str(path), lineno, None, "JSON nested too deeply"
+                ) from None
             if not isinstance(obj, dict):
                 raise OutcomeFormatError(str(path), lineno, None, "expected a JSON object")
             try:

@@ -15,12 +15,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ponder._version import __version__
 from ponder.errors import PonderError
 from ponder.proxy._auth import Authenticator, Principal
-from ponder.proxy._errors import ApiError, from_ponder, install
+from ponder.proxy._errors import ApiError, documented, from_ponder, install
 from ponder.proxy._limits import BodyLimit
 from ponder.proxy._metrics import Metrics
 from ponder.proxy._stream import sse
@@ -30,27 +31,54 @@ from ponder.router import Completion, Profile, RoutedStream, Router, Settings
 log = logging.getLogger("ponder.proxy")
 
 
-def _caller(request: Request) -> Principal:
+# Declares the Bearer scheme in the OpenAPI schema (clients and fuzzers learn to send the
+# key); the header itself is checked by the Authenticator, with OpenAI-style errors.
+_bearer = HTTPBearer(auto_error=False, description="a proxy key from api_keys")
+
+
+def _caller(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
     """Runs before the body is validated: a caller without a key learns nothing more."""
     auth: Authenticator = request.app.state.auth
     return auth.authenticate(request.headers.get("authorization"))
 
 
 Caller = Annotated[Principal, Depends(_caller)]
+_SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {
+            "type": "string",
+            "description": "a chat.completion.chunk (JSON), an error object (JSON), or [DONE]",
+        }
+    },
+}
 PREFIX = "ponder/"
 AUTO = "auto"
 
 
-def create_app(settings: Settings | None = None, *, router: Router | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    router: Router | None = None,
+    body_timeout: float = 30.0,
+    own_router: bool | None = None,
+) -> FastAPI:
     """The proxy app. Settings are read once, here (from the environment when not given);
-    the router is built when the app starts, unless one is passed in (tests, embedding)."""
+    the router is built when the app starts, unless one is passed in (tests, embedding).
+    The app closes the router at shutdown when it built it, or when ``own_router``.
+    ``body_timeout`` is how long a client may take to send a whole request body (408 after).
+    """
     s = settings if settings is not None else (router.settings if router else Settings.from_env())
     auth = Authenticator(s)  # a bad key configuration fails now, not on the first request
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own = router is None
+        own = router is None if own_router is None else own_router
         r = router if router is not None else await asyncio.to_thread(Router, s)
         app.state.router = r
         # Import litellm now, not on the first request (it takes seconds).
@@ -69,6 +97,7 @@ def create_app(settings: Settings | None = None, *, router: Router | None = None
         summary="OpenAI-compatible adaptive compute router",
         lifespan=lifespan,
     )
+    _document(app)
     app.state.settings = s
     app.state.auth = auth
     app.state.metrics = metrics
@@ -87,11 +116,11 @@ def create_app(settings: Settings | None = None, *, router: Router | None = None
             "redis": redis,
         }
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> Response:
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", responses=documented(401))
     async def models(request: Request, _: Caller) -> dict[str, Any]:
         r: Router = request.app.state.router
         names = [PREFIX + p for p in profiles] + sorted(r.passthrough)
@@ -102,7 +131,18 @@ def create_app(settings: Settings | None = None, *, router: Router | None = None
             ],
         }
 
-    @app.post("/v1/chat/completions", response_model=None)
+    @app.post(
+        "/v1/chat/completions",
+        response_model=None,
+        responses={
+            200: {
+                "model": Completion,
+                "description": "The completion with its trace (or, with stream, its chunks)",
+                "content": {"text/event-stream": {"schema": _SSE_EVENT}},
+            },
+            **documented(400, 401, 404, 408, 413, 429, 502, 503, 504),
+        },
+    )
     async def chat(
         request: Request,
         who: Caller,
@@ -123,7 +163,7 @@ def create_app(settings: Settings | None = None, *, router: Router | None = None
             metrics.observe(c)
 
         if isinstance(result, RoutedStream):
-            include = bool((body.stream_options or {}).get("include_usage"))
+            include = body.stream_options is not None and body.stream_options.include_usage
             headers = {
                 "x-ponder-chosen": result.chosen_arm,
                 "x-ponder-cache": "hit" if result.cache_hit else "miss",
@@ -135,8 +175,28 @@ def create_app(settings: Settings | None = None, *, router: Router | None = None
         done(result)
         return JSONResponse(result.model_dump(mode="json"), headers=decision_headers(result))
 
-    app.add_middleware(BodyLimit, max_bytes=s.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=s.max_body_bytes, read_timeout=body_timeout)
     return app
+
+
+def _document(app: FastAPI) -> None:
+    """Make ``/openapi.json`` say what the proxy does: FastAPI lists a 422 with its own body
+    for every operation that validates input, but the proxy answers those with a 400 and an
+    OpenAI error body (listed per operation), so the 422 is dropped."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _answer(

@@ -1,6 +1,8 @@
 """A request-size limit enforced while the body is read, so an oversized or lying
-``Content-Length`` never makes the proxy buffer more than the limit. Chat requests are small,
-so the body is read whole here and replayed to the app."""
+``Content-Length`` never makes the proxy buffer more than the limit, and a deadline on reading
+the whole body, so a slow client (a byte now and then) cannot hold a connection and a request
+slot for ever. Chat requests are small, so the body is read whole here and replayed to the app.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +15,12 @@ from ponder.proxy._errors import error_body
 
 
 class BodyLimit:
+    """At most ``max_bytes`` of body, all of it within ``read_timeout`` seconds.
+
+    The deadline is for the whole body, not for each read: a client that trickles a byte
+    just inside a per-read timeout would otherwise never be cut off.
+    """
+
     def __init__(self, app: ASGIApp, max_bytes: int, read_timeout: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -26,11 +34,13 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._reject(send)
             return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.read_timeout
         chunks: list[bytes] = []
         seen = 0
         while True:
             try:
-                message = await asyncio.wait_for(receive(), self.read_timeout)
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
             except asyncio.TimeoutError:  # a client too slow to send its body holds a slot
                 await self._send(send, 408, "request body not received in time", "timeout")
                 return
@@ -69,6 +79,8 @@ class BodyLimit:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
+                    # The unread rest of the body makes the connection unusable.
+                    (b"connection", b"close"),
                 ],
             }
         )

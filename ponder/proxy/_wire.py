@@ -1,16 +1,23 @@
 """The request side of the wire: an OpenAI chat request, ponder's per-request controls (in
 the body's ``ponder`` object, which the OpenAI SDKs send through ``extra_body``, or in
-``x-ponder-*`` headers), and the response headers that report the decision."""
+``x-ponder-*`` headers), and the response headers that report the decision.
+
+The models are strict (``"stream": "yes"`` is a 400, not ``True``) and type every OpenAI
+parameter the proxy passes on: a wrong type or a NaN would otherwise travel to the provider
+and come back as a provider failure (502) for what is the client's mistake, or, for a NaN,
+fail to serialise at all. They are also what the OpenAPI schema (``/openapi.json``)
+describes, so a client generator or a fuzzer sees the same rules the proxy enforces.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ponder.proxy._errors import ApiError
+from ponder.proxy._messages import Message
 from ponder.router import Completion
 
 # OpenAI parameters that mean the same on every arm and are passed to each sample. The
@@ -32,50 +39,94 @@ PASSED = frozenset(
     }
 )
 OWNED = frozenset({"model", "messages", "stream", "stream_options", "n", "ponder"})
+_INTEGERS = ("n", "max_tokens", "max_completion_tokens", "seed")
+INT32 = 2**31 - 1
+INT64 = 2**63 - 1
+
+
+def _finite(lo: float, hi: float, gt: bool = False) -> Any:
+    """A float field bounded on both sides; NaN and infinities are refused by name rather
+    than by an out-of-range message that would puzzle the sender."""
+    if gt:
+        return Field(default=None, gt=lo, le=hi, allow_inf_nan=False)
+    return Field(default=None, ge=lo, le=hi, allow_inf_nan=False)
 
 
 class Controls(BaseModel):
     """Per-request routing controls."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    max_cost: float | None = Field(default=None, gt=0, le=1e6)
-    lam: float | None = Field(default=None, ge=0, le=1e6)
+    max_cost: float | None = _finite(0, 1e6, gt=True)
+    lam: float | None = _finite(0, 1e6)
     cache: bool = True
 
-    @field_validator("max_cost", "lam")
-    @classmethod
-    def _finite(cls, v: float | None) -> float | None:
-        if v is not None and not math.isfinite(v):
-            raise ValueError("must be a finite number")
-        return v
+
+class ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: dict[str, Any] | None = None
 
 
-class Message(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
 
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
+    include_usage: bool = False
 
 
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """An OpenAI chat request. Unknown parameters are refused with their names (not by
+    pydantic's generic message), so the schema says ``additionalProperties: false`` while
+    the model keeps them long enough to name them."""
 
-    model: str = Field(min_length=1, max_length=256)
+    model_config = ConfigDict(
+        extra="allow", strict=True, json_schema_extra={"additionalProperties": False}
+    )
+
+    model: str = Field(min_length=1, max_length=256, examples=["ponder/auto"])
     messages: list[Message] = Field(min_length=1, max_length=1024)
     stream: bool = False
-    stream_options: dict[str, Any] | None = None
-    n: int | None = Field(default=None, ge=1)
+    stream_options: StreamOptions | None = None
+    # Validated up to INT32 so that n > 1 is refused by name (openai_params); the schema
+    # says what is served: 1.
+    n: int | None = Field(default=None, ge=1, le=INT32, json_schema_extra={"maximum": 1})
     ponder: Controls = Field(default_factory=Controls)
+    temperature: float | None = _finite(0, 2)
+    top_p: float | None = _finite(0, 1)
+    max_tokens: int | None = Field(default=None, ge=1, le=INT32)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=INT32)
+    stop: str | list[str] | None = None
+    seed: int | None = Field(default=None, ge=-INT64 - 1, le=INT64)
+    presence_penalty: float | None = _finite(-2, 2)
+    frequency_penalty: float | None = _finite(-2, 2)
+    user: str | None = Field(default=None, max_length=256)
+    response_format: ResponseFormat | None = None
+    logit_bias: dict[str, Annotated[int, Field(ge=-100, le=100)]] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prepare(cls, data: Any) -> Any:
+        where = invalid_unicode(data)
+        if where is not None:
+            raise ValueError(f"{where}: not valid Unicode (an unpaired surrogate such as \\ud800)")
+        if isinstance(data, dict):  # JSON Schema counts 3.0 as an integer; so does the proxy
+            whole = {
+                k: int(v)
+                for k in _INTEGERS
+                if isinstance(v := data.get(k), float) and v.is_integer()
+            }
+            if whole:
+                data = {**data, **whole}
+        return data
 
     def openai_params(self) -> dict[str, Any]:
         """The OpenAI parameters to pass on; anything else is refused, not silently lost."""
-        extra = dict(self.model_extra or {})
-        unknown = sorted(set(extra) - PASSED)
+        unknown = sorted(self.model_extra or {})
         if unknown:
             raise ApiError(
                 400,
-                f"unsupported parameter(s): {', '.join(unknown)} (supported: "
+                f"unsupported parameter(s): {', '.join(unknown)[:200]} (supported: "
                 f"{', '.join(sorted(PASSED))})",
                 "invalid_request_error",
                 "unsupported_parameter",
@@ -88,16 +139,55 @@ class ChatRequest(BaseModel):
                 "invalid_request_error",
                 "unsupported_parameter",
             )
-        return extra
+        return self.model_dump(include=set(PASSED), exclude_none=True)
 
     def message_dicts(self) -> list[dict[str, Any]]:
-        return [m.model_dump(exclude_none=True) for m in self.messages]
+        out = []
+        for m in self.messages:
+            d = m.model_dump(exclude_none=True)
+            d.setdefault("content", None)  # an assistant turn with tool calls: litellm reads it
+            out.append(d)
+        return out
+
+
+def invalid_unicode(data: Any) -> str | None:
+    """Where ``data`` holds a string that is not valid Unicode, or ``None``.
+
+    JSON's ``\\u`` escapes can spell a lone surrogate; Python decodes it into a ``str`` that
+    cannot be encoded again, so it would fail later, in the classifier's tokenizer or on the
+    way to the provider, as a 500 or a 502. Iterative, so any depth the JSON parser accepted
+    is walked without recursion."""
+    stack: list[tuple[str, Any]] = [("body", data)]
+    while stack:
+        path, x = stack.pop()
+        if isinstance(x, str):
+            if not _encodable(x):
+                return path
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                if isinstance(k, str) and not _encodable(k):
+                    return f"{path} (a key)"
+                stack.append((f"{path}.{k}" if path != "body" else str(k), v))
+        elif isinstance(x, list):
+            stack.extend((f"{path}.{i}", v) for i, v in enumerate(x))
+    return None
+
+
+def _encodable(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_HEADERS = {"max_cost": "x-ponder-max-cost", "lam": "x-ponder-lam"}
 
 
 def controls_from_headers(headers: Mapping[str, str], body: Controls) -> Controls:
     """Headers override the body's controls (proxies and gateways can set headers)."""
     update: dict[str, Any] = {}
-    for name, field in (("x-ponder-max-cost", "max_cost"), ("x-ponder-lam", "lam")):
+    for field, name in _HEADERS.items():
         raw = headers.get(name)
         if raw is None:
             continue
@@ -114,10 +204,11 @@ def controls_from_headers(headers: Mapping[str, str], body: Controls) -> Control
         return body
     try:
         return Controls(**{**body.model_dump(), **update})
-    except ValueError as exc:
-        raise ApiError(
-            400, f"x-ponder-* headers: {exc}".splitlines()[0], "invalid_request_error"
-        ) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        name = _HEADERS.get(field, "x-ponder-*")
+        raise ApiError(400, f"header {name}: {first['msg']}", "invalid_request_error") from None
 
 
 def decision_headers(c: Completion) -> dict[str, str]:

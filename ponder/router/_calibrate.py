@@ -7,6 +7,7 @@ each query), so the ``lam`` found here means the same thing when written into th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from ponder.errors import NoArmFitsError
 from ponder.policies import NO_ARM, choose_by_utility
+from ponder.router._args import check_controls
 from ponder.router._decide import Decider
 
 _LAM_MAX = 1e4
@@ -45,10 +47,11 @@ def calibrate(
     """
     if (target_cost is None) == (target_quality is None):
         raise ValueError("give exactly one of target_cost and target_quality")
-    if target_cost is not None and not target_cost > 0:
-        raise ValueError("target_cost must be > 0")
+    if target_cost is not None and not 0 < target_cost < math.inf:
+        raise ValueError("target_cost must be a finite number > 0")
     if target_quality is not None and not 0 < target_quality <= 1:
         raise ValueError("target_quality must be in (0, 1]")
+    check_controls(max_cost, None)
     if not texts:
         raise ValueError("no queries to calibrate on")
     ceiling = decider.menu.max_cost if max_cost is None else max_cost

@@ -20,6 +20,7 @@ from ponder._pricing import estimate_tokens
 from ponder.classifiers import ArmProfile, DifficultyClassifier
 from ponder.errors import MenuError, NoArmFitsError
 from ponder.policies import NO_ARM, VoteModel, choose_by_utility
+from ponder.router._args import check_controls
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -162,11 +163,8 @@ class Decider:
         """Pick the arm maximising P(success) - lam * cost / (dearest arm's cost), among
         the arms whose worst-case cost is under the ceiling."""
         lam = self.menu.lam if lam is None else lam
-        if not lam >= 0:
-            raise ValueError(f"lam must be >= 0, got {lam}")
         ceiling = self.menu.max_cost if max_cost is None else max_cost
-        if ceiling is not None and not ceiling > 0:
-            raise ValueError("max_cost must be > 0")
+        check_controls(ceiling, lam)  # NaN and infinity too: they pass a comparison
         est = self.estimate([text])
         p, cost, worst = est.p_success[0], est.expected_cost[0], est.worst_cost[0]
         scale = float(cost.max()) or 1.0

@@ -40,6 +40,7 @@ from ponder.router._accounting import (
     memory_key,
     reservation,
 )
+from ponder.router._args import as_messages, check_controls, check_json, check_number
 from ponder.router._decide import ArmEstimate, Decider, Decision
 from ponder.router._execute import Verifier, query_text
 from ponder.router._judge import Judge, ModelJudge
@@ -155,7 +156,7 @@ class Router:
     ) -> Decision:
         """The routing decision for ``messages``, without calling anything (and without
         escalation memory, which needs the store)."""
-        text = query_text(_messages(messages))
+        text = query_text(as_messages(messages))
         return self._decide(text, max_cost, lam)
 
     def complete(self, messages: Sequence[Mapping[str, Any]] | str, **kwargs: Any) -> Completion:
@@ -183,7 +184,7 @@ class Router:
         (``temperature``, ``max_tokens``, ...); ``model``, ``n`` and ``stream`` belong to
         the router and are ignored.
         """
-        plan = await self._plan(None, messages, max_cost, lam, tenant)
+        plan = await self._plan(None, messages, max_cost, lam, tenant, cache, openai_kwargs)
         limits = self._limits(budget_key, budget_limit)
         mkey = memory_key(tenant, plan[2])
         return await self._serve(*plan, tenant, limits, cache, openai_kwargs, mkey)
@@ -203,7 +204,9 @@ class Router:
         """Send ``messages`` to ``model`` as they are (no routing, one sample), with the
         same budgets, cache and trace as a routed request. ``model`` must be a menu
         model or listed in ``settings.passthrough``."""
-        plan = await self._plan(model, messages, max_cost, None, tenant)
+        if not isinstance(model, str):
+            raise RequestError(f"model must be a string, not {type(model).__name__}")
+        plan = await self._plan(model, messages, max_cost, None, tenant, cache, openai_kwargs)
         limits = self._limits(budget_key, budget_limit)
         return await self._serve(*plan, tenant, limits, cache, openai_kwargs, None)
 
@@ -228,7 +231,9 @@ class Router:
         """
         from ponder.router._streaming import open_stream
 
-        plan = await self._plan(model, messages, max_cost, lam, tenant)
+        if model is not None and not isinstance(model, str):
+            raise RequestError(f"model must be a string, not {type(model).__name__}")
+        plan = await self._plan(model, messages, max_cost, lam, tenant, cache, openai_kwargs)
         limits = self._limits(budget_key, budget_limit)
         mkey = memory_key(tenant, plan[2]) if model is None else None
         return await open_stream(self, *plan, tenant, limits, cache, openai_kwargs, mkey)
@@ -245,9 +250,20 @@ class Router:
         max_cost: float | None,
         lam: float | None,
         tenant: str,
+        cache: bool,
+        openai_kwargs: Mapping[str, Any],
     ) -> tuple[Runner, list[dict[str, Any]], str, Decision]:
-        """What to run: the router's arms and decision, or one pass-through model."""
-        msgs = _messages(messages)
+        """What to run: the router's arms and decision, or one pass-through model.
+
+        Checks every argument first: a wrong one must be a :class:`RequestError` here, not a
+        ``TypeError`` deep in the classifier or a provider error from litellm."""
+        check_controls(max_cost, lam)
+        if not isinstance(tenant, str):
+            raise RequestError(f"tenant must be a string, not {type(tenant).__name__}")
+        if not isinstance(cache, bool):
+            raise RequestError(f"cache must be True or False, not {cache!r}"[:200])
+        check_json("OpenAI parameters", dict(openai_kwargs))
+        msgs = as_messages(messages)
         text = query_text(msgs)
         if model is None:
             decision = self._decide(text, max_cost, lam)
@@ -275,6 +291,9 @@ class Router:
         self, budget_key: str | None, budget_limit: float | None
     ) -> list[tuple[str, float | None]]:
         limits: list[tuple[str, float | None]] = [(GLOBAL, self.settings.budget)]
+        if budget_key is not None and not isinstance(budget_key, str):
+            raise RequestError(f"budget_key must be a string, not {type(budget_key).__name__}")
+        check_number("budget_limit", budget_limit, positive=True)
         if budget_key is not None:
             limits.append((f"key:{budget_key}", budget_limit))
         return limits
@@ -336,10 +355,7 @@ class Router:
     def _decide(self, text: str, max_cost: float | None, lam: float | None) -> Decision:
         if not text.strip():
             raise RequestError("the request has no user message text to route")
-        if max_cost is not None and not max_cost > 0:
-            raise RequestError(f"max_cost must be a positive number of USD, got {max_cost}")
-        if lam is not None and not lam >= 0:
-            raise RequestError(f"lam must be >= 0, got {lam}")
+        check_controls(max_cost, lam)
         ceiling = max_cost if max_cost is not None else self.settings.max_cost
         return self._decider.decide(
             text, max_cost=ceiling, lam=lam if lam is not None else self.settings.lam
@@ -365,7 +381,11 @@ class Router:
         """Remember an escalation, cache the answer, record feedback: all best effort."""
         s, t = self.settings, c.ponder
         accepted = t.attempts[-1].outcome == "accepted"
-        if mkey is not None and s.memory_ttl > 0 and accepted and t.answered_by != t.chosen_arm:
+        # Only a weak answer says the query needs a stronger arm; a provider failure says
+        # nothing about the query, and remembering it would send the query to a dearer arm
+        # for memory_ttl after one transient fault.
+        needed = any(a.outcome not in ("accepted", "provider_error") for a in t.attempts[:-1])
+        if mkey is not None and s.memory_ttl > 0 and accepted and needed:
             await self._set(self.memory, mkey, t.answered_by.encode(), s.memory_ttl, "memory")
         if ckey is not None:
             await self._set(self.cache, ckey, c.model_dump_json().encode(), s.cache_ttl, "cache")
@@ -447,19 +467,6 @@ def _check_arms(menu: Menu, s: Settings, verifier: Verifier | None, judge: Judge
                 "model; pass Router(verifier=...), set 'judge' in the config, or use "
                 "aggregation 'majority'"
             )
-
-
-def _messages(messages: Sequence[Mapping[str, Any]] | str) -> list[dict[str, Any]]:
-    if isinstance(messages, str):
-        return [{"role": "user", "content": messages}]
-    if not isinstance(messages, Sequence) or not messages:
-        raise RequestError("messages must be a non-empty list of {'role', 'content'} objects")
-    out = []
-    for i, m in enumerate(messages):
-        if not isinstance(m, Mapping) or not isinstance(m.get("role"), str):
-            raise RequestError(f"messages[{i}] must be an object with a string 'role'")
-        out.append(dict(m))
-    return out
 
 
 def _provider_keys(menu: Menu) -> dict[str, str]:
