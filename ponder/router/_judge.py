@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from ponder._menu import Arm
-from ponder.router._llm import CallFailed, call, request_params
+from ponder.router._llm import BACKOFF, MAX_WAIT, CallFailed, call, request_params
 from ponder.router._trace import Usage
 
 _PROMPT = """You are judging candidate answers to a question. Read the question and every
@@ -59,12 +59,16 @@ class ModelJudge:
         api_key: str | None = None,
         timeout: float = 60.0,
         num_retries: int = 2,
+        retry_backoff: float = BACKOFF,
+        retry_max_wait: float = MAX_WAIT,
         max_chars: int = 4000,
     ) -> None:
         self.arm = arm
         self.api_key = api_key
         self.timeout = timeout
         self.num_retries = num_retries
+        self.retry_backoff = retry_backoff
+        self.retry_max_wait = retry_max_wait
         self.max_chars = max_chars
 
     def prompt(self, query: str, candidates: Sequence[str]) -> str:
@@ -85,6 +89,8 @@ class ModelJudge:
                 api_key=self.api_key,
                 timeout=self.timeout,
                 num_retries=self.num_retries,
+                backoff=self.retry_backoff,
+                max_wait=self.retry_max_wait,
             )
         except CallFailed as exc:
             return Judgement(None, error=str(exc))

@@ -102,6 +102,8 @@ class Router:
                 api_key=_provider_keys(j).get(s.judge.label),
                 timeout=s.timeout,
                 num_retries=s.num_retries,
+                retry_backoff=s.retry_backoff,
+                retry_max_wait=s.retry_max_wait,
             )
         _check_arms(self.menu, s, verifier, judge)
         self.store: Any = None
