@@ -34,6 +34,7 @@ def train(
     """
     from ponder.classifiers import DifficultyClassifier, save_classifier
     from ponder.outcomes import LoadReport, OutcomeTable, load_many
+    from ponder.router._redis import read_feedback, redact_url
 
     if backend not in ("lightgbm", "logistic"):
         raise ValueError(f"--backend must be 'lightgbm' or 'logistic', not '{backend}'")
@@ -54,10 +55,9 @@ def train(
         import asyncio
 
         from ponder.router._feedback import feedback_table
-        from ponder.router._redis import read_feedback
 
         events = asyncio.run(read_feedback(url))
-        fb, report = feedback_table(events, source=_redact(url))
+        fb, report = feedback_table(events, source=redact_url(url))
         tables.append(fb)
         reports.append(report)
     table = OutcomeTable.concat(tables)
@@ -66,22 +66,10 @@ def train(
     clf = DifficultyClassifier(backend=backend, cv_folds=folds, seed=seed)  # type: ignore[arg-type]
     with status("training") as say:
         clf.fit(table, progress=say)
-    save_classifier(clf, out, sources=[Path(f).name for f in files] + [_redact(u) for u in urls])
+    save_classifier(clf, out, sources=[Path(f).name for f in files] + [redact_url(u) for u in urls])
     m = clf.metrics_
     typer.echo(
         f"trained on {int(m['n_queries'])} queries, {int(m['n_observations'])} outcomes, "
         f"{len(clf.arms_)} arms; out-of-fold log loss {m['oof_log_loss']:.4f} "
         f"(per-arm base rate {m['baseline_log_loss']:.4f}); saved to {out}"
     )
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, fit for a manifest or a message."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ponder.errors import ConfigError, StoreUnavailable
 from ponder.router._stores import FeedbackEvent
@@ -261,3 +261,14 @@ def _secrets(url: str) -> tuple[str, ...]:
     except ValueError:
         return ()
     return tuple({password, unquote(password)}) if password else ()
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, fit for a manifest or a message (where
+    :func:`_where` keeps only the server)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

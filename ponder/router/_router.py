@@ -44,7 +44,7 @@ from ponder.router._args import as_messages, check_controls, check_json, check_n
 from ponder.router._decide import ArmEstimate, Decider, Decision
 from ponder.router._execute import Verifier, query_text
 from ponder.router._judge import Judge, ModelJudge
-from ponder.router._run import Runner
+from ponder.router._run import Plan, Runner
 from ponder.router._settings import Settings
 from ponder.router._stores import (
     AttemptRecord,
@@ -187,9 +187,7 @@ class Router:
         the router and are ignored.
         """
         plan = await self._plan(None, messages, max_cost, lam, tenant, cache, openai_kwargs)
-        limits = self._limits(budget_key, budget_limit)
-        mkey = memory_key(tenant, plan[2])
-        return await self._serve(*plan, tenant, limits, cache, openai_kwargs, mkey)
+        return await self._serve(plan, self._limits(budget_key, budget_limit))
 
     async def aforward(
         self,
@@ -209,8 +207,7 @@ class Router:
         if not isinstance(model, str):
             raise RequestError(f"model must be a string, not {type(model).__name__}")
         plan = await self._plan(model, messages, max_cost, None, tenant, cache, openai_kwargs)
-        limits = self._limits(budget_key, budget_limit)
-        return await self._serve(*plan, tenant, limits, cache, openai_kwargs, None)
+        return await self._serve(plan, self._limits(budget_key, budget_limit))
 
     async def astream(
         self,
@@ -236,9 +233,7 @@ class Router:
         if model is not None and not isinstance(model, str):
             raise RequestError(f"model must be a string, not {type(model).__name__}")
         plan = await self._plan(model, messages, max_cost, lam, tenant, cache, openai_kwargs)
-        limits = self._limits(budget_key, budget_limit)
-        mkey = memory_key(tenant, plan[2]) if model is None else None
-        return await open_stream(self, *plan, tenant, limits, cache, openai_kwargs, mkey)
+        return await open_stream(self, plan, self._limits(budget_key, budget_limit))
 
     async def spent(self, key: str | None = None) -> float:
         """Total charged to the global budget, or to ``key``'s, including the reservations
@@ -254,7 +249,7 @@ class Router:
         tenant: str,
         cache: bool,
         openai_kwargs: Mapping[str, Any],
-    ) -> tuple[Runner, list[dict[str, Any]], str, Decision]:
+    ) -> Plan:
         """What to run: the router's arms and decision, or one pass-through model.
 
         Checks every argument first: a wrong one must be a :class:`RequestError` here, not a
@@ -268,9 +263,10 @@ class Router:
         msgs = as_messages(messages)
         text = query_text(msgs)
         if model is None:
-            decision = self._decide(text, max_cost, lam)
-            decision = await self._remembered(decision, memory_key(tenant, text))
-            return self._runner, msgs, text, decision
+            mkey = memory_key(tenant, text)
+            decision = await self._remembered(self._decide(text, max_cost, lam), mkey)
+            ckey = self._cache_key(tenant, msgs, openai_kwargs, decision, cache)
+            return Plan(self._runner, msgs, text, decision, tenant, openai_kwargs, mkey, ckey)
         arm = self.passthrough.get(model)
         if arm is None:
             raise UnknownModelError(
@@ -287,7 +283,8 @@ class Router:
         est = ArmEstimate(model, float("nan"), worst, 0.0, True, "pass-through", 1.0, worst)
         decision = Decision(model, "pass-through", 0.0, tokens, 0.0, ceiling, (est,))
         runner = dataclasses.replace(self._runner, arms={model: arm}, keys=self._passthrough_keys)
-        return runner, msgs, text, decision
+        ckey = self._cache_key(tenant, msgs, openai_kwargs, decision, cache)
+        return Plan(runner, msgs, text, decision, tenant, openai_kwargs, None, ckey)
 
     def _limits(
         self, budget_key: str | None, budget_limit: float | None
@@ -312,46 +309,29 @@ class Router:
             return None
         return cache_key(tenant, msgs, openai_kwargs, decision)
 
-    async def _cached(
-        self,
-        tenant: str,
-        msgs: list[dict[str, Any]],
-        openai_kwargs: Mapping[str, Any],
-        decision: Decision,
-        cache: bool,
-    ) -> Completion | None:
-        key = self._cache_key(tenant, msgs, openai_kwargs, decision, cache)
+    async def _cached(self, plan: Plan) -> Completion | None:
+        key = plan.cache_key
         hit = None if key is None else await self._get(self.cache, key, "cache")
         return None if hit is None else _from_cache(hit)
 
     async def _hold(self, decision: Decision, limits: list[tuple[str, float | None]]) -> Hold:
         return await self.budgets.hold(reservation(decision, self.settings.max_escalations), limits)
 
-    async def _serve(
-        self,
-        runner: Runner,
-        msgs: list[dict[str, Any]],
-        text: str,
-        decision: Decision,
-        tenant: str,
-        limits: list[tuple[str, float | None]],
-        cache: bool,
-        openai_kwargs: Mapping[str, Any],
-        mkey: str | None,
-    ) -> Completion:
+    async def _serve(self, plan: Plan, limits: list[tuple[str, float | None]]) -> Completion:
         """Cache lookup, budget hold, the attempts, settlement and bookkeeping."""
-        hit = await self._cached(tenant, msgs, openai_kwargs, decision, cache)
+        hit = await self._cached(plan)
         if hit is not None:
             return hit
-        hold = await self._hold(decision, limits)
+        hold = await self._hold(plan.decision, limits)
         try:
-            completion = await runner.run(msgs, text, decision, openai_kwargs)
+            completion = await plan.runner.run(
+                plan.msgs, plan.text, plan.decision, plan.openai_kwargs
+            )
         except BaseException:
             await self.budgets.release(hold)
             raise
         await self.budgets.settle(hold, completion.ponder.cost)
-        ckey = self._cache_key(tenant, msgs, openai_kwargs, decision, cache)
-        await self._after(completion, tenant, text, mkey, ckey)
+        await self._after(completion, plan)
         return completion
 
     def _decide(self, text: str, max_cost: float | None, lam: float | None) -> Decision:
@@ -377,10 +357,9 @@ class Router:
         reason = f"remembered: this query needed '{arm}' last time ({decision.reason})"
         return dataclasses.replace(decision, chosen=arm, reason=reason)
 
-    async def _after(
-        self, c: Completion, tenant: str, text: str, mkey: str | None, ckey: str | None
-    ) -> None:
+    async def _after(self, c: Completion, plan: Plan) -> None:
         """Remember an escalation, cache the answer, record feedback: all best effort."""
+        tenant, text, mkey, ckey = plan.tenant, plan.text, plan.memory_key, plan.cache_key
         s, t = self.settings, c.ponder
         accepted = t.attempts[-1].outcome == "accepted"
         # Only a weak answer says the query needs a stronger arm; a provider failure says

@@ -112,15 +112,7 @@ class Runner:
             answered_by=arm.label,
             reason=decision.reason,
             difficulty=decision.difficulty,
-            arms=tuple(
-                ArmChoice(
-                    arm=e.arm,
-                    p_success=None if math.isnan(e.p_success) else e.p_success,
-                    expected_cost=e.expected_cost,
-                    fits=e.fits,
-                )
-                for e in decision.arms
-            ),
+            arms=arm_choices(decision),
             attempts=tuple(attempts),
             escalations=len(attempts) - 1,
             samples_used=sum(a.samples_used for a in attempts),
@@ -158,26 +150,56 @@ class Runner:
             return "low_agreement"
         return "accepted"
 
+    def provider_options(self, arm: Arm) -> dict[str, Any]:
+        """The keyword arguments every provider call of ``arm`` takes from the settings."""
+        s = self.settings
+        return {
+            "api_key": self.keys.get(arm.label),
+            "timeout": s.timeout,
+            "num_retries": s.num_retries,
+            "backoff": s.retry_backoff,
+            "max_wait": s.retry_max_wait,
+        }
+
     def sampler(
         self, arm: Arm, msgs: list[dict[str, Any]], openai_kwargs: Mapping[str, Any]
     ) -> SampleCall:
         params = request_params(arm, openai_kwargs)
-        s = self.settings
-        key = self.keys.get(arm.label)
+        options = self.provider_options(arm)
 
         async def one() -> Sample:
-            return await call(
-                arm,
-                msgs,
-                params,
-                api_key=key,
-                timeout=s.timeout,
-                num_retries=s.num_retries,
-                backoff=s.retry_backoff,
-                max_wait=s.retry_max_wait,
-            )
+            return await call(arm, msgs, params, **options)
 
         return one
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One request, ready to run: what runs it, its messages and routed text, the decision,
+    and the keys it is remembered and cached under (``None``: not remembered / not cached),
+    each worked out once."""
+
+    runner: Runner
+    msgs: list[dict[str, Any]]
+    text: str
+    decision: Decision
+    tenant: str
+    openai_kwargs: Mapping[str, Any]
+    memory_key: str | None
+    cache_key: str | None
+
+
+def arm_choices(decision: Decision) -> tuple[ArmChoice, ...]:
+    """Each arm as the policy saw it, for the trace (a pass-through has no prediction)."""
+    return tuple(
+        ArmChoice(
+            arm=e.arm,
+            p_success=None if math.isnan(e.p_success) else e.p_success,
+            expected_cost=e.expected_cost,
+            fits=e.fits,
+        )
+        for e in decision.arms
+    )
 
 
 def provider_error(message: str, failures: list[CallFailed]) -> ProviderError:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +23,8 @@ from ponder.router._decide import Decision
 from ponder.router._escalate import next_arm
 from ponder.router._llm import CallFailed, Piece, stream
 from ponder.router._llm import request_params as _params
-from ponder.router._run import Runner, provider_error
+from ponder.router._run import Plan, arm_choices, provider_error
 from ponder.router._trace import (
-    ArmChoice,
     Attempt,
     Choice,
     Completion,
@@ -70,41 +69,28 @@ def replay(c: Completion) -> RoutedStream:
 
 
 async def open_stream(
-    router: Router,
-    runner: Runner,
-    msgs: list[dict[str, Any]],
-    text: str,
-    decision: Decision,
-    tenant: str,
-    limits: list[tuple[str, float | None]],
-    cache: bool,
-    openai_kwargs: Mapping[str, Any],
-    mkey: str | None,
+    router: Router, plan: Plan, limits: list[tuple[str, float | None]]
 ) -> RoutedStream:
-    """Stream ``decision`` live if one sample decides it, else compute and replay."""
+    """Stream ``plan`` live if one sample decides it, else compute and replay."""
+    runner, decision, msgs = plan.runner, plan.decision, plan.msgs
     arm = runner.arms[decision.chosen]
-    serve = (runner, msgs, text, decision, tenant, limits, cache, openai_kwargs, mkey)
     if arm.samples > 1 or runner.verifier is not None:
-        return replay(await router._serve(*serve))
-    hit = await router._cached(tenant, msgs, openai_kwargs, decision, cache)
+        return replay(await router._serve(plan, limits))
+    hit = await router._cached(plan)
     if hit is not None:
         return replay(hit)
     hold = await router._hold(decision, limits)
     pieces = stream(
         arm,
         msgs,
-        _params(arm, openai_kwargs),
-        api_key=runner.keys.get(arm.label),
-        timeout=runner.settings.timeout,
-        num_retries=runner.settings.num_retries,
-        backoff=runner.settings.retry_backoff,
-        max_wait=runner.settings.retry_max_wait,
+        _params(arm, plan.openai_kwargs),
+        **runner.provider_options(arm),
     )
     try:
         first = await anext(pieces)
     except (CallFailed, StopAsyncIteration) as exc:
         await router.budgets.release(hold)
-        return await _fallback(router, serve, decision, exc)
+        return await _fallback(router, plan, limits, exc)
     c_id, created = f"chatcmpl-ponder-{uuid.uuid4().hex}", int(time.time())
 
     async def events() -> AsyncIterator[str | Completion]:
@@ -151,18 +137,17 @@ async def open_stream(
             ponder=_trace(decision, attempt, arm.label),
         )
         await router.budgets.settle(hold, cost)
-        await router._after(
-            c, tenant, text, mkey, router._cache_key(tenant, msgs, openai_kwargs, decision, cache)
-        )
+        await router._after(c, plan)
         yield c
 
     return RoutedStream(c_id, created, arm.model, decision.chosen, False, True, events())
 
 
 async def _fallback(
-    router: Router, serve: tuple[Any, ...], decision: Decision, exc: BaseException
+    router: Router, plan: Plan, limits: list[tuple[str, float | None]], exc: BaseException
 ) -> RoutedStream:
     """The provider failed before any text: escalate as a failure would, then replay."""
+    runner, decision = plan.runner, plan.decision
     failed = next(e for e in decision.arms if e.arm == decision.chosen)
     first = (
         exc
@@ -173,11 +158,10 @@ async def _fallback(
     if nxt is None:
         message = f"'{failed.arm}' failed at the provider and no other arm fits"
         raise provider_error(message, [first])
-    runner, msgs, text, _, tenant, limits, cache, kw, mkey = serve
     moved = dataclasses.replace(decision, chosen=nxt.arm)
     rest = dataclasses.replace(runner, tried=runner.tried | {failed.arm})
     try:
-        c = await router._serve(rest, msgs, text, moved, tenant, limits, cache, kw, mkey)
+        c = await router._serve(dataclasses.replace(plan, runner=rest, decision=moved), limits)
     except ProviderError as later:
         # A timeout (504) only if the streamed arm timed out too; a mix is a 502.
         raise ProviderError(
@@ -216,15 +200,7 @@ def _trace(decision: Decision, attempt: Attempt, answered_by: str) -> Trace:
         answered_by=answered_by,
         reason=decision.reason,
         difficulty=decision.difficulty,
-        arms=tuple(
-            ArmChoice(
-                arm=e.arm,
-                p_success=None if e.p_success != e.p_success else e.p_success,
-                expected_cost=e.expected_cost,
-                fits=e.fits,
-            )
-            for e in decision.arms
-        ),
+        arms=arm_choices(decision),
         attempts=(attempt,),
         escalations=0,
         samples_used=1,

@@ -78,7 +78,7 @@ def test_train_reads_the_feedback_stream(redis_server: RedisServer, tmp_path: Pa
 
 
 def test_urls_are_redacted_in_manifests() -> None:
-    from ponder.cli._train import _redact
+    from ponder.router._redis import redact_url
 
-    assert _redact("redis://:s3cret@cache.local:6380/2") == "redis://:***@cache.local:6380/2"
-    assert _redact("redis://cache.local/0") == "redis://cache.local/0"
+    assert redact_url("redis://:s3cret@cache.local:6380/2") == "redis://:***@cache.local:6380/2"
+    assert redact_url("redis://cache.local/0") == "redis://cache.local/0"
