@@ -83,12 +83,14 @@ class CallFailed(Exception):
         *,
         retryable: bool = False,
         retry_after: float | None = None,
+        truncated: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.timeout = timeout
         self.retryable = retryable
         self.retry_after = retry_after
+        self.truncated = truncated
 
 
 def retry_wait(
@@ -189,7 +191,7 @@ async def _call_once(
         finish = getattr(choice, "finish_reason", None)
         usage = _usage(response)
     except Exception as exc:  # litellm maps every provider failure to its own classes
-        raise _failed(exc, api_key) from None
+        raise classify_failure(exc, api_key) from None
     cost = float(arm.price().cost(usage.prompt_tokens, usage.completion_tokens))
     return Sample(
         content=content,
@@ -224,7 +226,34 @@ def _kwargs(
     return kwargs
 
 
-def _failed(exc: Exception, api_key: str | None) -> CallFailed:
+TRUNCATED = "the provider's stream ended without a finish reason (truncated)"
+
+
+def _is_truncation(exc: BaseException) -> bool:
+    """Whether litellm gave up on a stream the provider cut short.
+
+    litellm 1.7x passed such a stream off as complete (ponder checks for that in
+    :func:`_provider_finished`); later releases raise ``MidStreamFallbackError`` instead.
+    Both end here as one kind of failure, so no caller depends on litellm's wording.
+    """
+    mid_stream = getattr(litellm().exceptions, "MidStreamFallbackError", None)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # walk the original exceptions
+        seen.add(id(current))
+        if mid_stream is not None and isinstance(current, mid_stream):
+            return True
+        if "ended before a finish_reason" in str(current):
+            return True
+        nxt = getattr(current, "original_exception", None)
+        current = nxt if isinstance(nxt, BaseException) else current.__cause__
+    return False
+
+
+def classify_failure(exc: Exception, api_key: str | None) -> CallFailed:
+    """The one place a litellm exception becomes a :class:`CallFailed`."""
+    if _is_truncation(exc):
+        return CallFailed(TRUNCATED, None, False, retryable=True, truncated=True)
     raw = getattr(exc, "status_code", None)
     status = raw if isinstance(raw, int) else None
     is_timeout = isinstance(exc, litellm().exceptions.Timeout) or status in (408, 504)
@@ -343,16 +372,11 @@ async def _stream_once(
                 yield Piece(text)
         ended = _provider_finished(response)
     except Exception as exc:
-        raise _failed(exc, api_key) from None
+        raise classify_failure(exc, api_key) from None
     if finish is None or not ended:
         # The connection closed cleanly, but the provider never said the answer was over
         # (no finish_reason; with OpenAI's wire, no [DONE] either): a cut, not an answer.
-        raise CallFailed(
-            "the provider's stream ended without a finish reason (truncated)",
-            None,
-            False,
-            retryable=True,
-        )
+        raise CallFailed(TRUNCATED, None, False, retryable=True, truncated=True)
     yield Piece("", finish, usage)
 
 

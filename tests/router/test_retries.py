@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 
 from ponder._menu import Arm
-from ponder.router._llm import CallFailed, Piece, Sample, call, retry_wait, stream
+from ponder.router._llm import (
+    CallFailed,
+    Piece,
+    Sample,
+    call,
+    classify_failure,
+    litellm,
+    retry_wait,
+    stream,
+)
 from tests.upstream import FakeUpstream
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -136,8 +145,9 @@ def test_a_stream_is_retried_before_its_first_text(up: FakeUpstream) -> None:
 def test_a_stream_cut_after_text_fails_and_is_not_retried(up: FakeUpstream) -> None:
     up.faults("m", rate=1.0, kinds=("truncated_stream",))
     got: list[Piece] = []
-    with pytest.raises(CallFailed, match="truncated"):
+    with pytest.raises(CallFailed) as info:
         collect(openai_arm(up), retries=3, sink=got)
+    assert info.value.truncated and info.value.retryable and not info.value.timeout
     assert got and ANSWER.startswith("".join(p.content for p in got))
     assert all(p.finish_reason is None for p in got)  # never passed off as complete
     assert up.calls("m") == 1
@@ -147,9 +157,27 @@ def test_a_stream_cut_before_any_text_is_retried() -> None:
     with FakeUpstream() as up:
         up.script("m", ["Short"])  # one piece: the cut comes before it
         up.faults("m", rate=1.0, kinds=("truncated_stream",))
-        with pytest.raises(CallFailed, match="truncated"):
+        with pytest.raises(CallFailed) as info:
             collect(openai_arm(up), retries=2)
+        assert info.value.truncated
         assert up.calls("m") == 3
+
+
+def test_litellm_mid_stream_errors_are_classified_as_truncation_whatever_their_wording() -> None:
+    lm = litellm()
+    cut = lm.exceptions.MidStreamFallbackError(
+        message="anything at all", model="m", llm_provider="openai"
+    )
+    failed = classify_failure(cut, api_key=None)
+    assert failed.truncated and failed.retryable and not failed.timeout
+    # Wrapped inside another litellm error, it is still a truncation.
+    outer = lm.exceptions.APIConnectionError(message="x", llm_provider="openai", model="m")
+    outer.original_exception = cut  # type: ignore[attr-defined]
+    assert classify_failure(outer, api_key=None).truncated
+    # A plain server error is not.
+    plain = lm.exceptions.InternalServerError(message="boom", llm_provider="openai", model="m")
+    failed = classify_failure(plain, api_key=None)
+    assert not failed.truncated and failed.retryable and failed.status == 500
 
 
 def test_retry_wait_backs_off_with_jitter_and_honours_retry_after() -> None:
