@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ponder._version import __version__
 from ponder.errors import PonderError
 from ponder.proxy._auth import Authenticator, Principal
+from ponder.proxy._bounds import bounded, operator_bounds
 from ponder.proxy._errors import ApiError, documented, from_ponder, install
 from ponder.proxy._limits import BodyLimit
 from ponder.proxy._metrics import Metrics
@@ -208,16 +209,10 @@ async def _answer(
 ) -> Completion | RoutedStream:
     params = body.openai_params()
     ctl = controls_from_headers(request.headers, body.ponder)
-    common: dict[str, Any] = {
-        "tenant": who.tenant,
-        "budget_key": who.key_id,
-        "budget_limit": who.budget,
-        "cache": ctl.cache,
-        "max_cost": ctl.max_cost,
-        **params,
-    }
     messages = body.message_dicts()
     if not body.model.startswith(PREFIX):
+        limits = bounded(operator_bounds(router, None), ctl)
+        common = _common(who, ctl.cache, limits.max_cost, params)
         if body.stream:
             return await router.astream(messages, model=body.model, **common)
         return await router.aforward(body.model, messages, **common)
@@ -229,10 +224,23 @@ async def _answer(
             "invalid_request_error",
             "model_not_found",
         )
-    profile = profiles[name]
-    lam = ctl.lam if ctl.lam is not None else (profile.lam if profile else None)
-    if ctl.max_cost is None and profile is not None:
-        common["max_cost"] = profile.max_cost
+    limits = bounded(operator_bounds(router, profiles[name]), ctl)
+    common = _common(who, ctl.cache, limits.max_cost, params)
     if body.stream:
-        return await router.astream(messages, lam=lam, **common)
-    return await router.acomplete(messages, lam=lam, **common)
+        return await router.astream(messages, lam=limits.lam, **common)
+    return await router.acomplete(messages, lam=limits.lam, **common)
+
+
+def _common(
+    who: Principal, cache: bool, max_cost: float | None, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The router's keyword arguments every request takes: who pays, the ceiling, the
+    cache switch and the OpenAI parameters."""
+    return {
+        "tenant": who.tenant,
+        "budget_key": who.key_id,
+        "budget_limit": who.budget,
+        "cache": cache,
+        "max_cost": max_cost,
+        **params,
+    }

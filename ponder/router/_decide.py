@@ -29,8 +29,9 @@ FloatArray = npt.NDArray[np.float64]
 class ArmEstimate:
     """One arm for one query. ``p_success`` is the arm's as configured (a vote's success
     for sampled arms); ``expected_cost`` is what the policy weighs (at the expected sample
-    count for adaptive arms); ``worst_cost`` (all samples drawn) is what must fit the
-    ceiling."""
+    count for adaptive arms); ``worst_cost`` (all samples drawn, each with the arm's
+    thinking and expected answer) is what must fit the ceiling: the router then caps each
+    answer at what is left of the ceiling, so the ceiling, not this, bounds the spend."""
 
     arm: str
     p_success: float
@@ -40,6 +41,9 @@ class ArmEstimate:
     ability_source: str
     expected_samples: float = 1.0
     worst_cost: float = 0.0
+    prompt_tokens: int = 0
+    """The whole request's tokens as this arm's provider counts them (or an over-estimate);
+    the router sizes the answer's ``max_tokens`` from it."""
 
 
 @dataclass(frozen=True)
@@ -112,26 +116,49 @@ class Decider:
         self.votes = votes if votes is not None else VoteModel()
         self.adaptive_confidence = adaptive_confidence
         self.profiles = resolve_profiles(clf, menu)
-        # Cost of one sample is affine in the query's input tokens: fixed + per_token * tokens.
-        ones = np.ones(1)
-        n = np.array([a.samples for a in menu.arms], dtype=np.float64)
-        fixed = np.array([a.expected_cost(0 * ones)[0] for a in menu.arms]) / n
-        self._per_token = np.array([a.expected_cost(ones)[0] for a in menu.arms]) / n - fixed
-        self._fixed = fixed
-        self._samples = n
+        # One sample costs (prompt * input price + output * output price) / 1e6, where the
+        # output is the arm's thinking budget and expected answer.
+        prices = [a.price() for a in menu.arms]
+        self._in_price = np.array([p.input for p in prices], dtype=np.float64)
+        self._out_price = np.array([p.output for p in prices], dtype=np.float64)
+        self._thinking = np.array([a.thinking_budget or 0 for a in menu.arms], dtype=np.float64)
+        self._answer = np.array([a.output_tokens for a in menu.arms], dtype=np.float64)
+        self._samples = np.array([a.samples for a in menu.arms], dtype=np.float64)
 
-    def sample_costs(self, texts: Sequence[str]) -> FloatArray:
-        """Expected USD of one sample of each arm for each query, shape (n, k)."""
-        tokens = np.array([estimate_tokens(t) for t in texts], dtype=np.float64)
-        out: FloatArray = self._fixed[None, :] + self._per_token[None, :] * tokens[:, None]
+    def sample_costs(
+        self,
+        texts: Sequence[str],
+        prompt_tokens: Sequence[float] | None = None,
+        answer_tokens: int | None = None,
+    ) -> FloatArray:
+        """Expected USD of one sample of each arm for each query, shape (n, k).
+
+        ``prompt_tokens`` (one per arm, for every query) is the whole request as each arm's
+        provider counts it; without it, the query text's length is the estimate. A client's
+        ``answer_tokens`` limit below an arm's expected answer shortens that answer."""
+        if prompt_tokens is None:
+            tokens = np.array([estimate_tokens(t) for t in texts], dtype=np.float64)
+            prompt = np.broadcast_to(tokens[:, None], (len(texts), len(self._samples)))
+        else:
+            row = np.asarray(prompt_tokens, dtype=np.float64)
+            prompt = np.broadcast_to(row[None, :], (len(texts), len(self._samples)))
+        answer = self._answer if answer_tokens is None else np.minimum(self._answer, answer_tokens)
+        output = self._thinking + answer
+        out: FloatArray = (prompt * self._in_price + output * self._out_price) / 1e6
         return out
 
     def expected_costs(self, texts: Sequence[str]) -> FloatArray:
         """Expected USD per arm for each query at each arm's full sample count, (n, k)."""
         return self.sample_costs(texts) * self._samples[None, :]
 
-    def estimate(self, texts: Sequence[str]) -> Estimates:
-        """Success, cost and samples of every arm, as configured, for each query."""
+    def estimate(
+        self,
+        texts: Sequence[str],
+        prompt_tokens: Sequence[float] | None = None,
+        answer_tokens: int | None = None,
+    ) -> Estimates:
+        """Success, cost and samples of every arm, as configured, for each query (costs as
+        in :meth:`sample_costs`)."""
         pred = self.clf.predict(list(texts), arms=self.profiles)
         p1 = pred.p_success
         p = p1.copy()
@@ -148,7 +175,7 @@ class Decider:
                 # best_of_n is scored as a vote: a verifier or judge is taken to pick at
                 # least as well as the majority, and no better is promised.
                 p[:, j] = self.votes.p_vote(p1[:, j], arm.samples)
-        per_sample = self.sample_costs(texts)
+        per_sample = self.sample_costs(texts, prompt_tokens, answer_tokens)
         return Estimates(
             p_success=p,
             expected_cost=per_sample * samples,
@@ -158,14 +185,26 @@ class Decider:
         )
 
     def decide(
-        self, text: str, *, max_cost: float | None = None, lam: float | None = None
+        self,
+        text: str,
+        *,
+        max_cost: float | None = None,
+        lam: float | None = None,
+        prompt_tokens: Sequence[int] | None = None,
+        answer_tokens: int | None = None,
     ) -> Decision:
         """Pick the arm maximising P(success) - lam * cost / (dearest arm's cost), among
-        the arms whose worst-case cost is under the ceiling."""
+        the arms whose worst-case cost is under the ceiling.
+
+        ``prompt_tokens`` (one per menu arm) prices the whole request each arm would be
+        sent, which is what the router passes; without it only ``text`` is priced. The
+        worst case is the prompt plus each sample's thinking and expected answer (or the
+        client's shorter ``answer_tokens``): the router caps the answer at whatever of the
+        ceiling is left, so an arm that fits this far is never stopped by the ceiling."""
         lam = self.menu.lam if lam is None else lam
         ceiling = self.menu.max_cost if max_cost is None else max_cost
         check_controls(ceiling, lam)  # NaN and infinity too: they pass a comparison
-        est = self.estimate([text])
+        est = self.estimate([text], prompt_tokens, answer_tokens)
         p, cost, worst = est.p_success[0], est.expected_cost[0], est.worst_cost[0]
         scale = float(cost.max()) or 1.0
         fits = np.ones(len(cost), dtype=bool) if ceiling is None else worst <= ceiling
@@ -176,6 +215,11 @@ class Decider:
                 f"'{self.menu.labels[int(worst.argmin())]}', may cost ${worst.min():.6f}"
             )
         utility = p - lam * cost / scale
+        tokens = (
+            [estimate_tokens(text)] * len(self.profiles)
+            if prompt_tokens is None
+            else [int(t) for t in prompt_tokens]
+        )
         estimates = tuple(
             ArmEstimate(
                 arm=prof.name,
@@ -186,6 +230,7 @@ class Decider:
                 ability_source=prof.source,
                 expected_samples=float(est.expected_samples[0, i]),
                 worst_cost=float(worst[i]),
+                prompt_tokens=tokens[i],
             )
             for i, prof in enumerate(self.profiles)
         )
@@ -193,7 +238,7 @@ class Decider:
             chosen=self.profiles[j].name,
             reason=_explain(estimates, j, lam, ceiling),
             difficulty=float(est.difficulty[0]),
-            input_tokens=estimate_tokens(text),
+            input_tokens=max(tokens),
             lam=lam,
             max_cost=ceiling,
             arms=estimates,

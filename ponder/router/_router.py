@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import os
 import time
 from collections.abc import Coroutine, Mapping, Sequence
@@ -19,10 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-
 from ponder._menu import Arm, Menu
-from ponder._pricing import estimate_tokens
 from ponder.aggregators import AnswerExtractor, StoppingRule, extract_answer
 from ponder.classifiers import DifficultyClassifier
 from ponder.errors import (
@@ -41,6 +39,7 @@ from ponder.router._accounting import (
     reservation,
 )
 from ponder.router._args import as_messages, check_controls, check_json, check_number
+from ponder.router._ceiling import acount_prompts, answer_tokens, count_prompts, least_output
 from ponder.router._decide import ArmEstimate, Decider, Decision
 from ponder.router._execute import Verifier, query_text
 from ponder.router._judge import Judge, ModelJudge
@@ -158,8 +157,9 @@ class Router:
     ) -> Decision:
         """The routing decision for ``messages``, without calling anything (and without
         escalation memory, which needs the store)."""
-        text = query_text(as_messages(messages))
-        return self._decide(text, max_cost, lam)
+        msgs = as_messages(messages)
+        tokens = count_prompts([a.model for a in self.menu.arms], msgs)
+        return self._decide(query_text(msgs), max_cost, lam, tokens, None)
 
     def complete(self, messages: Sequence[Mapping[str, Any]] | str, **kwargs: Any) -> Completion:
         """Blocking :meth:`acomplete`."""
@@ -262,9 +262,12 @@ class Router:
         check_json("OpenAI parameters", dict(openai_kwargs))
         msgs = as_messages(messages)
         text = query_text(msgs)
+        answer = answer_tokens(openai_kwargs)
         if model is None:
+            counts = await acount_prompts([a.model for a in self.menu.arms], msgs)
             mkey = memory_key(tenant, text)
-            decision = await self._remembered(self._decide(text, max_cost, lam), mkey)
+            decided = self._decide(text, max_cost, lam, counts, answer)
+            decision = await self._remembered(decided, mkey)
             ckey = self._cache_key(tenant, msgs, openai_kwargs, decision, cache)
             return Plan(self._runner, msgs, text, decision, tenant, openai_kwargs, mkey, ckey)
         arm = self.passthrough.get(model)
@@ -273,14 +276,15 @@ class Router:
                 f"model '{model}' is neither a routing profile nor a pass-through model "
                 f"(pass-through: {', '.join(sorted(self.passthrough)) or 'none'})"
             )
-        ceiling = max_cost if max_cost is not None else self.settings.max_cost
-        tokens = estimate_tokens(text)
-        worst = float(arm.expected_cost(np.array([float(tokens)]))[0])
+        ceiling = max_cost if max_cost is not None else self.ceiling
+        tokens = (await acount_prompts([arm.model], msgs))[arm.model]
+        worst = float(arm.price().cost(tokens, least_output(arm, answer)))
         if ceiling is not None and worst > ceiling:
             raise NoArmFitsError(
-                f"'{model}' may cost ${worst:.6f}, over the ceiling of ${ceiling:.6f}"
+                f"'{model}' may cost ${worst:.6f} ({tokens} prompt tokens and a short "
+                f"answer), over the ceiling of ${ceiling:.6f}"
             )
-        est = ArmEstimate(model, float("nan"), worst, 0.0, True, "pass-through", 1.0, worst)
+        est = ArmEstimate(model, math.nan, worst, 0.0, True, "pass-through", 1.0, worst, tokens)
         decision = Decision(model, "pass-through", 0.0, tokens, 0.0, ceiling, (est,))
         runner = dataclasses.replace(self._runner, arms={model: arm}, keys=self._passthrough_keys)
         ckey = self._cache_key(tenant, msgs, openai_kwargs, decision, cache)
@@ -334,13 +338,30 @@ class Router:
         await self._after(completion, plan)
         return completion
 
-    def _decide(self, text: str, max_cost: float | None, lam: float | None) -> Decision:
+    @property
+    def ceiling(self) -> float | None:
+        """The operator's per-request ceiling: the settings', else the menu's."""
+        s = self.settings.max_cost
+        return s if s is not None else self.menu.max_cost
+
+    def _decide(
+        self,
+        text: str,
+        max_cost: float | None,
+        lam: float | None,
+        tokens: Mapping[str, int],
+        answer: int | None,
+    ) -> Decision:
+        """The decision over the whole request (``tokens``: its prompt tokens per model)."""
         if not text.strip():
             raise RequestError("the request has no user message text to route")
         check_controls(max_cost, lam)
-        ceiling = max_cost if max_cost is not None else self.settings.max_cost
         return self._decider.decide(
-            text, max_cost=ceiling, lam=lam if lam is not None else self.settings.lam
+            text,
+            max_cost=max_cost if max_cost is not None else self.ceiling,
+            lam=lam if lam is not None else self.settings.lam,
+            prompt_tokens=[tokens[a.model] for a in self.menu.arms],
+            answer_tokens=answer,
         )
 
     async def _remembered(self, decision: Decision, key: str) -> Decision:

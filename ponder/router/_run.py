@@ -15,12 +15,13 @@ from typing import Any
 
 from ponder._menu import Arm
 from ponder.aggregators import AnswerExtractor, StoppingRule
-from ponder.errors import ProviderError
+from ponder.errors import NoArmFitsError, ProviderError
+from ponder.router._ceiling import capped_params
 from ponder.router._decide import ArmEstimate, Decision
 from ponder.router._escalate import next_arm
 from ponder.router._execute import ArmRun, SampleCall, Verifier, run_arm
 from ponder.router._judge import Judge
-from ponder.router._llm import CallFailed, Sample, call, request_params
+from ponder.router._llm import CallFailed, Sample, call
 from ponder.router._settings import Settings
 from ponder.router._trace import (
     ArmChoice,
@@ -66,9 +67,19 @@ class Runner:
         failures: list[CallFailed] = []
         while current is not None:
             arm = self.arms[current.arm]
+            # What is left of the ceiling bounds every sample this arm may draw.
+            left = None if decision.max_cost is None else decision.max_cost - spent
+            most = max(1, min(arm.samples, s.max_samples - used))
+            try:
+                params = capped_params(arm, openai_kwargs, current.prompt_tokens, left, most)
+            except NoArmFitsError:
+                if not attempts:
+                    raise
+                stopped = "ceiling"  # escalation checked the fit; rounding may still differ
+                break
             run = await run_arm(
                 arm,
-                self.sampler(arm, msgs, openai_kwargs),
+                self.sampler(arm, msgs, params),
                 query=text,
                 limit=s.max_samples - used,
                 rule=self.rule,
@@ -162,9 +173,10 @@ class Runner:
         }
 
     def sampler(
-        self, arm: Arm, msgs: list[dict[str, Any]], openai_kwargs: Mapping[str, Any]
+        self, arm: Arm, msgs: list[dict[str, Any]], params: Mapping[str, Any]
     ) -> SampleCall:
-        params = request_params(arm, openai_kwargs)
+        """One provider call of ``arm`` with the request's parameters as the arm sends them
+        (:func:`~ponder.router._ceiling.capped_params`)."""
         options = self.provider_options(arm)
 
         async def one() -> Sample:

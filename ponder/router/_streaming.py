@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from ponder._pricing import estimate_tokens
 from ponder.errors import ProviderError
+from ponder.router._ceiling import capped_params
 from ponder.router._decide import Decision
 from ponder.router._escalate import next_arm
 from ponder.router._llm import CallFailed, Piece, stream
-from ponder.router._llm import request_params as _params
 from ponder.router._run import Plan, arm_choices, provider_error
 from ponder.router._trace import (
     Attempt,
@@ -79,13 +79,10 @@ async def open_stream(
     hit = await router._cached(plan)
     if hit is not None:
         return replay(hit)
+    chosen = next(e for e in decision.arms if e.arm == decision.chosen)
+    params = capped_params(arm, plan.openai_kwargs, chosen.prompt_tokens, decision.max_cost, 1)
     hold = await router._hold(decision, limits)
-    pieces = stream(
-        arm,
-        msgs,
-        _params(arm, plan.openai_kwargs),
-        **runner.provider_options(arm),
-    )
+    pieces = stream(arm, msgs, params, **runner.provider_options(arm))
     try:
         first = await anext(pieces)
     except (CallFailed, StopAsyncIteration) as exc:

@@ -47,20 +47,26 @@ def test_routed_request_answers_with_the_decision(up: FakeUpstream, proxy: Proxy
 def test_controls_in_extra_body_and_headers(up: FakeUpstream, proxy: ProxyFactory) -> None:
     up.script("small", ["It is 42"])
     up.script("big", ["It is 42"])
-    p = proxy(settings(up))
+    # The operator's lam 0 buys quality; a client may ask for cheaper (a higher lam), but
+    # not for dearer than the operator's (issue 10: see test_ceilings.py).
+    p = proxy(settings(up, lam=0))
     c = client(p.base_url)
     r = c.chat.completions.create(
-        model="ponder/auto",
-        messages=[{"role": "user", "content": QUESTION}],
-        extra_body={"ponder": {"lam": 0}},
+        model="ponder/auto", messages=[{"role": "user", "content": QUESTION}]
     )
-    assert (r.model_extra or {})["ponder"]["answered_by"] == "big"  # lam 0 buys quality
+    assert (r.model_extra or {})["ponder"]["answered_by"] == "big"
     r = c.chat.completions.create(
         model="ponder/auto",
         messages=[{"role": "user", "content": QUESTION}],
-        extra_headers={"x-ponder-lam": "0"},
+        extra_body={"ponder": {"lam": 100}},
     )
-    assert (r.model_extra or {})["ponder"]["answered_by"] == "big"
+    assert (r.model_extra or {})["ponder"]["answered_by"] == "small"
+    r = c.chat.completions.create(
+        model="ponder/auto",
+        messages=[{"role": "user", "content": QUESTION}],
+        extra_headers={"x-ponder-lam": "100"},
+    )
+    assert (r.model_extra or {})["ponder"]["answered_by"] == "small"
     with pytest.raises(openai.BadRequestError, match=r"no_arm_fits|ceiling"):
         c.chat.completions.create(
             model="ponder/auto",
