@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.feature_extraction.text import TfidfVectorizer
 
+from ponder._menu import Menu
 from ponder.classifiers import DifficultyClassifier
 from ponder.classifiers._irt import Backend
 from ponder.errors import PonderError
@@ -42,15 +42,26 @@ from ponder.simulate._report import Report
 from ponder.simulate._simulate import simulate
 from ponder.simulate._splits import grouped_kfold
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._reference_routers import (
+    KnnTfidfRouter,
+    LogisticTfidfRouter,
+    MatrixFactorisationRouter,
+)
+
 FloatArray = npt.NDArray[np.float64]
 Folds = list[tuple[OutcomeTable, OutcomeTable]]  # (train, test): one pair, or one per fold
 SEED = 0
-ROUTERS = ("ponder", "ponder-logistic", "knn-tfidf")
+ROUTERS = ("ponder", "ponder-logistic", "knn-tfidf", "logistic-tfidf", "mf-tfidf")
+REFERENCES = {
+    "knn-tfidf": KnnTfidfRouter,
+    "logistic-tfidf": LogisticTfidfRouter,
+    "mf-tfidf": MatrixFactorisationRouter,
+}
 BACKENDS: tuple[tuple[Backend, str], ...] = (
     ("lightgbm", "ponder"),
     ("logistic", "ponder-logistic"),
 )
-K_GRID = (5, 10, 20, 40, 80)
 _T0 = time.perf_counter()
 
 # RouteLLM's figures for its routers on the same data (GPT-4-1106 vs Mixtral-8x7B), as
@@ -75,65 +86,6 @@ ROUTELLM_NOTE = (
 
 def say(msg: str) -> None:
     print(f"[{time.perf_counter() - _T0:7.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-# ------------------------------------------------------------------------------ kNN router
-class KnnTfidfRouter:
-    """p[i, j] = mean score of arm j over the k training queries nearest to query i
-    (cosine similarity of TF-IDF vectors); unmeasured cells are skipped."""
-
-    def __init__(self, k_grid: tuple[int, ...] = K_GRID, folds: int = 5, seed: int = SEED):
-        self.k_grid, self.folds, self.seed = k_grid, folds, seed
-
-    def fit(self, train: OutcomeTable) -> KnnTfidfRouter:
-        self.k_ = self._choose_k(train)
-        self.vec_, self.X_ = self._index(train.prompts)
-        self.scores_ = train.scores
-        return self
-
-    def predict(self, prompts: tuple[str, ...]) -> FloatArray:
-        nn = self._neighbours(self.vec_, self.X_, prompts, self.k_)
-        return self._mean(self.scores_, nn, self.k_)
-
-    @staticmethod
-    def _index(prompts: tuple[str, ...]) -> tuple[TfidfVectorizer, Any]:
-        vec = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2))
-        return vec, vec.fit_transform(prompts)  # rows are L2-normalised: dot = cosine
-
-    @staticmethod
-    def _neighbours(
-        vec: TfidfVectorizer, X: Any, prompts: tuple[str, ...], k: int, chunk: int = 512
-    ) -> npt.NDArray[np.int64]:
-        """Indices of the ``k`` most similar training rows, most similar first (ties: lower
-        index first, so the result is deterministic)."""
-        Q = vec.transform(prompts)
-        k = min(k, X.shape[0])
-        out = np.empty((Q.shape[0], k), dtype=np.int64)
-        for s in range(0, Q.shape[0], chunk):
-            sim = (Q[s : s + chunk] @ X.T).toarray()
-            order = np.argsort(-sim, axis=1, kind="stable")
-            out[s : s + chunk] = order[:, :k]
-        return out
-
-    @staticmethod
-    def _mean(scores: FloatArray, nn: npt.NDArray[np.int64], k: int) -> FloatArray:
-        s = scores[nn[:, :k]]  # [n, k, arms]
-        measured = ~np.isnan(s)
-        total, count = np.where(measured, s, 0.0).sum(axis=1), measured.sum(axis=1)
-        fallback = np.broadcast_to(np.nanmean(scores, axis=0), total.shape)
-        return np.where(count > 0, total / np.maximum(count, 1), fallback)
-
-    def _choose_k(self, train: OutcomeTable) -> int:
-        """The k of the grid with the least out-of-fold squared error on ``train``."""
-        err = np.zeros(len(self.k_grid))
-        for tr, te in grouped_kfold(list(train.ids), self.folds, seed=self.seed):
-            vec, X = self._index(tuple(train.prompts[i] for i in tr))
-            prompts = tuple(train.prompts[i] for i in te)
-            nn = self._neighbours(vec, X, prompts, max(self.k_grid))
-            y = train.scores[te]
-            for g, k in enumerate(self.k_grid):
-                err[g] += np.nansum((self._mean(train.scores[tr], nn, k) - y) ** 2)
-        return self.k_grid[int(np.argmin(err))]
 
 
 # ------------------------------------------------------------------------------ datasets
@@ -172,6 +124,17 @@ def _cv(name: str, k: int) -> Callable[[Path], Folds]:
     return load
 
 
+def _reasoning_gym(folder: Path) -> Folds:
+    """5 folds grouped by generator: every test puzzle comes from a generator no training
+    row came from (ids are ``rg-<config>-<category>-<generator>-<hash>``)."""
+    table = price_table(
+        load_outcomes(folder / "outcomes.jsonl").table, Menu.load(folder / "menu.yaml")
+    )
+    generator = ["-".join(i.split("-")[2:4]) for i in table.ids]
+    folds = grouped_kfold(list(table.ids), 5, groups=generator, seed=SEED)
+    return [(table.take(tr), table.take(te)) for tr, te in folds]
+
+
 def _llmrouter(folder: Path) -> Folds:
     return _holdout(_imported("llmrouter", folder, "train"), _imported("llmrouter", folder, "test"))
 
@@ -185,6 +148,13 @@ DATASETS = {
         Dataset("routellm-gsm8k", "RouteLLM GSM8K", _cv("routellm-gsm8k", 5), "routellm", _CV),
         Dataset("routellm-mmlu", "RouteLLM MMLU", _cv("routellm-mmlu", 5), "routellm", _CV),
         Dataset("llmrouter", "LLMRouter", _llmrouter, "llmrouter", _HO + ", deduplicated"),
+        Dataset(
+            "reasoning-gym",
+            "reasoning-gym",
+            _reasoning_gym,
+            "reasoning-gym",
+            "5-fold CV grouped by generator",
+        ),
     )
 }
 
@@ -196,7 +166,6 @@ def run_dataset(ds: Dataset, shared: Path) -> dict[str, Any]:
     n, k = replay.n_queries, replay.n_arms
     preds = {r: np.full((n, k), np.nan) for r in ROUTERS}
     cost = np.full((n, k), np.nan)
-    knn_k: list[int] = []
     row = 0
     for f, (train, test) in enumerate(folds):
         rows = slice(row, row + test.n_queries)
@@ -209,15 +178,16 @@ def run_dataset(ds: Dataset, shared: Path) -> dict[str, Any]:
             make = partial(DifficultyClassifier, backend=backend, seed=SEED)
             preds[name][rows] = predict_holdout(train, test, make, lambda _m: None)
             say(f"{where}: {name} fitted in {time.perf_counter() - t0:.0f}s")
-        knn = KnnTfidfRouter().fit(train)
-        preds["knn-tfidf"][rows] = knn.predict(test.prompts)
-        knn_k.append(knn.k_)
-        say(f"{where}: knn-tfidf k={knn.k_}")
+        for name, make_ref in REFERENCES.items():
+            t0 = time.perf_counter()
+            ref = make_ref().fit(train)
+            preds[name][rows] = ref.predict(test.prompts)
+            say(f"{where}: {name} fitted in {time.perf_counter() - t0:.0f}s")
     reports = {r: simulate(replay, preds[r], cost) for r in ROUTERS}
-    return summarise(ds, reports, knn_k)
+    return summarise(ds, reports)
 
 
-def summarise(ds: Dataset, reports: dict[str, Report], knn_k: list[int]) -> dict[str, Any]:
+def summarise(ds: Dataset, reports: dict[str, Report]) -> dict[str, Any]:
     """Figures of every router on one common AIQ range (see the module docstring)."""
     base = reports["ponder"]
     lo = base.summary.aiq_cost_range[0]
@@ -249,7 +219,6 @@ def summarise(ds: Dataset, reports: dict[str, Report], knn_k: list[int]) -> dict
         **best_of,
         "aiq_cost_range": [lo, hi],
         "two_arm": len(base.arms) == 2,
-        "knn_k": knn_k,
         "routers": out,
     }
 
@@ -272,7 +241,7 @@ def table_markdown(name: str, res: dict[str, Any]) -> str:
         "",
         f"{res['n_queries']} queries × {len(res['arms'])} arms, {res['evaluation']}. Best single "
         f"arm `{res['best_single_arm']}`: quality {res['best_single_quality']:.3f} at "
-        f"${res['best_single_cost']:.6f}/query. kNN k per fold: {res['knn_k']}.",
+        f"${res['best_single_cost']:.6f}/query.",
         "",
         _row(cols),
         "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
@@ -296,9 +265,9 @@ def table_markdown(name: str, res: dict[str, Any]) -> str:
 
 
 def summary_markdown(results: dict[str, dict[str, Any]]) -> str:
-    cols = ["dataset", "gap closed: ponder", "ponder-logistic", "knn-tfidf"]
+    cols = ["dataset", "gap closed: ponder", *ROUTERS[1:]]
     lines = ["### Summary", "", _row([*cols, "AIQ: ponder", "random", "oracle"])]
-    lines.append("|---|" + "---:|" * 6)
+    lines.append("|---|" + "---:|" * (len(cols) + 2))
     for res in results.values():
         r = res["routers"]
         gaps = [_num(r[x]["gap_closed"]) for x in ROUTERS]

@@ -18,6 +18,12 @@ from ponder.errors import MenuError
 Aggregation = Literal["first", "majority", "best_of_n"]
 Effort = Literal["minimal", "low", "medium", "high"]
 
+EFFORT_TOKENS: dict[str, int] = {"minimal": 0, "low": 1000, "medium": 2500, "high": 6000}
+"""Hidden reasoning tokens assumed per answer at each ``reasoning_effort`` (also for a
+reasoning model asked for no effort, which reasons at ``medium``). Providers bill them as
+output; they are assumptions to price an arm before it has run, set ``output_tokens`` and
+``thinking_budget`` from your own logs where you have them."""
+
 
 class Arm(BaseModel):
     """One way to answer: a model, how hard it thinks, how many samples, how they combine."""
@@ -34,6 +40,12 @@ class Arm(BaseModel):
     output_price: float | None = Field(default=None, ge=0, description="USD per 1M output tokens")
     output_tokens: int = Field(default=400, ge=1, description="expected answer tokens per sample")
     ability: float | None = Field(default=None, description="latent ability, overrides the model")
+    reasoning: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="reasoning strength 0-1; defaults from the effort, budget or model name",
+    )
     like: str | None = Field(default=None, description="a trained arm whose ability to borrow")
     adaptive: bool = Field(
         default=False, description="draw samples in batches, stop once the vote is settled"
@@ -63,6 +75,29 @@ class Arm(BaseModel):
     def label(self) -> str:
         return self.name or self.model
 
+    @property
+    def reasoning_strength(self) -> float:
+        """How strongly the arm reasons before answering (0-1): what it gains, by the
+        classifier's reckoning, on queries that need reasoning."""
+        if self.reasoning is not None:
+            return self.reasoning
+        from ponder.classifiers import reasoning_strength
+
+        return reasoning_strength(
+            self.model, effort=self.reasoning_effort, budget=self.thinking_budget
+        )
+
+    @property
+    def thinking_tokens(self) -> int:
+        """Hidden reasoning tokens expected per sample: the thinking budget, else the
+        effort's assumed count (:data:`EFFORT_TOKENS`), else, for a model that reasons by
+        default, the count at ``medium``."""
+        if self.thinking_budget is not None:
+            return self.thinking_budget
+        if self.reasoning_effort is not None:
+            return EFFORT_TOKENS[self.reasoning_effort]
+        return EFFORT_TOKENS["medium"] if self.reasoning_strength >= 1.0 else 0
+
     def price(self) -> Price:
         if self.input_price is not None and self.output_price is not None:
             return Price(self.input_price, self.output_price)
@@ -76,7 +111,7 @@ class Arm(BaseModel):
 
     def expected_cost(self, input_tokens: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Expected USD for one request, given each query's input tokens."""
-        out = self.output_tokens + (self.thinking_budget or 0)
+        out = self.output_tokens + self.thinking_tokens
         per_sample = self.price().cost(input_tokens, float(out))
         return np.asarray(per_sample * self.samples, dtype=np.float64)
 

@@ -70,3 +70,10 @@ class StoreUnavailable(PonderError):
 
 class UnknownModelError(PonderError, LookupError):
     """A request named a model that is neither a routing profile nor allowed through."""
+
+
+class PriorWarning(UserWarning):
+    """Arms the model was not trained on cannot be told apart: the price prior is flat (the
+    training data had too few priced arms, or price did not predict ability). Such arms tie
+    on predicted success and the cheapest wins; train on logs that include them, or give
+    them ``ability:`` or ``like:`` in the menu."""

@@ -15,6 +15,7 @@ from ponder.classifiers._featurize import (
 from ponder.classifiers._irt import DifficultyClassifier, NotFittedError
 from ponder.classifiers._prior import ArmPrior
 from ponder.classifiers._protocol import ArmProfile, Prediction, SuccessClassifier
+from ponder.classifiers._reasoning import reasoning_strength
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
@@ -34,5 +35,6 @@ __all__ = [
     "default_featurizer_spec",
     "load_classifier",
     "load_default_classifier",
+    "reasoning_strength",
     "save_classifier",
 ]

@@ -19,9 +19,11 @@ from ponder._version import __version__
 from ponder.classifiers._arm_linear import PerArmLinear
 from ponder.classifiers._difficulty import ArmResidual, BoostedEasiness, LinearEasiness
 from ponder.classifiers._featurize import FeaturizerSpec, build_featurizer
+from ponder.classifiers._interaction import LowRankInteraction
 from ponder.classifiers._irt import DifficultyClassifier
 from ponder.classifiers._prior import ArmPrior
 from ponder.classifiers._protocol import ArmProfile
+from ponder.classifiers._reasoning import reasoning_strength
 from ponder.errors import ModelArtifactError
 
 FORMAT = "ponder-classifier"
@@ -53,7 +55,12 @@ def save_classifier(
         "featurizer": clf.featurizer_spec_.model_dump(mode="json"),
         "featurizer_probe": _probe(clf),
         "arms": [
-            {"name": a.name, "ability": a.ability, "discrimination": a.discrimination}
+            {
+                "name": a.name,
+                "ability": a.ability,
+                "discrimination": a.discrimination,
+                "reasoning": a.reasoning,
+            }
             for a in clf.arms_
         ],
         "prior": {
@@ -66,8 +73,15 @@ def save_classifier(
         "arm_linear": (
             clf.arm_model_.state() if isinstance(clf.arm_model_, PerArmLinear) else None
         ),
+        "arm_lowrank": (
+            clf.arm_model_.state() if isinstance(clf.arm_model_, LowRankInteraction) else None
+        ),
+        # Legacy trees grew from per-arm base rates (kept here); current ones from the
+        # shared logit (null).
         "arm_base": (
-            clf.arm_model_.base_.tolist() if isinstance(clf.arm_model_, ArmResidual) else None
+            clf.arm_model_.base_.tolist()
+            if isinstance(clf.arm_model_, ArmResidual) and clf.arm_model_.base_.size
+            else None
         ),
         "training": {"data_hash": clf.data_hash_, "sources": sources or []},
         "metrics": clf.metrics_,
@@ -150,7 +164,12 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
         clf.params_ = dict(m["params"])
         clf.arms_ = tuple(
             ArmProfile(
-                a["name"], float(a["ability"]), float(a["discrimination"]), "trained", a["name"]
+                a["name"],
+                float(a["ability"]),
+                float(a["discrimination"]),
+                "trained",
+                a["name"],
+                reasoning=float(a.get("reasoning", reasoning_strength(a["name"]))),
             )
             for a in m["arms"]
         )
@@ -172,10 +191,13 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
             if not residual.is_file():
                 raise ModelArtifactError(f"{root}: {RESIDUAL} is missing")
             trees = ArmResidual.from_string(_model_text(residual, files.get(RESIDUAL)))
-            trees.base_ = np.asarray(m["arm_base"], dtype=np.float64)
+            base = m.get("arm_base")
+            trees.base_ = np.zeros(0) if base is None else np.asarray(base, dtype=np.float64)
             clf.arm_model_ = trees
         elif kind == "linear":
             clf.arm_model_ = PerArmLinear.from_state(m["arm_linear"])
+        elif kind == "lowrank":
+            clf.arm_model_ = LowRankInteraction.from_state(m["arm_lowrank"])
         elif kind == "shared":
             clf.arm_model_ = None
         else:

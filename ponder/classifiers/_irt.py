@@ -17,8 +17,10 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from ponder.classifiers._arm_linear import PerArmLinear
 from ponder.classifiers._arm_select import select_arm_model
 from ponder.classifiers._difficulty import (
+    ArmResidual,
     BoostedEasiness,
     EasinessModel,
     LinearEasiness,
@@ -31,8 +33,11 @@ from ponder.classifiers._featurize import (
     build_featurizer,
     default_featurizer_spec,
 )
+from ponder.classifiers._folds import clustered_folds
+from ponder.classifiers._interaction import LowRankInteraction
 from ponder.classifiers._prior import ArmPrior, table_arm_prices
 from ponder.classifiers._protocol import ArmProfile, Prediction
+from ponder.classifiers._reasoning import reasoning_strength
 from ponder.errors import PonderError
 from ponder.outcomes import OutcomeTable
 
@@ -75,10 +80,21 @@ def _intercept_for_slope(f: FloatArray, y: FloatArray, slope: float) -> float:
     return (lo + hi) / 2
 
 
+def _sweep_costs(table: OutcomeTable) -> FloatArray | None:
+    """Costs to price the routing sweep that chooses the arm model: the table's own, else
+    its arms' prices at an estimated token count; None when nothing is known (then the
+    choice is judged on quality alone)."""
+    if np.isfinite(table.costs).any():
+        return np.asarray(table.costs, dtype=np.float64)
+    return None
+
+
 class DifficultyClassifier:
     """Predicts P(success) per arm for each query (scikit-learn estimator contract).
 
-    Parameters are stored as given; learned attributes end in ``_``.
+    Parameters are stored as given; learned attributes end in ``_``. ``arm_models`` names
+    the between-arm candidates cross-validation may choose over the shared difficulty
+    (``lowrank``, ``trees``, ``linear``); ``residual=False`` keeps the shared model alone.
     """
 
     def __init__(
@@ -89,6 +105,7 @@ class DifficultyClassifier:
         C_grid: Sequence[float] = (0.03, 0.3, 3.0),
         max_rounds: int = 600,
         residual: bool = True,
+        arm_models: Sequence[str] = ("lowrank", "trees", "linear"),
         seed: int = 0,
     ) -> None:
         self.backend = backend
@@ -97,10 +114,19 @@ class DifficultyClassifier:
         self.C_grid = C_grid
         self.max_rounds = max_rounds
         self.residual = residual
+        self.arm_models = arm_models
         self.seed = seed
 
     # ----------------------------------------------------------------- fitting
     def fit(self, table: OutcomeTable, *, progress: Progress | None = None) -> DifficultyClassifier:
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS thread: the fits are many and small, and two threads spinning against
+        # any other busy process ran several times slower on a 2-core machine.
+        with threadpool_limits(1, "blas"):
+            return self._fit(table, progress)
+
+    def _fit(self, table: OutcomeTable, progress: Progress | None) -> DifficultyClassifier:
         say = progress or (lambda _msg: None)
         if self.backend not in ("lightgbm", "logistic"):
             raise ValueError(f"backend must be 'lightgbm' or 'logistic', not {self.backend!r}")
@@ -113,7 +139,7 @@ class DifficultyClassifier:
         X = featurizer.transform(list(table.prompts))
 
         k = max(2, min(self.cv_folds, table.n_queries))
-        fold_of = np.random.default_rng(self.seed).permutation(table.n_queries) % k
+        fold_of = clustered_folds(X, k, self.seed)
         candidates = self._candidates()
         best: tuple[float, FloatArray, dict[str, Any]] | None = None
         for params in candidates:
@@ -155,14 +181,18 @@ class DifficultyClassifier:
         final = self._make(chosen).fit(X, obs, None)
 
         z_oof = alpha[obs.aj] * f_oof[obs.qi] + beta[obs.aj]
+        strength = np.array([reasoning_strength(a) for a in table.arms])
         choice = select_arm_model(
             X,
             obs,
             z_oof,
             fold_of,
             k,
-            trees=self.residual and self.backend == "lightgbm",
-            linear=self.residual,
+            cost=_sweep_costs(table),
+            strength=strength,
+            trees=self.residual and self.backend == "lightgbm" and "trees" in self.arm_models,
+            linear=self.residual and "linear" in self.arm_models,
+            lowrank=self.residual and "lowrank" in self.arm_models,
             seed=self.seed,
             say=say,
         )
@@ -174,13 +204,21 @@ class DifficultyClassifier:
         self.arm_model_ = choice.model
         self.params_ = {**chosen, "arm_model": choice.kind}
         self.arms_ = tuple(
-            ArmProfile(a, float(ability[j]), float(alpha[j]), "trained", residual_arm=a)
+            ArmProfile(
+                a,
+                float(ability[j]),
+                float(alpha[j]),
+                "trained",
+                residual_arm=a,
+                reasoning=float(strength[j]),
+            )
             for j, a in enumerate(table.arms)
         )
         self.prior_ = ArmPrior.fit(ability, table_arm_prices(table), alpha)
         self.metrics_ = {
             "oof_log_loss": choice.oof_log_loss,
             **{f"oof_log_loss_{name}": v for name, v in choice.candidates.items()},
+            **{f"oof_routing_gain_{name}": v for name, v in choice.gains.items()},
             "oof_log_loss_rasch": rasch_loss,
             "baseline_log_loss": soft_log_loss(obs.y, sigmoid(base[obs.aj])),
             "oof_brier": float(np.mean((p_cal - obs.y) ** 2)),
@@ -205,14 +243,21 @@ class DifficultyClassifier:
         if not hasattr(self, "easiness_"):
             raise NotFittedError("this classifier is not fitted: call fit() or load() first")
 
-    def profile(self, name: str, price_per_mtok: float | None = None) -> ArmProfile:
-        """The trained profile of arm ``name``, else a prior one from its price."""
+    def profile(
+        self, name: str, price_per_mtok: float | None = None, reasoning: float | None = None
+    ) -> ArmProfile:
+        """The trained profile of arm ``name``, else a prior one from its price (and its
+        reasoning strength, read from the name when not given)."""
         self._check_fitted()
         for a in self.arms_:
             if a.name == name:
                 return a
         return ArmProfile(
-            name, self.prior_.ability(price_per_mtok), self.prior_.discrimination, "prior"
+            name,
+            self.prior_.ability(price_per_mtok),
+            self.prior_.discrimination,
+            "prior",
+            reasoning=reasoning_strength(name) if reasoning is None else reasoning,
         )
 
     def difficulty(self, texts: Sequence[str]) -> FloatArray:
@@ -229,17 +274,26 @@ class DifficultyClassifier:
         a = np.array([p.discrimination for p in profiles])
         theta = np.array([p.ability for p in profiles])
         logit = a[None, :] * (theta[None, :] - d[:, None])
-        if self.arm_model_ is not None:
-            # Arms with logs of their own get the arm-aware trees; the others keep the
+        index = {arm.name: j for j, arm in enumerate(self.arms_)}
+        arm_ids = np.array(
+            [index.get(p.residual_arm, -1) if p.residual_arm else -1 for p in profiles],
+            dtype=np.int64,
+        )
+        need = None
+        model = self.arm_model_
+        if isinstance(model, LowRankInteraction):
+            # Trained arms get their own interaction terms; the others the reasoning trait
+            # at their reasoning strength.
+            strength = np.array([p.reasoning for p in profiles])
+            logit = logit + model.terms(X, arm_ids, strength)
+            need = model.reasoning_need(X)
+        elif isinstance(model, ArmResidual):
+            logit = model.logits(X, arm_ids, logit)
+        elif isinstance(model, PerArmLinear):
+            # Arms with logs of their own get their linear model; the others keep the
             # shared-difficulty logit.
-            index = {arm.name: j for j, arm in enumerate(self.arms_)}
-            arm_ids = np.array(
-                [index.get(p.residual_arm, -1) if p.residual_arm else -1 for p in profiles],
-                dtype=np.int64,
-            )
-            known = arm_ids >= 0
-            logit = np.where(known[None, :], self.arm_model_.logits(X, arm_ids), logit)
-        return Prediction(profiles, d, sigmoid(logit))
+            logit = np.where(arm_ids[None, :] >= 0, model.logits(X, arm_ids), logit)
+        return Prediction(profiles, d, sigmoid(logit), need)
 
     def predict_proba(self, texts: Sequence[str]) -> FloatArray:
         """P(success) for every trained arm: shape (n_queries, n_arms)."""

@@ -27,6 +27,9 @@ class ArmProfile:
     source: str = "trained"
     residual_arm: str | None = None
     """The trained arm whose per-arm corrections apply (its own name, or the one it is like)."""
+    reasoning: float = 0.0
+    """How strongly the arm reasons before answering, 0-1 (see ``reasoning_strength``): what
+    an arm without logs of its own gains on queries that need reasoning."""
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,15 @@ class Prediction:
 
     ``difficulty`` is on the latent logit scale (higher = harder), shared by every arm;
     ``p_success[i, j]`` is the calibrated probability that arm ``j`` answers query ``i`` well.
+    ``reasoning_need`` (when the model learned it) is how much more a reasoning arm's logit
+    gains on the query than a non-reasoning one's: near 0 for a lookup or a chat request,
+    large for a multi-step puzzle.
     """
 
     arms: tuple[ArmProfile, ...]
     difficulty: FloatArray
     p_success: FloatArray
+    reasoning_need: FloatArray | None = None
 
     @property
     def arm_names(self) -> tuple[str, ...]:

@@ -30,7 +30,8 @@ def route(
 ) -> None:
     """Explain the routing decision for one query, without calling any model.
 
-    Shows the predicted difficulty, each arm's success probability (of its vote, for arms that
+    Shows the predicted difficulty (hard for every arm) and reasoning need (how much more an
+    arm that thinks gains on it), each arm's success probability (of its vote, for arms that
     sample several times), expected samples and cost, the chosen arm and why.
     """
     from ponder._menu import Menu
@@ -48,7 +49,8 @@ def route(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"difficulty {d.difficulty:+.2f} · {d.input_tokens} input tokens")
+    need = "" if d.reasoning_need is None else f" · reasoning need {d.reasoning_need:+.2f}"
+    table = Table(title=f"difficulty {d.difficulty:+.2f}{need} · {d.input_tokens} input tokens")
     for col in ("arm", "P(success)", "samples", "expected cost", "utility", "ability from"):
         table.add_column(col, justify="left" if col in ("arm", "ability from") else "right")
     for e in d.arms:

@@ -128,7 +128,7 @@ def least_output(arm: Arm, answer: int | None) -> int:
     thinking budget and its expected answer (or the client's shorter limit). An arm whose
     prompt plus this does not fit the ceiling is not tried."""
     room = arm.output_tokens if answer is None else min(answer, arm.output_tokens)
-    return (arm.thinking_budget or 0) + room
+    return arm.thinking_tokens + room
 
 
 def output_cap(arm: Arm, prompt: int, budget: float | None, samples: int) -> int | None:

@@ -9,6 +9,7 @@ policy weighs a bigger model, more thinking and more samples on one scale.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ import numpy.typing as npt
 from ponder._menu import Menu
 from ponder._pricing import estimate_tokens
 from ponder.classifiers import ArmProfile, DifficultyClassifier
-from ponder.errors import MenuError, NoArmFitsError
+from ponder.errors import MenuError, NoArmFitsError, PriorWarning
 from ponder.policies import NO_ARM, VoteModel, choose_by_utility
 from ponder.router._args import check_controls
 
@@ -55,6 +56,7 @@ class Estimates:
     worst_cost: FloatArray
     expected_samples: FloatArray
     difficulty: FloatArray
+    reasoning_need: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class Decision:
     chosen: str
     reason: str
     difficulty: float
+    reasoning_need: float | None
+    """How much more a reasoning arm's logit gains on this query than a non-reasoning
+    arm's (None when the model has not learned it)."""
     input_tokens: int
     lam: float
     max_cost: float | None
@@ -75,7 +80,9 @@ def resolve_profiles(clf: DifficultyClassifier, menu: Menu) -> tuple[ArmProfile,
     for arm in menu.arms:
         if arm.ability is not None:
             disc = clf.prior_.discrimination
-            out.append(ArmProfile(arm.label, arm.ability, disc, "given"))
+            out.append(
+                ArmProfile(arm.label, arm.ability, disc, "given", reasoning=arm.reasoning_strength)
+            )
         elif arm.like is not None:
             if arm.like not in trained:
                 raise MenuError(
@@ -90,8 +97,28 @@ def resolve_profiles(clf: DifficultyClassifier, menu: Menu) -> tuple[ArmProfile,
             p = clf.profile(arm.label if arm.label in trained else arm.model)
             out.append(ArmProfile(arm.label, p.ability, p.discrimination, "trained", p.name))
         else:
-            p = clf.profile(arm.label, price_per_mtok=arm.blended_price)
-            out.append(ArmProfile(arm.label, p.ability, p.discrimination, "price prior"))
+            p = clf.profile(
+                arm.label, price_per_mtok=arm.blended_price, reasoning=arm.reasoning_strength
+            )
+            out.append(
+                ArmProfile(
+                    arm.label,
+                    p.ability,
+                    p.discrimination,
+                    "price prior",
+                    reasoning=p.reasoning,
+                )
+            )
+    priced = [p.name for p in out if p.source == "price prior"]
+    if len(priced) > 1 and clf.prior_.slope <= 0:
+        warnings.warn(
+            f"arms {', '.join(priced)} are not in the model's training data and its price "
+            f"prior is flat (fitted on {clf.prior_.n_arms} priced arms): they get the same "
+            "ability and the cheapest will win; train on logs that include them, or set "
+            "ability: or like: in the menu",
+            PriorWarning,
+            stacklevel=3,
+        )
     return tuple(out)
 
 
@@ -121,7 +148,7 @@ class Decider:
         prices = [a.price() for a in menu.arms]
         self._in_price = np.array([p.input for p in prices], dtype=np.float64)
         self._out_price = np.array([p.output for p in prices], dtype=np.float64)
-        self._thinking = np.array([a.thinking_budget or 0 for a in menu.arms], dtype=np.float64)
+        self._thinking = np.array([a.thinking_tokens for a in menu.arms], dtype=np.float64)
         self._answer = np.array([a.output_tokens for a in menu.arms], dtype=np.float64)
         self._samples = np.array([a.samples for a in menu.arms], dtype=np.float64)
 
@@ -182,6 +209,7 @@ class Decider:
             worst_cost=per_sample * self._samples[None, :],
             expected_samples=samples,
             difficulty=np.asarray(pred.difficulty, dtype=np.float64),
+            reasoning_need=pred.reasoning_need,
         )
 
     def decide(
@@ -215,6 +243,7 @@ class Decider:
                 f"'{self.menu.labels[int(worst.argmin())]}', may cost ${worst.min():.6f}"
             )
         utility = p - lam * cost / scale
+        need = None if est.reasoning_need is None else float(est.reasoning_need[0])
         tokens = (
             [estimate_tokens(text)] * len(self.profiles)
             if prompt_tokens is None
@@ -236,13 +265,18 @@ class Decider:
         )
         return Decision(
             chosen=self.profiles[j].name,
-            reason=_explain(estimates, j, lam, ceiling),
+            reason=_explain(estimates, j, lam, ceiling, self._thinks(), need),
             difficulty=float(est.difficulty[0]),
+            reasoning_need=need,
             input_tokens=max(tokens),
             lam=lam,
             max_cost=ceiling,
             arms=estimates,
         )
+
+
+    def _thinks(self) -> tuple[bool, ...]:
+        return tuple(p.reasoning >= 0.5 for p in self.profiles)
 
 
 def decide(
@@ -257,7 +291,14 @@ def decide(
     return Decider(clf, menu).decide(text, max_cost=max_cost, lam=lam)
 
 
-def _explain(est: tuple[ArmEstimate, ...], j: int, lam: float, ceiling: float | None) -> str:
+def _explain(
+    est: tuple[ArmEstimate, ...],
+    j: int,
+    lam: float,
+    ceiling: float | None,
+    thinks: tuple[bool, ...] = (),
+    need: float | None = None,
+) -> str:
     chosen = est[j]
     best_p = max((e for e in est if e.fits), key=lambda e: e.p_success)
     excluded = [e.arm for e in est if not e.fits]
@@ -269,6 +310,30 @@ def _explain(est: tuple[ArmEstimate, ...], j: int, lam: float, ceiling: float | 
         gain = best_p.p_success - chosen.p_success
         ratio = best_p.expected_cost / max(chosen.expected_cost, 1e-12)
         parts.append(f"'{best_p.arm}' would add {gain:.2f} to P(success) at {ratio:.1f}x the cost")
+    parts.extend(_why_thinking(est, j, thinks, need))
     if excluded:
         parts.append(f"over the ${ceiling:g} ceiling: {', '.join(excluded)}")
     return "; ".join(parts)
+
+
+def _why_thinking(
+    est: tuple[ArmEstimate, ...], j: int, thinks: tuple[bool, ...], need: float | None
+) -> list[str]:
+    """Why an arm that reasons was, or was not, the choice: the query's reasoning need and
+    what the best thinking arm would add over the choice, at what price."""
+    if need is None or not any(thinks) or all(thinks):
+        return []
+    level = "high" if need > 1.0 else "moderate" if need > 0.3 else "low"
+    said = f"reasoning need {need:+.2f} ({level})"
+    if thinks[j]:
+        return [f"it reasons before answering, and the query's {said} pays for it"]
+    thinkers = [e for e, t in zip(est, thinks, strict=True) if t and e.fits]
+    if not thinkers:
+        return [f"{said}; no arm that reasons fits the ceiling"]
+    best = max(thinkers, key=lambda e: e.utility)
+    gain = best.p_success - est[j].p_success
+    ratio = best.expected_cost / max(est[j].expected_cost, 1e-12)
+    return [
+        f"{said}: thinking with '{best.arm}' would change P(success) by {gain:+.2f} "
+        f"at {ratio:.1f}x the cost"
+    ]

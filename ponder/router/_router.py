@@ -285,7 +285,7 @@ class Router:
                 f"answer), over the ceiling of ${ceiling:.6f}"
             )
         est = ArmEstimate(model, math.nan, worst, 0.0, True, "pass-through", 1.0, worst, tokens)
-        decision = Decision(model, "pass-through", 0.0, tokens, 0.0, ceiling, (est,))
+        decision = Decision(model, "pass-through", 0.0, None, tokens, 0.0, ceiling, (est,))
         runner = dataclasses.replace(self._runner, arms={model: arm}, keys=self._passthrough_keys)
         ckey = self._cache_key(tenant, msgs, openai_kwargs, decision, cache)
         return Plan(runner, msgs, text, decision, tenant, openai_kwargs, None, ckey)

@@ -10,6 +10,7 @@ from ponder.classifiers import (
     load_classifier,
     save_classifier,
 )
+from ponder.classifiers._arm_select import MARGIN
 from ponder.outcomes import OutcomeTable
 
 STATS = FeaturizerSpec(kind="stats")
@@ -45,9 +46,13 @@ def _one_arm_cue_table(n: int = 2000, seed: int = 3) -> OutcomeTable:
 def test_arm_specific_cue_selects_an_arm_model(tmp_path: Path) -> None:
     table = _one_arm_cue_table()
     clf = DifficultyClassifier(backend="logistic", featurizer=STATS, cv_folds=3).fit(table)
-    assert clf.params_["arm_model"] == "linear"
+    chosen = clf.params_["arm_model"]
+    assert chosen in {"lowrank", "linear"}
     m = clf.metrics_
-    assert m["oof_log_loss_linear"] < m["oof_log_loss_shared"]
+    gains = {k: v for k, v in m.items() if k.startswith(f"oof_routing_gain_{chosen}")}
+    # Chosen by how it routes out of fold, and it routes far better than one difficulty.
+    assert max(gains.values()) == max(v for k, v in m.items() if "routing_gain" in k)
+    assert max(gains.values()) > m["oof_routing_gain_shared"] + 0.2
     p = clf.predict_proba(
         [
             "compute 12 + 345 * 6789 - 10 in plain words please alpha beta gamma delta alpha",
@@ -69,11 +74,12 @@ def test_shared_model_kept_when_arm_models_do_not_help(
     # In the synthetic table one difficulty drives every arm: nothing arm-specific to learn.
     clf = DifficultyClassifier(backend="logistic", featurizer=STATS, cv_folds=3).fit(synthetic[0])
     m = clf.metrics_
-    chosen = clf.params_["arm_model"]
-    assert m["oof_log_loss"] == min(
-        v for k, v in m.items() if k.startswith("oof_log_loss_") and k != "oof_log_loss_rasch"
-    )
-    assert chosen in {"shared", "linear"}
+    gains = {k: v for k, v in m.items() if k.startswith("oof_routing_gain_")}
+    best = max(gains.values())
+    if clf.params_["arm_model"] == "shared":  # kept unless another routes clearly better
+        assert best < m["oof_routing_gain_shared"] + MARGIN
+    else:
+        assert best >= m["oof_routing_gain_shared"] + MARGIN
 
 
 def test_unknown_arms_still_use_the_shared_difficulty() -> None:

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import numpy as np
+
+from ponder.classifiers._difficulty import sigmoid, stack_scores
+from ponder.classifiers._folds import clustered_folds
+from ponder.classifiers._interaction import LowRankInteraction
+
+
+def _reasoning_table(n: int = 1500, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three arms: two that answer straight away, one that reasons. Feature 0 is the query's
+    reasoning need: it costs the quick arms and helps the reasoning arm."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 6)).astype(np.float32)
+    need = X[:, 0].astype(np.float64)
+    logits = np.stack([0.5 - 1.5 * need, 0.8 - 1.5 * need, 0.6 + 1.5 * need], axis=1)
+    scores = (rng.random((n, 3)) < sigmoid(logits)).astype(float)
+    return X, scores, need
+
+
+def test_the_reasoning_trait_is_learned_and_carries_to_an_unseen_reasoning_arm() -> None:
+    X, scores, need = _reasoning_table()
+    obs = stack_scores(scores)
+    strength = np.array([0.0, 0.0, 1.0])
+    base = obs.arm_logit_means()[obs.aj]  # an offset that knows nothing of the query
+    model = LowRankInteraction(rank=1, l2=1e-3).fit(X, obs, base, strength)
+    learned = model.reasoning_need(X)
+    assert learned is not None
+    assert np.corrcoef(learned, need)[0, 1] > 0.9
+    # Arms the model never saw: one that reasons at full strength gains where the need is
+    # high; one that does not loses there, like the quick arms it was trained on.
+    terms = model.terms(X, np.array([-1, -1]), np.array([1.0, 0.0]))
+    assert np.corrcoef(terms[:, 0], need)[0, 1] > 0.9
+    assert np.corrcoef(terms[:, 1], need)[0, 1] < -0.9
+    assert np.corrcoef(terms[:, 0] - terms[:, 1], learned)[0, 1] > 0.99
+
+
+def test_without_a_reasoning_contrast_there_is_no_anchor() -> None:
+    X, scores, _ = _reasoning_table(n=400)
+    obs = stack_scores(scores)
+    model = LowRankInteraction(rank=2, l2=1e-2).fit(X, obs, np.zeros(len(obs.y)), None)
+    assert not model.has_reasoning_trait
+    assert model.reasoning_need(X) is None
+    again = LowRankInteraction.from_state(model.state())
+    np.testing.assert_allclose(again.row_terms(X, obs), model.row_terms(X, obs))
+
+
+def test_clustered_folds_hold_out_whole_clusters() -> None:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=50.0, size=(40, 4))
+    which = rng.integers(0, 40, size=1200)  # 40 tight groups, more than the 20 clusters
+    X = (centres[which] + rng.normal(size=(1200, 4))).astype(np.float32)
+    folds = clustered_folds(X, 3, seed=0)
+    assert set(folds.tolist()) == {0, 1, 2}
+    for c in range(40):  # every query of a well-separated group lands in one fold
+        assert len(set(folds[which == c].tolist())) == 1
+    few = clustered_folds(X[:50], 3, seed=0)  # too few to cluster: a random split
+    assert set(few.tolist()) == {0, 1, 2}
