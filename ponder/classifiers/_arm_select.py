@@ -34,7 +34,13 @@ from ponder.classifiers._routing_score import routing_gain
 
 ArmModel = ArmResidual | PerArmLinear | LowRankInteraction
 LINEAR_C_GRID = (0.003, 0.03)
-LOWRANK_GRID: tuple[tuple[int, float], ...] = ((1, 1e-2), (1, 1e-1), (4, 1e-2), (4, 1e-1))
+LOWRANK_GRID: tuple[tuple[int, float], ...] = (
+    (1, 1e-3),
+    (1, 1e-2),
+    (1, 1e-1),
+    (4, 1e-2),
+    (4, 1e-1),
+)
 MARGIN = 0.005
 FoldFit = Callable[[Observations, FloatArray], Callable[[Observations], FloatArray]]
 """Fits on a fold's training observations (and their shared logits); returns a function
@@ -50,6 +56,10 @@ class ArmModelChoice:
     """Out-of-fold log loss of each candidate."""
     gains: dict[str, float]
     """Out-of-fold routing gain of each candidate (what decided)."""
+    reasoning: LowRankInteraction | None = None
+    """The best rank-1 interaction anchored to reasoning strength, whatever was chosen for
+    the trained arms: what gives an arm the model never saw its gain from thinking. None
+    when the training arms do not differ in reasoning strength."""
 
 
 def observation_matrix(obs: Observations, values: FloatArray, n_queries: int) -> FloatArray:
@@ -82,6 +92,7 @@ def select_arm_model(
     Y = observation_matrix(obs, obs.y, n_q)
     oof: dict[str, FloatArray] = {"shared": z_oof}
     fits: dict[str, Callable[[], ArmModel]] = {}
+    rank_one: dict[str, float] = {}  # rank-1 candidates and their penalty
 
     def held_out(
         fit_fold: Callable[[Observations, FloatArray], Callable[[Observations], FloatArray]],
@@ -98,6 +109,8 @@ def select_arm_model(
     if lowrank:
         for rank, l2 in lowrank_grid:
             name = f"lowrank(rank={rank}, l2={l2:g})"
+            if rank == 1:
+                rank_one[name] = l2
 
             def fit_lr(
                 tr: Observations, off: FloatArray, rank: int = rank, l2: float = l2
@@ -132,12 +145,26 @@ def select_arm_model(
         name: routing_gain(observation_matrix(obs, sigmoid(z), n_q), Y, cost)
         for name, z in oof.items()
     }
+    anchored = strength is not None and np.ptp(strength) > 0
+    # The reasoning trait is kept for arms without logs even where the trained arms do not
+    # need it: the least penalised rank-1 fit that routes within MARGIN of the best one, so
+    # the trait is not shrunk to nothing just because per-arm slopes already fit them.
+    heads = sorted((n for n in rank_one if anchored), key=lambda n: rank_one[n])
+    top = max((gains[n] for n in heads), default=0.0)
+    head = next((n for n in heads if gains[n] >= top - MARGIN), None)
+    reasoning: LowRankInteraction | None = None
+    if head is not None:
+        say(f"reasoning trait: {head}; final fit")
+        fitted = fits[head]()
+        assert isinstance(fitted, LowRankInteraction)
+        reasoning = fitted
     best = max(gains, key=lambda name: gains[name])
     if best == "shared" or gains[best] < gains["shared"] + MARGIN:
-        return ArmModelChoice("shared", None, losses["shared"], losses, gains)
+        return ArmModelChoice("shared", None, losses["shared"], losses, gains, reasoning)
     say(f"arm model: {best} (out-of-fold routing gain {gains[best]:.3f}); final fit")
     kind = best.split("(")[0]
-    return ArmModelChoice(kind, fits[best](), losses[best], losses, gains)
+    model = reasoning if best == head and reasoning is not None else fits[best]()
+    return ArmModelChoice(kind, model, losses[best], losses, gains, reasoning)
 
 
 def _trees_oof(

@@ -76,6 +76,7 @@ def save_classifier(
         "arm_lowrank": (
             clf.arm_model_.state() if isinstance(clf.arm_model_, LowRankInteraction) else None
         ),
+        "reasoning_head": None if clf.reasoning_ is None else clf.reasoning_.state(),
         # Legacy trees grew from per-arm base rates (kept here); current ones from the
         # shared logit (null).
         "arm_base": (
@@ -185,6 +186,8 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
             )
         else:
             clf.easiness_ = LinearEasiness.from_state(m["easiness"])
+        head = m.get("reasoning_head")
+        clf.reasoning_ = None if head is None else LowRankInteraction.from_state(head)
         kind = clf.params_.get("arm_model", "shared")
         if kind == "trees":
             residual = root / RESIDUAL

@@ -202,6 +202,7 @@ class DifficultyClassifier:
         self.featurizer_ = featurizer
         self.easiness_ = final
         self.arm_model_ = choice.model
+        self.reasoning_ = choice.reasoning
         self.params_ = {**chosen, "arm_model": choice.kind}
         self.arms_ = tuple(
             ArmProfile(
@@ -279,14 +280,21 @@ class DifficultyClassifier:
             [index.get(p.residual_arm, -1) if p.residual_arm else -1 for p in profiles],
             dtype=np.int64,
         )
-        need = None
         model = self.arm_model_
+        head = self.reasoning_
+        strength = np.array([p.reasoning for p in profiles])
+        unknown = arm_ids < 0
+        if isinstance(model, LowRankInteraction) and model.has_reasoning_trait:
+            head = model
+        elif head is not None and unknown.any():
+            # Arms without logs gain from thinking by the query's reasoning need.
+            terms = head.terms(X, np.full(len(profiles), -1, dtype=np.int64), strength)
+            logit = logit + np.where(unknown[None, :], terms, 0.0)
+        need = None if head is None else head.reasoning_need(X)
         if isinstance(model, LowRankInteraction):
             # Trained arms get their own interaction terms; the others the reasoning trait
             # at their reasoning strength.
-            strength = np.array([p.reasoning for p in profiles])
             logit = logit + model.terms(X, arm_ids, strength)
-            need = model.reasoning_need(X)
         elif isinstance(model, ArmResidual):
             logit = model.logits(X, arm_ids, logit)
         elif isinstance(model, PerArmLinear):

@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from ponder.classifiers import (
+    DifficultyClassifier,
+    FeaturizerSpec,
+    load_classifier,
+    save_classifier,
+)
 from ponder.classifiers._difficulty import sigmoid, stack_scores
 from ponder.classifiers._folds import clustered_folds
 from ponder.classifiers._interaction import LowRankInteraction
+from ponder.outcomes import OutcomeTable
 
 
 def _reasoning_table(n: int = 1500, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -56,3 +65,52 @@ def test_clustered_folds_hold_out_whole_clusters() -> None:
         assert len(set(folds[which == c].tolist())) == 1
     few = clustered_folds(X[:50], 3, seed=0)  # too few to cluster: a random split
     assert set(few.tolist()) == {0, 1, 2}
+
+
+def _puzzle_table(n: int = 1500, seed: int = 0) -> OutcomeTable:
+    """Puzzles (digits and equations) defeat the quick arms and not the reasoning one, which
+    in turn overthinks plain requests: a crossing that no shared difficulty (whatever each
+    arm's slope) can express."""
+    rng = np.random.default_rng(seed)
+    puzzle = rng.random(n) < 0.5
+    prompts = tuple(
+        ("solve 12 x 345 = 6789 - 10 ^ 2 for x, then 77 * 3 = ?" if z else "write a kind note")
+        + " " + " ".join(rng.choice(["alpha", "beta", "gamma", "delta"], size=4))
+        for z in puzzle
+    )
+    p = np.stack(
+        [np.where(puzzle, 0.15, 0.9), np.where(puzzle, 0.2, 0.92), np.where(puzzle, 0.85, 0.55)],
+        axis=1,
+    )
+    scores = (rng.random(p.shape) < p).astype(float)
+    ones = np.ones((n, 3))
+    return OutcomeTable(
+        ids=tuple(f"q{i}" for i in range(n)),
+        prompts=prompts,
+        tasks=("",) * n,
+        arms=("llama-3.3-70b", "gpt-4o", "openai/o3-mini"),
+        scores=scores,
+        costs=ones * np.array([0.0005, 0.002, 0.004]),
+        input_tokens=ones * 50,
+        output_tokens=ones * 50,
+    )
+
+
+def test_an_unseen_thinking_arm_gains_where_the_query_needs_reasoning(tmp_path: Path) -> None:
+    table = _puzzle_table()
+    clf = DifficultyClassifier(
+        backend="logistic", featurizer=FeaturizerSpec(kind="stats"), cv_folds=3
+    ).fit(table)
+    assert clf.reasoning_ is not None  # the table has a reasoning contrast
+    thinking = clf.profile("new-model-thinking", price_per_mtok=1.0, reasoning=1.0)
+    quick = clf.profile("new-model", price_per_mtok=1.0, reasoning=0.0)
+    texts = ["solve 3 x 41 = 999 - 7 ^ 2 for x, then 5 * 8 = ? beta", "write a kind note gamma"]
+    pred = clf.predict(texts, arms=[thinking, quick])
+    assert pred.reasoning_need is not None
+    assert pred.reasoning_need[0] > pred.reasoning_need[1] + 0.5
+    logit = np.log(pred.p_success) - np.log1p(-pred.p_success)
+    gain = logit[:, 0] - logit[:, 1]  # what thinking adds, on the logit scale
+    assert gain[0] > 0.3 and gain[0] > gain[1] + 1.0  # it pays on the puzzle, not the note
+    save_classifier(clf, tmp_path / "m")
+    again = load_classifier(tmp_path / "m").predict(texts, arms=[thinking, quick])
+    np.testing.assert_allclose(again.p_success, pred.p_success)
