@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 from ponder._menu import Menu
 from ponder.classifiers import DifficultyClassifier
@@ -306,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
             say(f"skipping {n}: {shared / ds.folder} not found")
             continue
         try:
-            results[n] = run_dataset(ds, shared)
+            with threadpool_limits(1):  # see DifficultyClassifier.fit: spinning BLAS threads
+                results[n] = run_dataset(ds, shared)
         except (PonderError, OSError) as exc:  # a file of the folder missing or unreadable
             say(f"skipping {n}: {exc}")
             continue
