@@ -34,6 +34,7 @@ from threadpoolctl import threadpool_limits
 from ponder._menu import Menu
 from ponder.classifiers import DifficultyClassifier
 from ponder.classifiers._irt import Backend
+from ponder.classifiers._routing_score import routing_gain
 from ponder.errors import PonderError
 from ponder.importers import import_rows
 from ponder.outcomes import OutcomeTable, load_outcomes, rows_to_table
@@ -185,7 +186,40 @@ def run_dataset(ds: Dataset, shared: Path) -> dict[str, Any]:
             preds[name][rows] = ref.predict(test.prompts)
             say(f"{where}: {name} fitted in {time.perf_counter() - t0:.0f}s")
     reports = {r: simulate(replay, preds[r], cost) for r in ROUTERS}
-    return summarise(ds, reports)
+    out = summarise(ds, reports)
+    out["routing_gain"] = bootstrap_gains(preds, replay)
+    return out
+
+
+def bootstrap_gains(
+    preds: dict[str, FloatArray], replay: OutcomeTable, n_boot: int = 200
+) -> dict[str, Any]:
+    """Each router's routing gain (``ponder.classifiers._routing_score``: the share of the
+    oracle's margin over the best single arm earned, summed over the lam sweep) with a 90%
+    bootstrap interval over queries, and ponder's difference from the best reference router
+    on the same resamples: differences smaller than their interval are noise."""
+    rng = np.random.default_rng(SEED)
+    y, c = replay.scores, replay.costs
+    point = {r: routing_gain(preds[r], y, c) for r in ROUTERS}
+    refs = [r for r in ROUTERS if r in REFERENCES]
+    best_ref = max(refs, key=lambda r: point[r])
+    draws: dict[str, list[float]] = {r: [] for r in [*ROUTERS, "diff"]}
+    for _ in range(n_boot):
+        i = rng.integers(0, replay.n_queries, replay.n_queries)
+        g = {r: routing_gain(preds[r][i], y[i], c[i]) for r in ROUTERS}
+        for r in ROUTERS:
+            draws[r].append(g[r])
+        draws["diff"].append(g["ponder"] - g[best_ref])
+
+    def ci(v: list[float]) -> list[float]:
+        return [float(np.quantile(v, 0.05)), float(np.quantile(v, 0.95))]
+
+    return {
+        "point": point,
+        "interval": {r: ci(draws[r]) for r in ROUTERS},
+        "best_reference": best_ref,
+        "ponder_minus_best_reference": [point["ponder"] - point[best_ref], *ci(draws["diff"])],
+    }
 
 
 def summarise(ds: Dataset, reports: dict[str, Report]) -> dict[str, Any]:
@@ -277,6 +311,23 @@ def summary_markdown(results: dict[str, dict[str, Any]]) -> str:
                 [res["title"], *gaps, *(_num(r[x]["aiq"]) for x in ("ponder", "random", "oracle"))]
             )
         )
+    lines += [
+        "",
+        "Routing gain (share of the oracle's margin over the best single arm earned, summed "
+        "over the lam sweep; 90% bootstrap interval):",
+        "",
+        _row(["dataset", *ROUTERS, "ponder - best reference"]),
+        "|---|" + "---:|" * (len(ROUTERS) + 1),
+    ]
+    for res in results.values():
+        g = res["routing_gain"]
+        cells = [
+            f"{g['point'][r]:.3f} [{g['interval'][r][0]:.3f}, {g['interval'][r][1]:.3f}]"
+            for r in ROUTERS
+        ]
+        d = g["ponder_minus_best_reference"]
+        cells.append(f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}] vs {g['best_reference']}")
+        lines.append(_row([res["title"], *cells]))
     return "\n".join(lines)
 
 
