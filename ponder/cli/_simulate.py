@@ -5,12 +5,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ponder.cli._common import one_line_errors, status
+from ponder.cli._common import one_line_errors
+from ponder.cli._progress import progress_display
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from ponder.simulate._report import Report, SampledArmReport
+    from ponder.simulate._report import Holes, Report, SampledArmReport
 
 
 @one_line_errors
@@ -37,16 +38,33 @@ def simulate(
     report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write the frontier plot (PNG) here.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed for folds.")] = 0,
+    complete_only: Annotated[
+        bool,
+        typer.Option(
+            "--complete-only",
+            help="Replay only queries with every arm measured (default: each query over the "
+            "arms measured on it).",
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="No progress or notes on stderr; only errors, skipped rows and results.",
+        ),
+    ] = False,
 ) -> None:
     """Replay an outcome table through ponder and the baselines, without calling any model.
 
     Traces each policy's cost/quality frontier and prints AIQ, the share of the gap between
     random mixing and the oracle that each closes, and the cost at which each first matches
-    the best single arm.
+    the best single arm. Queries with unmeasured arms are replayed over the arms measured on
+    them; the report says where arms were missing.
     """
     from ponder._menu import Menu
     from ponder.classifiers import DifficultyClassifier, load_classifier
-    from ponder.outcomes import load_outcomes
+    from ponder.outcomes import LoadResult, load_outcomes
     from ponder.simulate._evaluate import (
         expected_costs,
         predict_cross_validated,
@@ -68,39 +86,53 @@ def simulate(
         raise ValueError(f"--backend must be 'lightgbm' or 'logistic', not '{backend}'")
     the_menu = Menu.load(menu) if menu else None
 
+    def note(load: LoadResult) -> None:
+        if not quiet or load.report.skipped:
+            typer.echo(load.report.summary(), err=True)
+
     loaded = load_outcomes(data)
-    typer.echo(loaded.report.summary(), err=True)
+    note(loaded)
     table = price_table(loaded.table, the_menu)
+    if complete_only and test is None and not table.measured.all(axis=1).any():
+        raise ValueError("no query has every arm measured; nothing to simulate")
 
     def make() -> DifficultyClassifier:
         return DifficultyClassifier(backend=backend, seed=seed)  # type: ignore[arg-type]
 
-    with status("simulating") as say:
+    with progress_display("", quiet=quiet) as shown:
         if cv is not None:
             p, cost = predict_cross_validated(
-                table, make, cv, by_task=group_by_task, seed=seed, progress=say
+                table,
+                make,
+                cv,
+                by_task=group_by_task,
+                seed=seed,
+                progress=shown.say,
+                steps=shown.step,
             )
             replay = table
         elif test is not None:
             t = load_outcomes(test)
-            typer.echo(t.report.summary(), err=True)
+            note(t)
             replay = price_table(t.table, the_menu).select_arms(
                 [a for a in t.table.arms if a in table.arms]
             )
             if replay.n_arms == 0:
                 raise ValueError("DATA and --test share no arm")
             if model is not None:
+                shown.say("predicting")
                 p = predict_saved(load_classifier(model), replay)
             else:
-                p = predict_holdout(table, replay, make, say)
+                p = predict_holdout(table, replay, make, shown.say)
             cost = expected_costs(table, replay)
         else:
             assert model is not None
             replay = table
+            shown.say("predicting")
             p = predict_saved(load_classifier(model), replay)
             cost = expected_costs(replay, replay)
-        say("replaying")
-        result = run_simulation(replay, p, cost)
+        shown.say("replaying")
+        result = run_simulation(replay, p, cost, complete_only=complete_only, steps=shown.step)
 
     print_report(result)
     if report is not None:
@@ -136,8 +168,9 @@ def print_report(result: Report) -> None:
         if name.startswith("arm:") and name != f"arm:{best}":
             continue
         single = name.startswith("arm:")  # one point: AIQ and gap closed would mislead
+        filled = single and result.holes is not None and bool(result.holes.arms[best].stand_ins)
         row = [
-            name,
+            f"{name} *" if filled else name,
             "—" if single else num(pol.aiq),
             "—" if single else num(pol.gap_closed),
             num(result.summary.cost_share_to_match_best_single.get(name), "{:.0%}"),
@@ -150,6 +183,14 @@ def print_report(result: Report) -> None:
         t.add_row(*row)
     console = Console()
     console.print(t)
+    if result.holes is not None:
+        for line in _holes_lines(result):
+            console.print(line, highlight=False)
+        console.print(_holes_table(result.holes))
+    elif result.dropped_incomplete:
+        console.print(
+            f"{result.dropped_incomplete} queries left out: some arm unmeasured", highlight=False
+        )
     if len(result.by_task) > 1:
         bt = Table(title="per task")
         for c in (
@@ -176,6 +217,57 @@ def print_report(result: Report) -> None:
         console.print(bt)
     for arm, sampled in result.samples.items():
         console.print(_samples_table(arm, sampled))
+
+
+_SHOWN_GAPS = 5
+"""Most frequent sets of missing arms printed; the JSON report holds every one."""
+_SHOWN_STAND_INS = 2
+"""Arms named per filled-in arm; the rest are counted."""
+
+
+def _holes_lines(result: Report) -> list[str]:
+    holes = result.holes
+    assert holes is not None
+    lines = []
+    if holes.rows_with_holes:
+        lines.append(
+            f"holes: {holes.rows_with_holes} of {result.n_queries} queries lack some arm; each "
+            "policy chose among the arms measured on the query. Single arms (* above) and "
+            "random mixing take the nearest-priced measured arm where theirs is missing."
+        )
+        arms = list(result.arms)
+        for pat in holes.patterns[:_SHOWN_GAPS]:
+            if 2 * len(pat.missing) > len(arms):  # name the shorter list
+                only = [a for a in arms if a not in pat.missing]
+                lines.append(f"  only {', '.join(only)} measured: {pat.n_queries} queries")
+            else:
+                lines.append(f"  missing {', '.join(pat.missing)}: {pat.n_queries} queries")
+        if len(holes.patterns) > _SHOWN_GAPS:
+            rest = sum(p.n_queries for p in holes.patterns[_SHOWN_GAPS:])
+            lines.append(f"  {len(holes.patterns) - _SHOWN_GAPS} other gaps: {rest} queries")
+    if holes.never_measured:
+        lines.append(f"left out, never measured: {', '.join(holes.never_measured)}")
+    if result.dropped_incomplete:
+        lines.append(f"{result.dropped_incomplete} queries with no arm measured left out")
+    return lines
+
+
+def _holes_table(holes: Holes) -> Table:
+    from rich.table import Table
+
+    t = Table(title="arms with holes: their own numbers, on the queries that measured them")
+    for c in ("arm", "measured", "quality", "cost/query", "stood in by"):
+        t.add_column(c, justify="left" if c in ("arm", "stood in by") else "right")
+    for arm, cov in holes.arms.items():
+        if not cov.stand_ins:
+            continue
+        ranked = list(cov.stand_ins.items())  # most frequent first
+        by = ", ".join(f"{a} ({n})" for a, n in ranked[:_SHOWN_STAND_INS])
+        if len(ranked) > _SHOWN_STAND_INS:
+            rest = ranked[_SHOWN_STAND_INS:]
+            by += f", {len(rest)} others ({sum(n for _, n in rest)})"
+        t.add_row(arm, str(cov.measured), f"{cov.quality:.3f}", f"${cov.cost_per_query:.6f}", by)
+    return t
 
 
 _SHOWN_VOTES = (1, 2, 3, 5, 10, 20, 40)

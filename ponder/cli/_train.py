@@ -5,7 +5,8 @@ from typing import Annotated
 
 import typer
 
-from ponder.cli._common import one_line_errors, status
+from ponder.cli._common import one_line_errors
+from ponder.cli._progress import progress_display
 
 
 @one_line_errors
@@ -25,6 +26,12 @@ def train(
         int, typer.Option(help="Cross-validation folds used to tune and calibrate.")
     ] = 5,
     seed: Annotated[int, typer.Option(help="Random seed (folds, bagging).")] = 0,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress or notes on stderr; only errors and skipped rows."
+        ),
+    ] = False,
 ) -> None:
     """Train a difficulty classifier on outcome tables and save it to a directory.
 
@@ -62,10 +69,11 @@ def train(
         reports.append(report)
     table = OutcomeTable.concat(tables)
     for r in reports:
-        typer.echo(r.summary(), err=True)
+        if not quiet or r.skipped:
+            typer.echo(r.summary(), err=True)
     clf = DifficultyClassifier(backend=backend, cv_folds=folds, seed=seed)  # type: ignore[arg-type]
-    with status("training") as say:
-        clf.fit(table, progress=say)
+    with progress_display("training", quiet=quiet) as shown:
+        clf.fit(table, progress=shown.say)
     save_classifier(clf, out, sources=[Path(f).name for f in files] + [redact_url(u) for u in urls])
     m = clf.metrics_
     typer.echo(

@@ -17,6 +17,7 @@ from ponder.classifiers import ArmProfile, DifficultyClassifier
 from ponder.classifiers._prior import table_arm_prices
 from ponder.errors import MenuError
 from ponder.outcomes import OutcomeTable
+from ponder.simulate._progress import Step, StepCallback
 from ponder.simulate._splits import grouped_kfold
 
 FloatArray = npt.NDArray[np.float64]
@@ -93,8 +94,14 @@ def predict_cross_validated(
     by_task: bool = False,
     seed: int = 0,
     progress: Progress,
+    steps: StepCallback | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """Out-of-fold P(success) and expected costs for every row (folds grouped by id or task)."""
+    """Out-of-fold P(success) and expected costs for every row (folds grouped by id or task).
+
+    ``progress`` gets the classifier's messages, prefixed with the fold; with ``steps``, the
+    folds are reported there as a :class:`Step` each and the messages go through bare, so a
+    display shows the fold once, as a bar, instead of in every line.
+    """
     groups = list(table.tasks) if by_task else None
     if by_task and len(set(table.tasks)) < k:
         raise ValueError(
@@ -104,12 +111,20 @@ def predict_cross_validated(
     p = np.full((table.n_queries, table.n_arms), np.nan)
     cost = np.full((table.n_queries, table.n_arms), np.nan)
     for f, (tr, te) in enumerate(grouped_kfold(list(table.ids), k, groups=groups, seed=seed)):
-        progress(f"fold {f + 1}/{k}: training on {len(tr)} queries")
         train, test = table.take(tr), table.take(te)
+        if steps is not None:
+            steps(
+                Step("cross-validation", f, k, f"fold {f + 1}/{k}: training on {len(tr)} queries")
+            )
+            say = progress
+        else:
+            progress(f"fold {f + 1}/{k}: training on {len(tr)} queries")
 
-        def say(msg: str, f: int = f) -> None:
-            progress(f"fold {f + 1}/{k}: {msg}")
+            def say(msg: str, f: int = f) -> None:
+                progress(f"fold {f + 1}/{k}: {msg}")
 
         p[te] = predict_holdout(train, test, make, say)
         cost[te] = expected_costs(train, test)
+    if steps is not None:
+        steps(Step("cross-validation", k, k, "done"))
     return p, cost

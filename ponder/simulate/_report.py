@@ -122,13 +122,48 @@ class SampledArmReport(_Frozen):
     policies: dict[str, SamplePolicy]
 
 
+class ArmCoverage(_Frozen):
+    """One arm on a table with holes. ``quality`` and ``cost_per_query`` are the arm's own,
+    restricted to the ``measured`` queries, so they are not comparable with the policies';
+    ``stand_ins`` counts, per arm, the queries on which that arm's outcome replaced this
+    one in the ``arm:<name>`` and ``random`` baselines (nearest measured arm in price)."""
+
+    measured: int
+    quality: float
+    cost_per_query: float
+    stand_ins: dict[str, int] = Field(default_factory=dict)
+
+
+class HolePattern(_Frozen):
+    """A set of arms unmeasured together, and on how many replayed queries."""
+
+    missing: tuple[str, ...]
+    n_queries: int
+
+
+class Holes(_Frozen):
+    """Where the replayed table has holes. Each query was replayed over its measured arms;
+    ``patterns`` are the sets of missing arms, most frequent first; ``by_task`` counts, per
+    task with holes, the queries missing each arm; ``never_measured`` lists arms with no
+    outcome on any replayed query, left out of the report."""
+
+    rows_with_holes: int
+    arms: dict[str, ArmCoverage]
+    patterns: tuple[HolePattern, ...]
+    never_measured: tuple[str, ...] = ()
+    by_task: dict[str, dict[str, int]] = Field(default_factory=dict)
+
+
 class Report(Section):
-    """The full simulation report. ``dropped_incomplete`` counts the queries left out
-    because some arm was not measured on them; ``by_task`` holds one :class:`Section` per
-    task label (empty when the table has none or the breakdown was not asked for);
-    ``samples`` one :class:`SampledArmReport` per arm with recorded samples."""
+    """The full simulation report. ``dropped_incomplete`` counts the queries left out: those
+    with no arm measured, or with any arm unmeasured when only complete queries were asked
+    for. ``holes`` (``null`` for a complete replay) says which arms were missing where;
+    ``by_task`` holds one :class:`Section` per task label (empty when the table has none or
+    the breakdown was not asked for); ``samples`` one :class:`SampledArmReport` per arm with
+    recorded samples."""
 
     dropped_incomplete: int
+    holes: Holes | None = None
     by_task: dict[str, Section] = Field(default_factory=dict)
     samples: dict[str, SampledArmReport] = Field(default_factory=dict)
 

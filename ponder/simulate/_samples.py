@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ponder.outcomes import OutcomeTable, Sample
+from ponder.simulate._progress import Step, StepCallback
 from ponder.simulate._report import SampledArmReport, SamplePolicy
 
 _CORRECT = 0.5
@@ -200,18 +201,22 @@ ADAPTIVE_CONFIDENCES: tuple[float, ...] = (0.8, 0.9, 0.95)
 
 
 def sampled_arm_reports(
-    table: OutcomeTable, confidences: Sequence[float] = ADAPTIVE_CONFIDENCES
+    table: OutcomeTable,
+    confidences: Sequence[float] = ADAPTIVE_CONFIDENCES,
+    steps: StepCallback | None = None,
 ) -> dict[str, SampledArmReport]:
     """``vote@1 .. vote@max`` and ``adaptive@<c>`` for every arm of ``table`` with samples.
 
     Cost per sample is the arm's mean recorded cost per call on the queries that have
-    samples (the arm is one call); ``null`` where the table has no cost for it.
+    samples (the arm is one call); ``null`` where the table has no cost for it. The replay
+    is pure Python and takes seconds per arm on large tables, so ``steps`` hears of each.
     """
     out: dict[str, SampledArmReport] = {}
-    for arm in table.arms:
-        rows = table.samples.get(arm)
-        if not rows or not any(rows):
-            continue
+    sampled = [a for a in table.arms if any(table.samples.get(a) or ())]
+    for i, arm in enumerate(sampled):
+        if steps is not None:
+            steps(Step("votes", i, len(sampled), f"samples of {arm}"))
+        rows = table.samples[arm]
         has = [i for i, r in enumerate(rows) if r]
         max_n = max(len(rows[i] or ()) for i in has)
         costs = table.costs[has, table.arm_index(arm)]
@@ -229,6 +234,8 @@ def sampled_arm_reports(
             cost_per_sample=per_sample,
             policies=policies,
         )
+    if steps is not None and sampled:
+        steps(Step("votes", len(sampled), len(sampled), "done"))
     return out
 
 

@@ -11,6 +11,7 @@ matrix per knob value, with the per-task means taken by ``bincount`` in the same
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,7 +24,17 @@ from ponder.policies import (
     default_cost_scale,
     lambda_grid,
 )
-from ponder.simulate._report import Curve, Report, build_section, with_two_arm
+from ponder.simulate._holes import (
+    BoolArray,
+    column_means,
+    coverage,
+    fill_unmeasured,
+    masked_cost_scale,
+    masked_stops,
+    stand_ins,
+)
+from ponder.simulate._progress import StepCallback
+from ponder.simulate._report import Curve, Report, Section, build_section, with_two_arm
 from ponder.simulate._samples import ADAPTIVE_CONFIDENCES, sampled_arm_reports
 
 NO_TASK = "(no task)"
@@ -64,59 +75,90 @@ def simulate(
     by_task: bool = True,
     n_points: int = 60,
     adaptive_confidences: Sequence[float] = ADAPTIVE_CONFIDENCES,
+    complete_only: bool = False,
+    steps: StepCallback | None = None,
 ) -> Report:
     """Replay ``ponder`` (utility routing on ``p``), every single arm, random mixing, the
     oracle and a cascade on ``table``; return the :class:`Report`.
 
     ``p[i, j]`` is the predicted success of arm ``j`` on query ``i``, ``expected_cost``
     (``[n, k]`` or ``[k]``) what the router believes each call costs; quality and spend are
-    read from the table's true scores and costs. Only queries with every arm measured are
-    replayed (the rest are counted in ``dropped_incomplete``). ``lambdas`` overrides
-    ponder's sweep and ``cascade_thresholds`` the cascade's; by default about ``n_points``
-    values are placed where decisions change. The oracle always gets its own grid on the
-    true scores, so the ceiling is traced in full. Arms with recorded samples also get
-    their votes (``vote@N``) and adaptive sampling at ``adaptive_confidences`` replayed on
-    the same queries, in ``Report.samples``.
+    read from the table's true scores and costs. A query with unmeasured arms is replayed
+    over the arms measured on it (see :mod:`ponder.simulate._holes`; ``Report.holes`` says
+    where); queries with no arm measured, or with any hole when ``complete_only``, are left
+    out and counted in ``dropped_incomplete``. ``lambdas`` overrides ponder's sweep and
+    ``cascade_thresholds`` the cascade's; by default about ``n_points`` values are placed
+    where decisions change. The oracle always gets its own grid on the true scores, so the
+    ceiling is traced in full. Arms with recorded samples also get their votes (``vote@N``)
+    and adaptive sampling at ``adaptive_confidences`` replayed on the same queries (each on
+    the queries that have its samples), in ``Report.samples``; ``steps`` hears of each
+    sampled arm, the slow part on large tables.
     """
-    scores, costs, pk, ec, kept = _prepare(table, p, expected_cost)
+    r = _prepare(table, p, expected_cost, complete_only)
+    table, kept, mask = r.table, r.kept, r.mask
+    scores, costs, pk, ec = r.scores, r.costs, r.p, r.ec
     n, rows = scores.shape[0], np.arange(scores.shape[0])
     has_tasks = by_task and any(table.tasks[i] for i in kept)
     groups = _Groups([table.tasks[i] or NO_TASK for i in kept] if has_tasks else None)
 
-    flat_s, flat_c, row_start = scores.ravel(), costs.ravel(), rows * scores.shape[1]
+    scale = default_cost_scale(ec)
+    if mask is None:
+        true_scale, s_f, c_f, pk_f, ec_f = default_cost_scale(costs), scores, costs, pk, ec
+        paid = costs
+    else:
+        true_scale = masked_cost_scale(costs, mask)
+        s_f, c_f = fill_unmeasured(scores, costs, mask)
+        pk_f, ec_f = fill_unmeasured(pk, ec, mask)
+        paid = np.where(mask, costs, 0.0)
+    flat_s, flat_c, row_start = s_f.ravel(), c_f.ravel(), rows * scores.shape[1]
 
     def picked(choice: IntArray) -> tuple[FloatArray, FloatArray]:
         at = row_start + choice  # flat indexing: cheaper than a 2-D fancy index
         return flat_s[at], flat_c[at]
 
-    scale, true_scale = default_cost_scale(ec), default_cost_scale(costs)
-    lams = _knobs(lambdas, "lambdas") if lambdas is not None else lambda_grid(pk, ec, n_points)
-    oracle_lams = lambda_grid(scores, costs, max(n_points, lams.size))
+    if lambdas is not None:
+        lams = _knobs(lambdas, "lambdas")
+    else:
+        lams = lambda_grid(pk_f, ec_f, n_points, cost_scale=scale)
+    oracle_lams = lambda_grid(s_f, c_f, max(n_points, lams.size), cost_scale=true_scale)
 
     order = Cascade(0.0).resolve_order(ec)  # cheapest expected mean cost first
+    m_ordered = None if mask is None else mask[:, order]
     if cascade_thresholds is not None:
         ths = _knobs(cascade_thresholds, "cascade_thresholds")
     else:
         head = pk[:, order[:-1]] if order.size > 1 else pk
+        if m_ordered is not None:
+            head = head[m_ordered[:, : head.shape[1]]]
+            head = head if head.size else pk[mask]  # only the last arm is ever measured
         ths = np.unique(np.r_[0.0, np.quantile(head, np.linspace(0.0, 1.0, n_points))])
-    cum, ordered, p_ordered = np.cumsum(costs[:, order], axis=1), scores[:, order], pk[:, order]
-    stopped_at: list[IntArray] = []  # per threshold: how many queries stop at each position
+    cum, ordered, p_ordered = np.cumsum(paid[:, order], axis=1), s_f[:, order], pk[:, order]
+    stopped_at: list[IntArray] = []  # per threshold, two arms only: where each query stops
 
     def cascade(t: float) -> tuple[FloatArray, FloatArray]:
-        stop = Cascade(t).stops(p_ordered, None)
-        stopped_at.append(np.bincount(stop, minlength=order.size))
+        if m_ordered is None:
+            stop = Cascade(t).stops(p_ordered, None)
+        else:
+            stop = masked_stops(p_ordered, m_ordered, t)
+        if order.size == 2:
+            stopped_at.append(stop)
         return ordered[rows, stop], cum[rows, stop]
 
     swept = {
-        "ponder": _sweep(groups, lams, lambda x: picked(choose_by_utility(pk, ec, x, scale))),
+        "ponder": _sweep(groups, lams, lambda x: picked(choose_by_utility(pk_f, ec_f, x, scale))),
         "cascade": _sweep(groups, ths, cascade),
         "oracle": _sweep(
-            groups, oracle_lams, lambda x: picked(choose_by_utility(scores, costs, x, true_scale))
+            groups, oracle_lams, lambda x: picked(choose_by_utility(s_f, c_f, x, true_scale))
         ),
     }
     k = len(table.arms)
-    arm_q = np.stack([groups.means(scores[:, j]) for j in range(k)], axis=1)
-    arm_c = np.stack([groups.means(costs[:, j]) for j in range(k)], axis=1)
+    if mask is None:
+        single_s, single_c, standin = scores, costs, None
+    else:
+        standin = stand_ins(mask, column_means(costs, mask))
+        single_s, single_c = scores[rows[:, None], standin], costs[rows[:, None], standin]
+    arm_q = np.stack([groups.means(single_s[:, j]) for j in range(k)], axis=1)
+    arm_c = np.stack([groups.means(single_c[:, j]) for j in range(k)], axis=1)
     sections = [
         build_section(
             table.arms,
@@ -130,35 +172,94 @@ def simulate(
     main = sections[0]
     if k == 2:
         strong = table.arms.index(main.summary.best_single_arm)
-        weak = 1 - strong
-        s_s, s_w = scores[:, strong], scores[:, weak]
-        strong_pos = int(np.flatnonzero(order == strong)[0])
-        curves = {
-            "ponder": _share_curve(pk[:, strong] - pk[:, weak], s_s, s_w),
-            "oracle": _share_curve(s_s - s_w, s_s, s_w),
-            "random": (np.array([0.0, 1.0]), np.array([s_w.mean(), s_s.mean()])),
-            "cascade": (  # share of queries whose cascade reaches the strong arm
-                np.array([c[strong_pos:].sum() / n for c in stopped_at]),
-                swept["cascade"][0][1],
-            ),
-        }
-        main = with_two_arm(main, table.arms[strong], table.arms[weak], curves)
-    sampled = sampled_arm_reports(table.take(kept), adaptive_confidences) if table.samples else {}
+        main = _two_arm(
+            main, table.arms, strong, order, stopped_at, swept["cascade"][0][1], pk, single_s, mask
+        )
+    sampled = (
+        sampled_arm_reports(table.take(kept), adaptive_confidences, steps) if table.samples else {}
+    )
+    holes = None
+    if mask is not None or r.never_measured:
+        full = np.ones(scores.shape, dtype=bool)
+        holes = coverage(
+            table.arms,
+            [table.tasks[i] or NO_TASK for i in kept] if any(table.tasks) else None,
+            scores,
+            costs,
+            full if mask is None else mask,
+            np.broadcast_to(np.arange(k), scores.shape) if standin is None else standin,
+            r.never_measured,
+        )
     return Report(
         n_queries=main.n_queries,
         arms=main.arms,
         policies=main.policies,
         summary=main.summary,
-        dropped_incomplete=table.n_queries - kept.size,
+        dropped_incomplete=r.dropped,
+        holes=holes,
         by_task=dict(zip(groups.names, sections[1:], strict=True)),
         samples=sampled,
     )
 
 
+def _two_arm(
+    main: Section,
+    arms: tuple[str, ...],
+    strong: int,
+    order: IntArray,
+    stopped_at: list[IntArray],
+    cascade_quality: FloatArray,
+    pk: FloatArray,
+    single_s: FloatArray,
+    mask: BoolArray | None,
+) -> Section:
+    """RouteLLM's axis. A query with one arm measured is forced to it: it is ranked first
+    (strong only) or last (weak only), so the share of strong calls counts real calls and
+    the curves start and end where the forced queries put them."""
+    weak = 1 - strong
+    n = single_s.shape[0]
+    s_s, s_w = single_s[:, strong], single_s[:, weak]
+    strong_pos = int(np.flatnonzero(order == strong)[0])
+    rank_p, rank_o = pk[:, strong] - pk[:, weak], s_s - s_w
+    lo, hi = 0, n
+    reach_strong = [s >= strong_pos for s in stopped_at]
+    if mask is not None:
+        only_s, only_w = mask[:, strong] & ~mask[:, weak], mask[:, weak] & ~mask[:, strong]
+        lo, hi = int(only_s.sum()), n - int(only_w.sum())
+        for rank in (rank_p, rank_o):
+            rank[only_s], rank[only_w] = np.inf, -np.inf
+        reach_strong = [r & mask[:, strong] for r in reach_strong]
+    curves = {
+        "ponder": _share_curve(rank_p, s_s, s_w, lo=lo, hi=hi),
+        "oracle": _share_curve(rank_o, s_s, s_w, lo=lo, hi=hi),
+        "random": (np.array([lo / n, hi / n]), np.array([s_w.mean(), s_s.mean()])),
+        "cascade": (  # share of queries whose cascade calls the strong arm
+            np.array([np.count_nonzero(r) / n for r in reach_strong]),
+            cascade_quality,
+        ),
+    }
+    return with_two_arm(main, arms[strong], arms[weak], curves)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The replayed rows and arms, checked. ``mask`` is ``None`` when nothing is missing."""
+
+    table: OutcomeTable
+    scores: FloatArray
+    costs: FloatArray
+    p: FloatArray
+    ec: FloatArray
+    kept: IntArray
+    mask: BoolArray | None
+    dropped: int
+    never_measured: tuple[str, ...]
+
+
 def _prepare(
-    table: OutcomeTable, p: FloatArray, expected_cost: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray]:
-    """Check shapes and values; keep the rows where every arm is measured."""
+    table: OutcomeTable, p: FloatArray, expected_cost: FloatArray, complete_only: bool
+) -> _Prepared:
+    """Check shapes and values; keep the rows to replay and the arms measured on them."""
     n, k = table.n_queries, table.n_arms
     pa = np.asarray(p, dtype=np.float64)
     if pa.shape != (n, k):
@@ -174,19 +275,46 @@ def _prepare(
             f"expected_cost has shape {ec.shape}; expected ({n}, {k}) or ({k},) for a table "
             f"of {n} queries x {k} arms"
         )
-    kept = np.flatnonzero(table.measured.all(axis=1)).astype(np.int64)
-    if kept.size == 0:
-        raise ValueError("no query has every arm measured; nothing to simulate")
+    measured = table.measured
+    if complete_only:
+        kept = np.flatnonzero(measured.all(axis=1)).astype(np.int64)
+        if kept.size == 0:
+            raise ValueError("no query has every arm measured; nothing to simulate")
+    else:
+        kept = np.flatnonzero(measured.any(axis=1)).astype(np.int64)
+        if kept.size == 0:
+            raise ValueError("no query has any arm measured; nothing to simulate")
+    cols = np.flatnonzero(measured[kept].any(axis=0))
+    never = tuple(a for j, a in enumerate(table.arms) if j not in set(cols.tolist()))
+    if never:
+        table, pa, ec = table.select_arms([table.arms[j] for j in cols]), pa[:, cols], ec[:, cols]
+        measured = measured[:, cols]
+    mask = measured[kept]
     scores, costs = table.scores[kept], table.costs[kept]
-    unpriced = [a for j, a in enumerate(table.arms) if not np.isfinite(costs[:, j]).all()]
+    unpriced = [a for j, a in enumerate(table.arms) if not np.isfinite(costs[mask[:, j], j]).all()]
     if unpriced:
         raise ValueError(f"true costs are missing for arms {unpriced}; price the table first")
-    for name, arr in (("p", pa[kept]), ("expected_cost", ec[kept])):
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{name} has NaN or infinite values on fully measured queries")
-    if (costs < 0).any() or (ec[kept] < 0).any():
+    pk, eck = pa[kept], np.ascontiguousarray(ec[kept])
+    for name, arr in (("p", pk), ("expected_cost", eck)):
+        if not np.isfinite(arr[mask]).all():
+            raise ValueError(f"{name} has NaN or infinite values where arms are measured")
+    if (costs[mask] < 0).any() or (eck[mask] < 0).any():
         raise ValueError("costs must not be negative")
-    return scores, costs, pa[kept], ec[kept], kept
+    if not mask.all():
+        # Unmeasured cells are never chosen, but arm means (the cascade's order, the cost
+        # scale) are read over all rows: give them the arm's mean over its measured rows.
+        pk, eck = np.where(mask, pk, 0.0), np.where(mask, eck, column_means(eck, mask))
+    return _Prepared(
+        table=table,
+        scores=scores,
+        costs=costs,
+        p=pk,
+        ec=eck,
+        kept=kept,
+        mask=None if mask.all() else mask,
+        dropped=n - kept.size,
+        never_measured=never,
+    )
 
 
 def _knobs(values: Sequence[float], name: str) -> FloatArray:
@@ -210,15 +338,23 @@ def _sweep(groups: _Groups, params: FloatArray, run: _Run) -> list[Curve]:
 
 
 def _share_curve(
-    rank_by: FloatArray, s_strong: FloatArray, s_weak: FloatArray, n_points: int = 201
+    rank_by: FloatArray,
+    s_strong: FloatArray,
+    s_weak: FloatArray,
+    n_points: int = 201,
+    *,
+    lo: int = 0,
+    hi: int | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Exact quality when the ``m`` queries ranked highest by ``rank_by`` go to the strong arm.
 
     Sorting sweeps every threshold on ``rank_by`` at once, so strong shares from 0 to 1 are
     covered densely, which a sweep of ``lam`` does not do when the costs are far apart.
+    ``m`` runs from ``lo`` to ``hi`` (default all): the queries forced to one arm.
     """
     n = s_strong.size
+    top = n if hi is None else hi
     rank = np.argsort(-rank_by, kind="stable")
     gained = np.concatenate([[0.0], np.cumsum((s_strong - s_weak)[rank])])
-    m = np.unique(np.round(np.linspace(0.0, 1.0, n_points) * n).astype(np.int64))
+    m = np.unique(lo + np.round(np.linspace(0.0, 1.0, n_points) * (top - lo)).astype(np.int64))
     return m / n, s_weak.mean() + gained[m] / n

@@ -120,15 +120,16 @@ def test_quality_at_share_and_best_single_tie_to_cheaper() -> None:
     assert report.policies["arm:m0"].quality_at_share["0.5"] is None  # cannot operate there
 
 
-def test_incomplete_rows_are_dropped_and_counted() -> None:
+def test_complete_only_drops_and_counts_incomplete_rows() -> None:
     table, prob = _synthetic(n=400, k=3, seed=4)
     scores = table.scores.copy()
     scores[:7, 1] = np.nan
     costs = table.costs.copy()
     costs[:7, 1] = np.nan  # unmeasured cells may lack a cost too
     holey = _table(scores, costs)
-    report = simulate(holey, prob, table.costs.mean(axis=0))
+    report = simulate(holey, prob, table.costs.mean(axis=0), complete_only=True)
     assert report.n_queries == 393 and report.dropped_incomplete == 7
+    assert report.holes is None
     ref = simulate(_table(table.scores[7:], table.costs[7:]), prob[7:], table.costs.mean(0))
     assert report.summary.aiq == ref.summary.aiq
 
@@ -207,8 +208,12 @@ def test_simulate_refuses_bad_input() -> None:
     costs[3, 2] = np.nan
     with pytest.raises(ValueError, match=r"true costs are missing for arms \['m2'\]"):
         simulate(_table(table.scores, costs), prob, table.costs)
-    with pytest.raises(ValueError, match="every arm measured"):
+    with pytest.raises(ValueError, match="no query has any arm measured"):
         simulate(_table(np.full((50, 3), np.nan), table.costs), prob, table.costs)
+    with pytest.raises(ValueError, match="every arm measured"):
+        holey = table.scores.copy()
+        holey[:, 0][::2], holey[:, 1][1::2] = np.nan, np.nan
+        simulate(_table(holey, table.costs), prob, table.costs, complete_only=True)
     with pytest.raises(ValueError, match="lambdas"):
         simulate(table, prob, table.costs, lambdas=[-1.0, 0.0])
 
@@ -261,8 +266,8 @@ def test_sampled_arms_report_votes_and_adaptive_sampling(tmp_path: Path) -> None
     report = simulate(table, np.nan_to_num(table.scores), table.costs.mean(axis=0))
     assert set(report.samples) == {"cheap"}  # strong records no samples
     sampled = report.samples["cheap"]
-    replayed = table.take(np.arange(1, table.n_queries))  # query 0 is incomplete: dropped
-    assert (sampled.n_queries, sampled.skipped, sampled.max_samples) == (59, 0, 5)
+    replayed = table  # query 0 lacks the strong arm: replayed over the cheap one
+    assert (sampled.n_queries, sampled.skipped, sampled.max_samples) == (60, 0, 5)
     assert sampled.cost_per_sample == pytest.approx(0.001)
     votes = [f"vote@{n}" for n in range(1, 6)]
     assert list(sampled.policies) == [*votes, "adaptive@0.8", "adaptive@0.9", "adaptive@0.95"]
