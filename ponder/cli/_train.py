@@ -26,6 +26,13 @@ def train(
         int, typer.Option(help="Cross-validation folds used to tune and calibrate.")
     ] = 5,
     seed: Annotated[int, typer.Option(help="Random seed (folds, bagging).")] = 0,
+    menu: Annotated[
+        Path | None,
+        typer.Option(
+            help="Menu with prices for arms whose cost the tables do not record: the choice of "
+            "arm model is judged by routing over cost weights, which needs prices."
+        ),
+    ] = None,
     quiet: Annotated[
         bool,
         typer.Option(
@@ -39,9 +46,11 @@ def train(
     tables with different arms can be trained on together. A Redis URL adds the feedback the
     proxy recorded (requests kept with their text; the router's verdicts as scores).
     """
+    from ponder._menu import Menu
     from ponder.classifiers import DifficultyClassifier, save_classifier
     from ponder.outcomes import LoadReport, OutcomeTable, load_many
     from ponder.router._redis import read_feedback, redact_url
+    from ponder.simulate import price_table
 
     if backend not in ("lightgbm", "logistic"):
         raise ValueError(f"--backend must be 'lightgbm' or 'logistic', not '{backend}'")
@@ -68,6 +77,8 @@ def train(
         tables.append(fb)
         reports.append(report)
     table = OutcomeTable.concat(tables)
+    if menu is not None:
+        table = price_table(table, Menu.load(menu), strict=False)
     for r in reports:
         if not quiet or r.skipped:
             typer.echo(r.summary(), err=True)
@@ -81,3 +92,13 @@ def train(
         f"{len(clf.arms_)} arms; out-of-fold log loss {m['oof_log_loss']:.4f} "
         f"(per-arm base rate {m['baseline_log_loss']:.4f}); saved to {out}"
     )
+    kind = clf.params_["arm_model"]
+    gains = {k: v for k, v in m.items() if k.startswith("oof_routing_gain_")}
+    mine = [v for k, v in gains.items() if k.startswith(f"oof_routing_gain_{kind}")]
+    chosen = max(mine, default=None)
+    if chosen is not None:
+        typer.echo(
+            f"arm model: {kind}, out-of-fold routing gain {chosen:.3f} "
+            f"(shared difficulty alone {gains.get('oof_routing_gain_shared', float('nan')):.3f})"
+            + ("; reasoning trait learned" if clf.reasoning_ is not None else "")
+        )

@@ -1,5 +1,6 @@
 """Replay outcome tables through policies: cost/quality frontiers and the metrics on them."""
 
+from ponder.simulate._evaluate import price_table
 from ponder.simulate._metrics import (
     aiq,
     apgr,
@@ -21,6 +22,7 @@ __all__ = [
     "cpt",
     "gap_closed",
     "grouped_kfold",
+    "price_table",
     "quality_at_cost",
     "simulate",
     "upper_frontier",

@@ -29,8 +29,9 @@ def _tokens(table: OutcomeTable) -> FloatArray:
     return np.array([estimate_tokens(p) for p in table.prompts], dtype=np.float64)
 
 
-def price_table(table: OutcomeTable, menu: Menu | None) -> OutcomeTable:
-    """Fill costs the table lacks from the menu's prices; error on arms left without a cost."""
+def price_table(table: OutcomeTable, menu: Menu | None, *, strict: bool = True) -> OutcomeTable:
+    """Fill costs the table lacks from the menu's prices; error on arms left without a cost
+    (unless not ``strict``: training can do without, replaying cannot)."""
     costs = table.costs.copy()
     if menu is not None:
         by_label = {a.label: a for a in menu.arms}
@@ -42,7 +43,7 @@ def price_table(table: OutcomeTable, menu: Menu | None) -> OutcomeTable:
             if missing.any():
                 costs[missing, j] = arm.expected_cost(_tokens(table))[missing]
     unpriced = [a for j, a in enumerate(table.arms) if np.isnan(costs[:, j]).all()]
-    if unpriced:
+    if unpriced and strict:
         raise MenuError(
             f"no cost for arm(s) {', '.join(unpriced)}: the outcome table records none; "
             "pass --menu with a price for each (input_price/output_price or a litellm model)"

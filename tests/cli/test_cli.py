@@ -272,3 +272,38 @@ def test_import_lists_and_converts(tmp_path: Path) -> None:
 
     t = load_outcomes(out).table
     assert t.n_queries == 100 and len(t.samples[t.arms[0]][0] or ()) == 8
+
+
+def test_train_prices_unpriced_arms_from_a_menu(tmp_path: Path) -> None:
+    """Without costs the arm model is judged on quality alone; a menu's prices put the cost
+    weights of the routing sweep back into the choice."""
+    table, _ = synthetic_table(n=300, seed=5)
+    rows = [  # no cost and no tokens recorded
+        json.dumps(
+            {
+                "id": table.ids[i],
+                "prompt": table.prompts[i],
+                "arms": {a: {"score": float(table.scores[i, j])} for j, a in enumerate(table.arms)},
+            }
+        )
+        for i in range(table.n_queries)
+    ]
+    (tmp_path / "t.jsonl").write_text("\n".join(rows) + "\n")
+    menu = tmp_path / "menu.yaml"
+    menu.write_text(
+        "arms:\n"
+        + "".join(
+            f"  - {{model: {a}, input_price: {p}, output_price: {p}}}\n"
+            for a, p in zip(table.arms, (0.1, 1.0, 10.0), strict=True)
+        )
+    )
+    gains = []
+    for extra in ([], ["--menu", str(menu)]):
+        out = tmp_path / f"m{len(extra)}"
+        args = ["train", str(tmp_path / "t.jsonl"), "--out", str(out), "--folds", "3", *extra]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        assert "arm model:" in res.output
+        metrics = json.loads((out / "manifest.json").read_text())["metrics"]
+        gains.append(metrics["oof_routing_gain_shared"])
+    assert gains[0] != pytest.approx(gains[1])  # the sweep saw the menu's prices
