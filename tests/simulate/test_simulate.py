@@ -13,20 +13,9 @@ from ponder.outcomes import OutcomeTable
 from ponder.simulate._plot import plot_frontier
 from ponder.simulate._report import Report
 from ponder.simulate._simulate import NO_TASK, simulate
+from tests.simulate.tables import outcome_table
 
-
-def _table(scores: np.ndarray, costs: np.ndarray, tasks: list[str] | None = None) -> OutcomeTable:
-    n, k = scores.shape
-    return OutcomeTable(
-        ids=tuple(f"q{i}" for i in range(n)),
-        prompts=tuple(f"prompt {i}" for i in range(n)),
-        tasks=tuple(tasks) if tasks else ("",) * n,
-        arms=tuple(f"m{j}" for j in range(k)),
-        scores=scores,
-        costs=costs,
-        input_tokens=np.full((n, k), np.nan),
-        output_tokens=np.full((n, k), np.nan),
-    )
+_table = outcome_table
 
 
 def _synthetic(
