@@ -22,6 +22,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from ponder._version import __version__
+
+        typer.echo(f"ponder {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Adaptive compute router for LLMs."""
+
+
 app.command()(train)
 app.command()(simulate)
 app.command()(route)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from ponder.cli._common import one_line_errors, status
+from ponder.cli._common import one_line_errors, out_console, plural, status, usd
 
 
 @one_line_errors
@@ -41,10 +41,9 @@ def ask(
     if as_json:
         typer.echo(out.model_dump_json(indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = out_console()
     console.print(out.content or "[dim](empty answer)[/dim]")
     t = out.ponder
     table = Table(title=f"chosen first: {t.chosen_arm} · answered by: {t.answered_by}")
@@ -58,9 +57,9 @@ def ask(
             f"{a.samples_used}/{a.samples_requested}",
             f"{a.agreement:.2f}",
             (a.answer or "")[:30],
-            f"${a.cost:.6f}",
+            usd(a.cost),
             a.outcome + (f" ({a.error})" if a.error else ""),
         )
     console.print(table)
     stop = f" · stopped: {t.stopped}" if t.stopped else ""
-    console.print(f"total ${t.cost:.6f} · {t.samples_used} samples{stop}")
+    console.print(f"total {usd(t.cost)} · {plural(t.samples_used, 'sample')}{stop}")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 
 from ponder.errors import PonderError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,3 +66,24 @@ def status(message: str) -> Iterator[Callable[[str], None]]:
     console = Console(stderr=True)
     with console.status(message) as st:
         yield lambda msg: st.update(msg)
+
+
+def out_console() -> Console:
+    """The console results are printed on: the terminal's width on a terminal, and wide
+    when piped (rich's default of 80 columns cuts arm and task names mid-word in a file)."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 240)
+
+
+def usd(amount: float) -> str:
+    """Dollars with two significant digits past the leading zeros and never in exponent
+    form: ``$0.0000064``, ``$0.0031``, ``$1.25``."""
+    if not math.isfinite(amount) or amount == 0:
+        return f"${amount:g}" if not math.isfinite(amount) else "$0"
+    places = max(2, 1 - math.floor(math.log10(abs(amount))))
+    return f"${amount:.{places}f}"
+
+
+def plural(n: float, word: str) -> str:
+    return f"{n:g} {word}" if n == 1 else f"{n:g} {word}s"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ponder.cli._common import one_line_errors
+from ponder.cli._common import one_line_errors, out_console, usd
 
 
 @one_line_errors
@@ -46,7 +46,6 @@ def route(
     if as_json:
         typer.echo(json.dumps(asdict(d), indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     need = "" if d.reasoning_need is None else f" · reasoning need {d.reasoning_need:+.2f}"
@@ -56,7 +55,7 @@ def route(
     for e in d.arms:
         mark = "→ " if e.arm == d.chosen else "  "
         style = None if e.fits else "dim"
-        cost = f"${e.expected_cost:.6f}" + ("" if e.fits else " (over ceiling)")
+        cost = usd(e.expected_cost) + ("" if e.fits else " (over ceiling)")
         worst = the_menu.arms[[a.label for a in the_menu.arms].index(e.arm)].samples
         samples = (
             f"{e.expected_samples:g}"
@@ -72,6 +71,6 @@ def route(
             e.ability_source,
             style=style,
         )
-    console = Console()
+    console = out_console()
     console.print(table)
     console.print(f"chosen: [bold]{d.chosen}[/bold] — {d.reason}")

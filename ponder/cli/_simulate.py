@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ponder.cli._common import one_line_errors
+from ponder.cli._common import one_line_errors, out_console
 from ponder.cli._progress import progress_display
 
 if TYPE_CHECKING:
@@ -146,7 +146,6 @@ def simulate(
 
 
 def print_report(result: Report) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     best = result.summary.best_single_arm
@@ -181,7 +180,7 @@ def print_report(result: Report) -> None:
         if two_arms:
             row += [num(pol.apgr), num(pol.cpt_50, "{:.0%}"), num(pol.cpt_80, "{:.0%}")]
         t.add_row(*row)
-    console = Console()
+    console = out_console()
     console.print(t)
     if result.holes is not None:
         for line in _holes_lines(result):

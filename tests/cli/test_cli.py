@@ -307,3 +307,28 @@ def test_train_prices_unpriced_arms_from_a_menu(tmp_path: Path) -> None:
         metrics = json.loads((out / "manifest.json").read_text())["metrics"]
         gains.append(metrics["oof_routing_gain_shared"])
     assert gains[0] != pytest.approx(gains[1])  # the sweep saw the menu's prices
+
+
+def test_version_and_wide_piped_output(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.strip().startswith("ponder ")
+    menu = tmp_path / "menu.yaml"
+    long_name = "an-arm-with-a-name-far-longer-than-eighty-columns-would-ever-leave-room-for-x"
+    menu.write_text(
+        "arms:\n"
+        f"  - {{model: gpt-4o-mini, name: {long_name}}}\n"
+        "  - {model: gpt-4o-mini, name: short}\n"
+    )
+    res = runner.invoke(app, ["route", "What is 2 + 2?", "--menu", str(menu)])
+    assert res.exit_code == 0, res.output
+    assert long_name in res.output  # piped: nothing cut at 80 columns
+
+
+def test_dollars_are_printed_plainly() -> None:
+    from ponder.cli._common import plural, usd
+
+    assert usd(6.4000000000000006e-06) == "$0.0000064"
+    assert usd(0.0031) == "$0.0031"
+    assert usd(1.25) == "$1.25"
+    assert usd(0.0) == "$0"
+    assert plural(1, "sample") == "1 sample" and plural(3, "sample") == "3 samples"

@@ -35,6 +35,8 @@ class FakeClassifier:
         self.rates: dict[str, float] = {}
         self.arms_: tuple[str, ...] = ()
         self.metrics_: dict[str, float] = {}
+        self.params_: dict[str, str] = {"arm_model": "shared"}
+        self.reasoning_ = None
 
     def fit(
         self, table: OutcomeTable, *, progress: Callable[[str], None] | None = None
@@ -51,6 +53,7 @@ class FakeClassifier:
             "n_observations": int(table.measured.sum()),
             "oof_log_loss": 0.5,
             "baseline_log_loss": 0.6,
+            "oof_routing_gain_shared": 0.1,
         }
         return self
 
