@@ -43,6 +43,7 @@ from ponder.outcomes import OutcomeTable
 
 FloatArray = npt.NDArray[np.float64]
 Backend = Literal["lightgbm", "logistic"]
+FoldsBy = Literal["queries", "clusters"]
 Progress = Callable[[str], None]
 
 
@@ -95,6 +96,10 @@ class DifficultyClassifier:
     Parameters are stored as given; learned attributes end in ``_``. ``arm_models`` names
     the between-arm candidates cross-validation may choose over the shared difficulty
     (``lowrank``, ``trees``, ``linear``); ``residual=False`` keeps the shared model alone.
+    ``folds_by`` is how cross-validation holds data out: ``queries`` (at random, which
+    rewards what helps on more traffic of the kinds in the table) or ``clusters`` (whole
+    clusters of similar queries, which rewards only what carries over to kinds of query the
+    table does not have).
     """
 
     def __init__(
@@ -106,6 +111,7 @@ class DifficultyClassifier:
         max_rounds: int = 600,
         residual: bool = True,
         arm_models: Sequence[str] = ("lowrank", "trees", "linear"),
+        folds_by: FoldsBy = "clusters",
         seed: int = 0,
     ) -> None:
         self.backend = backend
@@ -115,6 +121,7 @@ class DifficultyClassifier:
         self.max_rounds = max_rounds
         self.residual = residual
         self.arm_models = arm_models
+        self.folds_by = folds_by
         self.seed = seed
 
     # ----------------------------------------------------------------- fitting
@@ -139,7 +146,10 @@ class DifficultyClassifier:
         X = featurizer.transform(list(table.prompts))
 
         k = max(2, min(self.cv_folds, table.n_queries))
-        fold_of = clustered_folds(X, k, self.seed)
+        if self.folds_by == "clusters":
+            fold_of = clustered_folds(X, k, self.seed)
+        else:
+            fold_of = np.random.default_rng(self.seed).permutation(table.n_queries) % k
         candidates = self._candidates()
         best: tuple[float, FloatArray, dict[str, Any]] | None = None
         for params in candidates:
