@@ -65,10 +65,13 @@ def _tail(path: Path, lines: int = LOG_TAIL) -> str:
 class Upstream:
     """The fake upstream in its own process (``bench/_fake_upstream.py``)."""
 
-    def __init__(self, nagle: bool = False) -> None:
+    def __init__(
+        self, nagle: bool = False, models: tuple[str, ...] = (MODEL,), fill: bool = False
+    ) -> None:
         script = str(Path(__file__).with_name("_fake_upstream.py"))
+        flags = [*(["--nagle"] if nagle else []), *(["--fill"] if fill else [])]
         self.proc = subprocess.Popen(
-            [sys.executable, script, MODEL, ANSWER, *(["--nagle"] if nagle else [])],
+            [sys.executable, script, ",".join(models), ANSWER, *flags],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -86,6 +89,14 @@ class Upstream:
         self.proc.stdin.write("calls\n")
         self.proc.stdin.flush()
         return int(self.proc.stdout.readline())
+
+    def usage(self) -> list[list[Any]]:
+        """``[tag, model, prompt_tokens, completion_tokens]`` per call (``_fake_upstream.py``)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("usage\n")
+        self.proc.stdin.flush()
+        rows: list[list[Any]] = json.loads(self.proc.stdout.readline())
+        return rows
 
     def close(self) -> None:
         if self.proc.stdin is not None:
@@ -194,6 +205,9 @@ def ponder_server(
         "num_retries": 0,
         "timeout": 30,
         "cache_ttl": cache_ttl,
+        # Replicas on one Redis must share the secret their cache and memory keys are made
+        # under (ponder refuses a shared Redis without one).
+        **({"digest_secret": "bench-digest-secret-0123456789"} if redis else {}),
         **(extra or {}),
     }
     path = workdir / f"{slug}.yaml"

@@ -41,7 +41,9 @@ from tests.upstream_faults import (
     FaultKind,
     fault_before_answer,
     faulty_events,
+    send_dripping_json,
     send_faulty_body,
+    write_dripping,
     write_quietly,
 )
 from tests.upstream_wire import (
@@ -180,7 +182,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(404, f"Unknown path {path}", "not_found")
 
     def _send_body(self, payload: dict[str, Any], fault: Fault | None) -> None:
-        if not send_faulty_body(self, payload, fault):
+        up = self.server.upstream
+        interval = up.drip_interval(payload.get("model"))
+        if interval is not None:
+            send_dripping_json(self, payload, interval, up._stopping)
+        elif not send_faulty_body(self, payload, fault):
             self._send_json(200, payload)
 
     def _chat(self, up: FakeUpstream, body: dict[str, Any]) -> None:
@@ -350,6 +356,12 @@ class _Handler(BaseHTTPRequestHandler):
                 yield chunk([], usage=usage)
             yield b"data: [DONE]\n\n"
 
+        up = self.server.upstream
+        interval = up.drip_interval(model)
+        if interval is not None:
+            data = b"".join(faulty_events(list(events()), fault))
+            write_dripping(self, data, interval, up._stopping)
+            return
         write_quietly(self, faulty_events(list(events()), fault))
 
 

@@ -26,6 +26,10 @@ What each kind does on the wire:
   headers and half its body before the connection closes (the transport sees a short read).
 - ``invalid_json``: status 200 with ``Content-Type: application/json`` and an HTML body (a
   gateway's error page); a streamed request gets a ``data:`` line that is not JSON.
+
+Apart from the seeded kinds, ``up.drip(model, interval)`` sends every answer of ``model``
+(JSON or SSE) one byte every ``interval`` seconds after its headers: an upstream that never
+trips a per-read timeout while taking minutes to answer.
 """
 
 from __future__ import annotations
@@ -124,6 +128,7 @@ class FaultInjection:
         self._injectors: dict[str, FaultInjector] = {}
         self._fault_log: list[FaultRecord] = []
         self._stopping = threading.Event()  # set on stop: ends sleeping timeout faults
+        self._drips: dict[str, float] = {}
 
     def faults(
         self,
@@ -142,6 +147,21 @@ class FaultInjection:
         injector = FaultInjector(rate, kinds, seed, delay, retry_after)
         with self._lock:
             self._injectors[model] = injector
+
+    def drip(self, model: str, interval: float = 0.5) -> None:
+        """Send ``model``'s answers one byte every ``interval`` seconds (``0``: at once)."""
+        if interval < 0:
+            raise ValueError(f"interval must be >= 0, got {interval}")
+        with self._lock:
+            if interval == 0:
+                self._drips.pop(model, None)
+            else:
+                self._drips[model] = interval
+
+    def drip_interval(self, model: object) -> float | None:
+        """Seconds between the bytes of ``model``'s answers, if it drips."""
+        with self._lock:
+            return self._drips.get(model) if isinstance(model, str) else None
 
     def fault_log(self, model: str | None = None) -> list[FaultRecord]:
         """Every draw so far (one per call of a model with faults), in arrival order."""
@@ -243,6 +263,38 @@ def write_quietly(handler: BaseHTTPRequestHandler, chunks: Iterable[bytes]) -> N
             handler.wfile.flush()
     except (BrokenPipeError, ConnectionResetError):
         handler.close_connection = True
+
+
+def write_dripping(
+    handler: BaseHTTPRequestHandler, data: bytes, interval: float, stop: threading.Event
+) -> None:
+    """Write ``data`` a byte at a time, ``interval`` seconds apart; stops when the client
+    has gone or the upstream stops, so no server thread outlives the test."""
+    try:
+        for i in range(len(data)):
+            handler.wfile.write(data[i : i + 1])
+            handler.wfile.flush()
+            if stop.wait(interval):
+                break
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    handler.close_connection = True
+
+
+def send_dripping_json(
+    handler: BaseHTTPRequestHandler,
+    payload: dict[str, Any],
+    interval: float,
+    stop: threading.Event,
+) -> None:
+    """A 200 whose headers come at once and whose JSON body drips (:func:`write_dripping`)."""
+    data = json.dumps(payload).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.flush()
+    write_dripping(handler, data, interval, stop)
 
 
 def sleep_bounded(stop: threading.Event, seconds: float) -> None:

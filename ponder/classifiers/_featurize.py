@@ -26,6 +26,28 @@ from ponder.errors import ModelArtifactError
 
 FloatMatrix = npt.NDArray[np.float32]
 
+HEAD_CHARS = 4096
+"""Characters read from the start of a long text (see :func:`clip`)."""
+TAIL_CHARS = 4096
+"""Characters read from the end of a long text (see :func:`clip`)."""
+
+
+def clip(text: str) -> str:
+    """The part of ``text`` a featurizer reads: all of it up to ``HEAD_CHARS + TAIL_CHARS``
+    characters, else its head and tail joined by a newline.
+
+    Routing runs on every request, before the provider call, so its cost must not grow with
+    the prompt: a 990K-character prompt took 76 ms to featurize whole, blocking every other
+    request on the event loop. The head holds the instructions and the tail the question,
+    which is what difficulty depends on; the middle of a long prompt is mostly pasted
+    material. Texts under the cap are read whole, so a model trained before the cap gets
+    the same features for them (and the packaged model's probe check still passes).
+    """
+    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return text
+    return f"{text[:HEAD_CHARS]}\n{text[-TAIL_CHARS:]}"
+
+
 # The files model2vec reads. Checking them ourselves before loading matters: given a path that
 # does not exist, model2vec treats it as a Hugging Face repo id and tries to download it.
 _STATIC_FILES = ("config.json", "model.safetensors", "tokenizer.json")
@@ -72,7 +94,9 @@ class TextStats:
     """Surface statistics that separate math, code, multiple-choice and chat-shaped prompts.
 
     Counts go through log1p so one very long prompt does not dominate a linear model. Each
-    feature is one pass of a C-level string method or regex, so the cost is O(len(text)).
+    feature is one pass of a C-level string method or regex over the text as :func:`clip`
+    cuts it, so the cost is bounded whatever the prompt's size; only ``log_chars`` is the
+    true length, which costs nothing to know and is the one signal clipping would erase.
     """
 
     feature_names: tuple[str, ...] = _STATS_NAMES
@@ -84,13 +108,14 @@ class TextStats:
         return out
 
     @staticmethod
-    def _row(t: str) -> list[float]:
+    def _row(text: str) -> list[float]:
+        t = clip(text)
         n = len(t)
         words = t.split()
         log = math.log1p
         denom = max(n, 1)
         return [
-            log(n),
+            log(len(text)),
             log(len(words)),
             log(t.count("\n") + 1 if t else 0),
             (n - len(t.translate(_DIGITS))) / denom,
@@ -138,7 +163,7 @@ class HashedNgrams:
     def transform(self, texts: Sequence[str]) -> FloatMatrix:
         out = np.zeros((len(texts), self.n_features), dtype=np.float32)
         for i, text in enumerate(texts):
-            tokens = _TOKEN.findall(text.lower())
+            tokens = _TOKEN.findall(clip(text).lower())
             grams = tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
             row = out[i]
             for gram in grams:
@@ -190,7 +215,8 @@ class StaticEmbedding:
         out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
         max_chars = model.max_length * model.median_token_length if model.max_length else None
         encodings = model.tokenizer.encode_batch_fast(
-            [t[:max_chars] for t in texts], add_special_tokens=False
+            [t[:max_chars] for t in texts] if max_chars else [clip(t) for t in texts],
+            add_special_tokens=False,
         )
         unk = model.unk_token_id
         for i, enc in enumerate(encodings):

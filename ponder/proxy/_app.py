@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ponder._version import __version__
@@ -24,8 +24,8 @@ from ponder.proxy._auth import Authenticator, Principal
 from ponder.proxy._bounds import bounded, operator_bounds
 from ponder.proxy._errors import ApiError, documented, from_ponder, install
 from ponder.proxy._limits import BodyLimit
-from ponder.proxy._metrics import Metrics
-from ponder.proxy._stream import sse
+from ponder.proxy._metrics import Metrics, model_label
+from ponder.proxy._stream import EventStream
 from ponder.proxy._wire import ChatRequest, controls_from_headers, decision_headers
 from ponder.router import Completion, Profile, RoutedStream, Router, Settings
 
@@ -47,6 +47,16 @@ def _caller(
 
 
 Caller = Annotated[Principal, Depends(_caller)]
+
+
+def _metrics_reader(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """``/metrics`` shows every tenant's figures: see :meth:`Authenticator.authorize_metrics`."""
+    auth: Authenticator = request.app.state.auth
+    auth.authorize_metrics(request.headers.get("authorization"))
+
 _SSE_EVENT = {
     "type": "object",
     "required": ["data"],
@@ -104,6 +114,7 @@ def create_app(
     app.state.metrics = metrics
     install(app)
     profiles: dict[str, Profile | None] = {AUTO: None, **s.profiles}
+    routed = {PREFIX + p for p in profiles}
 
     @app.get("/health")
     async def health(request: Request) -> dict[str, Any]:
@@ -117,8 +128,8 @@ def create_app(
             "redis": redis,
         }
 
-    @app.get("/metrics", response_class=PlainTextResponse)
-    async def prometheus() -> Response:
+    @app.get("/metrics", response_class=PlainTextResponse, responses=documented(401))
+    async def prometheus(_: Annotated[None, Depends(_metrics_reader)]) -> Response:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/models", responses=documented(401))
@@ -151,13 +162,14 @@ def create_app(
     ) -> Response:
         started = time.perf_counter()
         kind = "routed" if body.model.startswith(PREFIX) else "passthrough"
+        model = model_label(body.model, routed, request.app.state.router.passthrough)
         try:
             result = await _answer(request.app.state.router, body, request, who, profiles)
         except (ApiError, PonderError) as exc:
             status = exc.status if isinstance(exc, ApiError) else from_ponder(exc).status
-            metrics.requests.labels(body.model, str(status)).inc()
+            metrics.requests.labels(model, str(status)).inc()
             raise
-        metrics.requests.labels(body.model, "200").inc()
+        metrics.requests.labels(model, "200").inc()
 
         def done(c: Completion) -> None:
             metrics.latency.labels(kind).observe(time.perf_counter() - started)
@@ -170,9 +182,7 @@ def create_app(
                 "x-ponder-cache": "hit" if result.cache_hit else "miss",
                 "x-ponder-stream": "live" if result.live else "replayed",
             }
-            return StreamingResponse(
-                sse(result, include, done), media_type="text/event-stream", headers=headers
-            )
+            return EventStream(result, include, done, headers)
         done(result)
         return JSONResponse(result.model_dump(mode="json"), headers=decision_headers(result))
 

@@ -38,6 +38,8 @@ class Authenticator:
 
     def __init__(self, settings: Settings) -> None:
         self.required = settings.auth
+        metrics = settings.metrics_key
+        self._metrics = None if metrics is None else _digest(metrics.get_secret_value())
         self._keys: list[tuple[bytes, Principal]] = []
         for i, k in enumerate(settings.api_keys):
             if k.key is not None:
@@ -74,6 +76,26 @@ class Authenticator:
         if found is None:
             raise ApiError(401, "invalid API key", "invalid_request_error", "invalid_api_key")
         return found
+
+
+    def authorize_metrics(self, authorization: str | None) -> None:
+        """Let a caller read ``/metrics``, or raise a 401.
+
+        The figures are fleet-wide (every tenant's requests, decisions and cost), so with a
+        ``metrics_key`` configured only that key reads them and the tenants' keys do not;
+        without one, any proxy key does (and anyone, with ``auth: false``).
+        """
+        if self._metrics is None:
+            self.authenticate(authorization)
+            return
+        token = _bearer(authorization)
+        if token is None or not hmac.compare_digest(_digest(token), self._metrics):
+            raise ApiError(
+                401,
+                "/metrics needs the metrics key: send 'Authorization: Bearer <metrics_key>'",
+                "invalid_request_error",
+                "invalid_api_key",
+            )
 
 
 def _bearer(header: str | None) -> str | None:

@@ -1,11 +1,29 @@
 """Prometheus metrics of one proxy instance, in a registry of its own (several apps in one
-process, as in tests, must not share counters)."""
+process, as in tests, must not share counters).
+
+Every label takes a bounded set of values: the arms, the profiles and pass-through models
+the configuration allows, the statuses. A model a client names is a label only when the
+proxy serves it; any other is :data:`UNKNOWN_MODEL`, or each request naming a new string
+would add a series (300 such requests grew ``/metrics`` from 5 KB to 187 KB) and show
+every reader the model strings other tenants typed.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Container
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from ponder.router import Completion
+
+UNKNOWN_MODEL = "unknown"
+"""The ``model`` label of requests naming a model the proxy does not serve."""
+
+
+def model_label(model: str, *served: Container[str]) -> str:
+    """``model`` when one of ``served`` holds it, else :data:`UNKNOWN_MODEL`."""
+    return model if any(model in names for names in served) else UNKNOWN_MODEL
+
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 

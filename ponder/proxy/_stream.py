@@ -10,10 +10,14 @@ answer is never mistaken for a complete one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
+
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ponder.errors import PonderError
 from ponder.proxy._errors import error_body, from_ponder
@@ -45,6 +49,10 @@ async def sse(
         async for item in rs.events:
             if isinstance(item, str):
                 yield chunk({"content": item})
+                # Writing to a socket and reading a provider's buffered stream need not
+                # suspend: without a pass through the event loop here, a client that went
+                # away is noticed only after the provider's whole answer was read (and paid).
+                await asyncio.sleep(0)
                 continue
             c = item
             finish = c.choices[0].finish_reason or "stop"
@@ -61,3 +69,28 @@ async def sse(
         yield _event(error_body("internal error while streaming", "server_error"))
         return
     yield b"data: [DONE]\n\n"
+
+
+class EventStream(StreamingResponse):
+    """The SSE response of a :class:`RoutedStream`, which it closes however the response
+    ends: read to the end, or the client gone (mid-stream, or before the first event, when
+    no generator cleanup would ever run). Closing settles a live stream's budget hold at
+    what was streamed; without it the hold would stay at the whole ceiling."""
+
+    def __init__(
+        self,
+        rs: RoutedStream,
+        include_usage: bool,
+        on_done: Callable[[Completion], None],
+        headers: Mapping[str, str],
+    ) -> None:
+        super().__init__(
+            sse(rs, include_usage, on_done), media_type="text/event-stream", headers=headers
+        )
+        self.routed = rs
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.routed.aclose()

@@ -1,4 +1,4 @@
-"""Budgets held and settled around a request, and the keys of what a router remembers.
+"""Budgets held and settled around a request.
 
 A request holds its whole ceiling against every budget it draws on before anything runs,
 and settles to its real cost after. Concurrent requests, on one process or on several
@@ -12,13 +12,10 @@ blocks a request.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import asyncio
 import logging
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ponder.errors import BudgetExceededError, StoreUnavailable
 from ponder.router._decide import Decision
@@ -47,6 +44,7 @@ class Budgets:
     def __init__(self, ledger: Ledger, *, fail_open: bool = False) -> None:
         self.ledger = ledger
         self.fail_open = fail_open
+        self._settling: set[asyncio.Task[None]] = set()
 
     async def hold(self, amount: float, limits: Sequence[tuple[str, float | None]]) -> Hold:
         """Reserve ``amount`` on every ``(name, limit)``; all or nothing."""
@@ -84,6 +82,40 @@ class Budgets:
             except StoreUnavailable as exc:
                 log.warning("budget ledger unavailable, %s not settled: %s", name, exc)
 
+    async def settle_detached(
+        self, hold: Hold, cost: float, then: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """:meth:`settle` (then ``then``) in a task of its own, which a cancellation of the
+        caller cannot cut short.
+
+        A client that goes away mid-stream cancels the task serving it, and the server
+        (anyio) cancels every later await of that task too: a settlement awaited there
+        would stop at its first round trip to Redis and leave the whole ceiling held. The
+        in-process ledger never awaits, which is why only Redis showed it. The caller still
+        waits for the settlement when it is not being cancelled; :meth:`drain` waits for
+        any still running (at shutdown)."""
+        task = asyncio.get_running_loop().create_task(self._settle_then(hold, cost, then))
+        self._settling.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._settling.discard)
+        await asyncio.shield(task)
+
+    async def _settle_then(
+        self, hold: Hold, cost: float, then: Callable[[], Awaitable[None]] | None
+    ) -> None:
+        await self.settle(hold, cost)
+        if then is not None:
+            try:
+                await then()
+            except Exception as exc:  # best effort: the budget is what mattered
+                log.warning("after settling: %s", exc)
+
+    async def drain(self) -> None:
+        """Wait for this event loop's detached settlements still running (before the
+        ledger is closed)."""
+        loop = asyncio.get_running_loop()
+        ours = [t for t in self._settling if t.get_loop() is loop]
+        await asyncio.gather(*ours, return_exceptions=True)
+
     async def release(self, hold: Hold) -> None:
         """Give back reservations of a request that spent nothing it knows of."""
         for name, amount in hold.held:
@@ -104,26 +136,3 @@ def reservation(decision: Decision, max_escalations: int) -> float:
     chosen = next(e for e in decision.arms if e.arm == decision.chosen)
     dearest = max(e.worst_cost for e in decision.arms)
     return chosen.worst_cost + max_escalations * dearest
-
-
-def cache_key(
-    tenant: str, msgs: list[dict[str, Any]], params: Mapping[str, Any], d: Decision
-) -> str | None:
-    """A digest of everything that shapes the answer; ``None`` when it cannot be hashed."""
-    try:
-        blob = json.dumps(
-            [msgs, dict(params), d.max_cost, d.lam, [e.arm for e in d.arms]],
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-    except (TypeError, ValueError):
-        return None
-    digest = hashlib.sha256(blob.encode()).hexdigest()
-    return f"ponder:cache:{{{tenant}}}:{digest}"
-
-
-def memory_key(tenant: str, text: str) -> str:
-    """Key of the escalation memory for a query: case and spacing do not make it new."""
-    normal = re.sub(r"\s+", " ", text.strip().lower())
-    digest = hashlib.sha256(normal.encode()).hexdigest()
-    return f"ponder:memory:{{{tenant}}}:{digest}"

@@ -13,11 +13,16 @@ connection, a body that is not a completion) are retried with exponential backof
 jitter; a ``Retry-After`` is honoured up to ``max_wait``, and one longer than that gives the
 arm up at once, since the next arm is a better bet than a long wait. A stream is retried
 only until its first text has been handed on: after that the caller has sent it.
+
+Time is bounded twice: ``timeout`` bounds a whole non-streamed call (httpx applies it per
+read, which an upstream sending a byte at a time never trips), and the request's deadline
+(:mod:`ponder.router._deadline`) bounds every call, stream and retry of the request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import os
 import random
@@ -30,6 +35,7 @@ from typing import Any
 
 from ponder._menu import Arm
 from ponder._thinking import thinking_params
+from ponder.router._deadline import PASSED, DeadlinePassed, bounded, starts_in_time
 from ponder.router._trace import Usage
 
 # Parameters a caller may not set per request: the router owns them.
@@ -157,17 +163,19 @@ async def call(
     num_retries: int,
     backoff: float = BACKOFF,
     max_wait: float = MAX_WAIT,
+    deadline: float | None = None,
 ) -> Sample:
     """One completion from ``arm``, retrying transient failures up to ``num_retries``
-    times (see :func:`retry_wait`); :class:`CallFailed` when the provider gives up."""
+    times (see :func:`retry_wait`) while a retry can start before ``deadline`` (a
+    ``time.monotonic()`` point); :class:`CallFailed` when the provider gives up."""
     start = time.perf_counter()
     retry = 0
     while True:
         try:
-            return await _call_once(arm, messages, params, api_key, timeout, start)
+            return await _call_once(arm, messages, params, api_key, timeout, start, deadline)
         except CallFailed as failed:
             wait = retry_wait(failed, retry, backoff=backoff, max_wait=max_wait)
-            if retry >= num_retries or wait is None:
+            if retry >= num_retries or wait is None or not starts_in_time(deadline, wait):
                 raise
         retry += 1
         await asyncio.sleep(wait)
@@ -180,16 +188,23 @@ async def _call_once(
     api_key: str | None,
     timeout: float,
     start: float,
+    deadline: float | None,
 ) -> Sample:
     lm = litellm()
+    kwargs = _kwargs(arm, messages, params, api_key, timeout)
     try:
-        response = await lm.acompletion(**_kwargs(arm, messages, params, api_key, timeout))
+        response = await bounded(lm.acompletion(**kwargs), timeout, deadline)
         # Read inside the try: a body that parsed but is not a completion (no choices, no
         # message) is the provider's failure, not ponder's.
         choice = response.choices[0]
         content = choice.message.content
         finish = getattr(choice, "finish_reason", None)
         usage = _usage(response)
+    except DeadlinePassed:
+        raise out_of_time() from None
+    except TimeoutError:
+        message = f"the provider did not answer within the {timeout:g} s timeout"
+        raise CallFailed(message, None, True, retryable=True) from None
     except Exception as exc:  # litellm maps every provider failure to its own classes
         raise classify_failure(exc, api_key) from None
     cost = float(arm.price().cost(usage.prompt_tokens, usage.completion_tokens))
@@ -273,6 +288,12 @@ def classify_failure(exc: Exception, api_key: str | None) -> CallFailed:
     )
 
 
+def out_of_time() -> CallFailed:
+    """The failure of a call cut short by the request's deadline: a timeout, and final,
+    since no retry could start in time."""
+    return CallFailed(PASSED, None, True)
+
+
 def _retry_after(exc: Exception) -> float | None:
     """The provider's ``Retry-After`` (or ``retry-after-ms``) in seconds, if it sent one.
     litellm keeps the response headers on its exceptions."""
@@ -321,25 +342,33 @@ async def stream(
     num_retries: int,
     backoff: float = BACKOFF,
     max_wait: float = MAX_WAIT,
+    deadline: float | None = None,
 ) -> AsyncIterator[Piece]:
     """One streamed completion from ``arm``; :class:`CallFailed` if it fails, before or
     during the stream. Usage is asked for (``include_usage``) so the cost is the real one.
 
     A failure before the first piece of text is retried like :func:`call`'s; once a piece
-    has been yielded the caller may have sent it on, so a later failure is final.
+    has been yielded the caller may have sent it on, so a later failure is final. The whole
+    stream ends by ``deadline``: each piece is awaited no longer than what is left of it.
     """
     retry = 0
     while True:
         sent = False
         try:
             async with aclosing(_stream_once(arm, messages, params, api_key, timeout)) as once:
-                async for piece in once:
+                while True:
+                    try:
+                        piece = await bounded(anext(once), None, deadline)
+                    except StopAsyncIteration:
+                        break
+                    except DeadlinePassed:
+                        raise out_of_time() from None
                     sent = True
                     yield piece
             return
         except CallFailed as failed:
             wait = retry_wait(failed, retry, backoff=backoff, max_wait=max_wait)
-            if sent or retry >= num_retries or wait is None:
+            if sent or retry >= num_retries or wait is None or not starts_in_time(deadline, wait):
                 raise
         retry += 1
         await asyncio.sleep(wait)
@@ -359,6 +388,7 @@ async def _stream_once(
     usage: Usage | None = None
     try:
         response = await lm.acompletion(**kwargs)
+        _allow_repeats(response)
         async for chunk in response:
             if getattr(chunk, "usage", None) is not None:
                 usage = _usage(chunk)
@@ -378,6 +408,27 @@ async def _stream_once(
         # (no finish_reason; with OpenAI's wire, no [DONE] either): a cut, not an answer.
         raise CallFailed(TRUNCATED, None, False, retryable=True, truncated=True)
     yield Piece("", finish, usage)
+
+
+def _allow_repeats(response: Any) -> None:
+    """Turn litellm's repetition guard off for this stream.
+
+    litellm ends a stream whose last ``REPEATED_STREAMING_CHUNK_LIMIT`` (100) non-empty
+    chunks are identical with an error, taking the model to be stuck in a loop. A valid
+    answer can repeat a chunk (a table's rows, a run of one token: 200 chunks of the same
+    five characters were cut), and ponder bounds a looping model already, by ``max_tokens``
+    (capped to the ceiling) and the request's deadline. The guard is replaced on this
+    stream's wrapper alone: raising litellm's module-wide limit would change it for every
+    other user of litellm in the process. A wrapper without the guard needs nothing.
+    """
+    if callable(getattr(response, "raise_on_model_repetition", None)):
+        # A wrapper that refuses attributes keeps its guard.
+        with contextlib.suppress(AttributeError, TypeError):
+            response.raise_on_model_repetition = _no_repetition_check
+
+
+def _no_repetition_check() -> None:
+    """Stands in for litellm's repetition guard on ponder's streams (see :func:`_allow_repeats`)."""
 
 
 def _provider_finished(response: Any) -> bool:

@@ -4,8 +4,11 @@ Every key a router writes holds its own hash tag (``ponder:budget:{global}``), a
 operation touches one key, so the store works unchanged against Redis Cluster.
 
 Failures of the server become :class:`~ponder.errors.StoreUnavailable` and nothing else:
-the router decides what an absent store means (bypass the cache, refuse unchecked budgets);
-this module only promises to say so quickly. For that the client is built with no retries:
+not only a refused or timed-out connection but any error Redis answers with (out of memory
+under ``maxmemory`` with ``noeviction``, a read-only replica, a wrong password), since to a
+request each means the same thing, a store it cannot rely on. The router decides what an
+absent store means (bypass the cache, refuse unchecked budgets); this module only promises
+to say so quickly. For that the client is built with no retries:
 redis-py retries ten times with backoff by default, which turns "Redis is down" into
 seconds of latency per request, and a retried ledger write after a timeout could be applied
 twice.
@@ -49,6 +52,7 @@ return redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
 """
 
 _READ_BATCH = 1000
+_PROBE = "ponder:probe:{health}"  # what check() writes: one small key, expiring
 
 
 class RedisStore:
@@ -86,8 +90,7 @@ class RedisStore:
         self._where = _where(url)
         self._secrets = _secrets(url)
         self._unavailable: tuple[type[BaseException], ...] = (
-            redis.exceptions.ConnectionError,
-            redis.exceptions.TimeoutError,
+            redis.exceptions.RedisError,  # connection, timeout, auth, OOM, READONLY, ...
             TimeoutError,
             asyncio.TimeoutError,  # distinct from TimeoutError before Python 3.11
             OSError,
@@ -204,12 +207,20 @@ class RedisStore:
             ms, seq = page[-1][0].decode().split("-")
             start = f"{ms}-{int(seq) + 1}"  # exclusive ranges need Redis 6.2; this does not
 
+    async def check(self) -> None:
+        """Raise :class:`StoreUnavailable` (one line, password masked) unless Redis takes a
+        write now. A write rather than ``PING``: a server out of memory under ``noeviction``
+        still answers ``PING`` while refusing every ledger update."""
+        await self._call("write check", lambda r: r.set(_PROBE, b"1", px=60_000))
+
     async def ping(self) -> bool:
-        """Whether Redis answers now. Never raises: it is what a health check asks."""
+        """Whether Redis takes a write now (:meth:`check`). Never raises: it is what a
+        health check asks."""
         try:
-            return bool(await self._redis().ping())
+            await self.check()
         except Exception:
             return False
+        return True
 
     async def aclose(self) -> None:
         """Close the pool; the store reconnects if used again."""

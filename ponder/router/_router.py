@@ -30,19 +30,14 @@ from ponder.errors import (
     StoreUnavailable,
     UnknownModelError,
 )
-from ponder.router._accounting import (
-    GLOBAL,
-    Budgets,
-    Hold,
-    cache_key,
-    memory_key,
-    reservation,
-)
+from ponder.router._accounting import GLOBAL, Budgets, Hold, reservation
 from ponder.router._args import as_messages, check_controls, check_json, check_number
 from ponder.router._ceiling import acount_prompts, answer_tokens, count_prompts, least_output
 from ponder.router._decide import ArmEstimate, Decider, Decision
+from ponder.router._digests import Digests
 from ponder.router._execute import Verifier, query_text
 from ponder.router._judge import Judge, ModelJudge
+from ponder.router._offload import sized
 from ponder.router._run import Plan, Runner
 from ponder.router._settings import Settings
 from ponder.router._stores import (
@@ -115,6 +110,9 @@ class Router:
         self.cache: Cache = cache or default or MemoryCache()
         self.memory: Cache = memory or default or MemoryCache()
         self.feedback: Feedback = feedback or default or MemoryFeedback()
+        # Keys in a Redis this router opened may be shared with replicas: they must agree.
+        shared = default is not None and None in (cache, memory)
+        self.digests = Digests.from_settings(s, shared=shared)
         self.budgets = Budgets(self.ledger, fail_open=s.budget_fail_open)
         self._decider = Decider(classifier, self.menu, adaptive_confidence=s.adaptive_confidence)
         self._runner = Runner(
@@ -144,7 +142,9 @@ class Router:
         return cls(settings, **extensions)
 
     async def aclose(self) -> None:
-        """Close the Redis connection pool, if this router opened one."""
+        """Close the Redis connection pool, if this router opened one, once the
+        settlements of abandoned streams still running have reached the ledger."""
+        await self.budgets.drain()
         if self.store is not None:
             await self.store.aclose()
 
@@ -226,7 +226,8 @@ class Router:
 
         Errors before any text (bad request, budget, every arm failing) raise here, so a
         server can still answer with an error status; the returned stream's ``events``
-        are the text pieces and, last, the :class:`Completion` with its trace.
+        are the text pieces and, last, the :class:`Completion` with its trace. Read them
+        to the end or call its ``aclose()``: until then a live stream holds its ceiling.
         """
         from ponder.router._streaming import open_stream
 
@@ -265,8 +266,8 @@ class Router:
         answer = answer_tokens(openai_kwargs)
         if model is None:
             counts = await acount_prompts([a.model for a in self.menu.arms], msgs)
-            mkey = memory_key(tenant, text)
-            decided = self._decide(text, max_cost, lam, counts, answer)
+            mkey = self.digests.memory_key(tenant, text)
+            decided = await sized(len(text), self._decide, text, max_cost, lam, counts, answer)
             decision = await self._remembered(decided, mkey)
             ckey = self._cache_key(tenant, msgs, openai_kwargs, decision, cache)
             return Plan(self._runner, msgs, text, decision, tenant, openai_kwargs, mkey, ckey)
@@ -311,7 +312,7 @@ class Router:
     ) -> str | None:
         if not cache or self.settings.cache_ttl <= 0:
             return None
-        return cache_key(tenant, msgs, openai_kwargs, decision)
+        return self.digests.cache_key(tenant, msgs, openai_kwargs, decision)
 
     async def _cached(self, plan: Plan) -> Completion | None:
         key = plan.cache_key
@@ -329,7 +330,7 @@ class Router:
         hold = await self._hold(plan.decision, limits)
         try:
             completion = await plan.runner.run(
-                plan.msgs, plan.text, plan.decision, plan.openai_kwargs
+                plan.msgs, plan.text, plan.decision, plan.openai_kwargs, plan.deadline
             )
         except BaseException:
             await self.budgets.release(hold)

@@ -10,13 +10,14 @@ import math
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ponder._menu import Arm
 from ponder.aggregators import AnswerExtractor, StoppingRule
 from ponder.errors import NoArmFitsError, ProviderError
 from ponder.router._ceiling import capped_params
+from ponder.router._deadline import passed
 from ponder.router._decide import ArmEstimate, Decision
 from ponder.router._escalate import next_arm
 from ponder.router._execute import ArmRun, SampleCall, Verifier, run_arm
@@ -56,8 +57,11 @@ class Runner:
         text: str,
         decision: Decision,
         openai_kwargs: Mapping[str, Any],
+        deadline: float | None = None,
     ) -> Completion:
-        """Attempts until one is accepted or escalation must stop; the completion."""
+        """Attempts until one is accepted, escalation must stop or ``deadline`` (a
+        ``time.monotonic()`` point) passes; the completion. No arm starts after the
+        deadline, and a request that reaches it without an answer is a timeout."""
         s = self.settings
         estimates = {e.arm: e for e in decision.arms}
         current: ArmEstimate | None = estimates[decision.chosen]
@@ -66,6 +70,9 @@ class Runner:
         spent, used, stopped = 0.0, 0, None
         failures: list[CallFailed] = []
         while current is not None:
+            if passed(deadline):
+                stopped = "deadline"
+                break
             arm = self.arms[current.arm]
             # What is left of the ceiling bounds every sample this arm may draw.
             left = None if decision.max_cost is None else decision.max_cost - spent
@@ -79,7 +86,7 @@ class Runner:
                 break
             run = await run_arm(
                 arm,
-                self.sampler(arm, msgs, params),
+                self.sampler(arm, msgs, params, deadline),
                 query=text,
                 limit=s.max_samples - used,
                 rule=self.rule,
@@ -111,10 +118,11 @@ class Runner:
             )
         answered = [(arm, run) for arm, run in runs if run.chosen is not None]
         if not answered:
-            raise provider_error(
-                f"every arm tried failed at the provider ({', '.join(a.arm for a in attempts)})",
-                failures,
-            )
+            tried = ", ".join(a.arm for a in attempts) or "none"
+            if stopped == "deadline" or passed(deadline):
+                message = f"the request's deadline ({s.deadline:g} s) passed (arms tried: {tried})"
+                raise provider_error(message, failures, out_of_time=True)
+            raise provider_error(f"every arm tried failed at the provider ({tried})", failures)
         arm, run = _final(answered, attempts)
         chosen = run.chosen
         assert chosen is not None
@@ -161,10 +169,12 @@ class Runner:
             return "low_agreement"
         return "accepted"
 
-    def provider_options(self, arm: Arm) -> dict[str, Any]:
-        """The keyword arguments every provider call of ``arm`` takes from the settings."""
+    def provider_options(self, arm: Arm, deadline: float | None = None) -> dict[str, Any]:
+        """The keyword arguments every provider call of ``arm`` takes from the settings,
+        and the request's deadline."""
         s = self.settings
         return {
+            "deadline": deadline,
             "api_key": self.keys.get(arm.label),
             "timeout": s.timeout,
             "num_retries": s.num_retries,
@@ -173,11 +183,15 @@ class Runner:
         }
 
     def sampler(
-        self, arm: Arm, msgs: list[dict[str, Any]], params: Mapping[str, Any]
+        self,
+        arm: Arm,
+        msgs: list[dict[str, Any]],
+        params: Mapping[str, Any],
+        deadline: float | None = None,
     ) -> SampleCall:
         """One provider call of ``arm`` with the request's parameters as the arm sends them
-        (:func:`~ponder.router._ceiling.capped_params`)."""
-        options = self.provider_options(arm)
+        (:func:`~ponder.router._ceiling.capped_params`), ended by the request's deadline."""
+        options = self.provider_options(arm, deadline)
 
         async def one() -> Sample:
             return await call(arm, msgs, params, **options)
@@ -189,7 +203,8 @@ class Runner:
 class Plan:
     """One request, ready to run: what runs it, its messages and routed text, the decision,
     and the keys it is remembered and cached under (``None``: not remembered / not cached),
-    each worked out once."""
+    each worked out once. ``started`` is when it was planned: the request's deadline counts
+    from then, and a plan replaced for a fallback keeps it."""
 
     runner: Runner
     msgs: list[dict[str, Any]]
@@ -199,6 +214,12 @@ class Plan:
     openai_kwargs: Mapping[str, Any]
     memory_key: str | None
     cache_key: str | None
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def deadline(self) -> float:
+        """The ``time.monotonic()`` point by which the request must end."""
+        return self.started + self.runner.settings.deadline
 
 
 def arm_choices(decision: Decision) -> tuple[ArmChoice, ...]:
@@ -214,15 +235,17 @@ def arm_choices(decision: Decision) -> tuple[ArmChoice, ...]:
     )
 
 
-def provider_error(message: str, failures: list[CallFailed]) -> ProviderError:
-    """The error for a request whose every try failed. It is a timeout (a proxy's 504) only
-    when every failure was one: an arm that answered 500 or 429 was reached, so a mix is a
-    bad gateway (502), not a slow one."""
+def provider_error(
+    message: str, failures: list[CallFailed], *, out_of_time: bool = False
+) -> ProviderError:
+    """The error for a request whose every try failed. It is a timeout (a proxy's 504) when
+    the request ran out of time, or when every failure was one: an arm that answered 500 or
+    429 was reached, so a mix within the deadline is a bad gateway (502), not a slow one."""
     last = failures[-1] if failures else None
     return ProviderError(
         message + (f"; last error: {last}" if last else ""),
         status=last.status if last else None,
-        timeout=bool(failures) and all(f.timeout for f in failures),
+        timeout=out_of_time or (bool(failures) and all(f.timeout for f in failures)),
     )
 
 

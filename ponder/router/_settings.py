@@ -26,6 +26,9 @@ from ponder._files import read_mapping
 from ponder._menu import Arm, Menu
 from ponder.errors import ConfigError, MenuError
 
+MIN_SECRET = 16
+"""Shortest ``digest_secret`` accepted: a short one could be found by trying them all."""
+
 
 class ApiKey(BaseModel):
     """A proxy API key: the key itself (or the variable holding it) and whom it serves."""
@@ -89,6 +92,12 @@ class Settings(BaseSettings):
     )
     max_escalations: int = Field(default=2, ge=0, le=16, description="extra arms per request")
     timeout: float = Field(default=60.0, gt=0, description="seconds per provider call")
+    deadline: float = Field(
+        default=120.0,
+        gt=0,
+        description="seconds a whole request may take: retries, samples, escalations and a "
+        "live stream (a timeout, 504, when it passes without an answer)",
+    )
     num_retries: int = Field(default=2, ge=0, le=10, description="provider retries per call")
     retry_backoff: float = Field(
         default=0.5, gt=0, le=60, description="seconds before the first retry (doubling after)"
@@ -115,6 +124,15 @@ class Settings(BaseSettings):
         default=False,
         description="serve without budget checks when the ledger is unreachable (default: refuse)",
     )
+    digest_secret: SecretStr | None = Field(
+        default=None,
+        description="key of the HMACs naming cache and escalation-memory entries (16+ "
+        "characters); required with redis_url, the same on every replica (none: per process)",
+    )
+    start_degraded: bool = Field(
+        default=False,
+        description="ponder serve starts even if Redis does not answer (default: exit 2)",
+    )
     feedback: bool = Field(default=False, description="record each routed request for retraining")
     feedback_text: bool = Field(
         default=False, description="keep the query text in feedback records (privacy: off)"
@@ -123,6 +141,12 @@ class Settings(BaseSettings):
         default=(), description="proxy keys and their tenants (env: JSON list)"
     )
     auth: bool = Field(default=True, description="require a proxy key (turn off only locally)")
+    metrics_key: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="the only key that may read /metrics (Bearer; 16+ characters); none: any "
+        "proxy key",
+    )
     profiles: dict[str, Profile] = Field(
         default_factory=dict, description="extra routing profiles besides ponder/auto"
     )
@@ -136,6 +160,13 @@ class Settings(BaseSettings):
     cache_ttl: float = Field(
         default=0.0, ge=0, description="seconds to keep answers in the exact cache (0: off)"
     )
+
+    @field_validator("digest_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET:
+            raise ValueError(f"must be at least {MIN_SECRET} characters (a random string)")
+        return value
 
     @field_validator("menu", mode="before")
     @classmethod

@@ -75,7 +75,8 @@ class Attempt(_Frozen):
 class Trace(_Frozen):
     """Why this answer: the prediction per arm, the arm chosen first, every attempt made,
     and the totals. ``stopped`` says why escalation ended early when the last attempt was
-    not accepted (``ceiling``, ``max_escalations``, ``no_better_arm``, ``sample_limit``)."""
+    not accepted (``ceiling``, ``max_escalations``, ``no_better_arm``, ``sample_limit``,
+    ``deadline``)."""
 
     chosen_arm: str
     answered_by: str

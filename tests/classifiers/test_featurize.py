@@ -247,3 +247,28 @@ def test_import_does_not_load_model2vec() -> None:
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=REPO)
+
+
+def _long(middle: str) -> str:
+    """A long prompt whose first and last 5,000 characters do not depend on ``middle``."""
+    head = "Summarise the report below, then answer: what is 6 times 7?\n"
+    tail = "\nEnd of report. Question again: what is 6 times 7? Show your working."
+    filler = "The committee met on Tuesday and discussed the budget. " * 100
+    return head + filler + middle * (200_000 // len(middle)) + filler + tail
+
+
+@pytest.mark.parametrize(
+    "featurizer",
+    [TextStats(), HashedNgrams(64), pytest.param(StaticEmbedding(), marks=needs_static)],
+    ids=["stats", "hashed", "static"],
+)
+def test_a_long_text_is_read_by_its_head_and_tail(featurizer: Featurizer) -> None:
+    """Routing cost must not grow with the prompt: only the head and tail of a long text
+    are read, so what lies between (here, of the same length) changes nothing."""
+    a = _long("Revenue rose 4% in Q3; costs fell. ")
+    b = _long("$x^2 = 9$ {def f(): return 3;} ??? ")
+    assert len(a) == len(b) > 150_000
+    fa, fb = featurizer.transform([a, b])
+    np.testing.assert_array_equal(fa, fb)
+    short = featurizer.transform([a[90_000:93_000] + a[-3000:], b[90_000:93_000] + b[-3000:]])
+    assert not np.array_equal(short[0], short[1])  # texts under the cap are read whole

@@ -16,6 +16,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 KEY_A = "sk-ponder-tenant-a"
 KEY_B = "sk-ponder-tenant-b"
+DIGEST_SECRET = "test-digest-secret-shared-by-replicas"
 SMALL = {"input_price": 1.0, "output_price": 2.0}
 BIG = {"input_price": 10.0, "output_price": 40.0}
 
@@ -60,6 +61,7 @@ def settings(up: FakeUpstream, *, samples: int = 1, **kw: Any) -> Settings:
         "menu": menu(up, samples=samples),
         "num_retries": 0,
         "timeout": 10.0,
+        "digest_secret": DIGEST_SECRET,  # what replicas sharing a Redis must agree on
         "api_keys": [
             {"key": KEY_A, "tenant": "a"},
             {"key": KEY_B, "tenant": "b"},

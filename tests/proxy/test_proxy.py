@@ -256,9 +256,28 @@ def test_async_client_concurrency_and_metrics(up: FakeUpstream, proxy: ProxyFact
 
     assert asyncio.run(many()) == ["It is 42"] * 20
     assert up.calls("small") == 20
-    text = httpx.get(f"{p.url}/metrics").text
+    text = httpx.get(f"{p.url}/metrics", headers={"authorization": f"Bearer {KEY_A}"}).text
     assert 'ponder_requests_total{model="ponder/auto",status="200"} 20.0' in text
     assert 'ponder_decisions_total{arm="small"} 20.0' in text
     assert "ponder_request_seconds_bucket" in text
     health = httpx.get(f"{p.url}/health").json()
     assert health["status"] == "ok" and health["store"] == "memory"
+
+
+@pytest.mark.parametrize("model", ["ponder/auto", "openai/small"], ids=["routed", "passthrough"])
+def test_a_stream_repeating_one_chunk_is_delivered_whole(
+    up: FakeUpstream, proxy: ProxyFactory, model: str
+) -> None:
+    """litellm ends a stream of 100 identical chunks with an error, taking the model to be
+    looping; a valid answer can repeat itself, and ponder bounds loops by max_tokens."""
+    answer = "word " * 200  # 200 chunks of the same five characters
+    up.script("small", [answer])
+    p = proxy(settings(up))
+    chunks = list(
+        client(p.base_url).chat.completions.create(
+            model=model, messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+    )
+    text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    assert text == answer
+    assert [ch.choices[0].finish_reason for ch in chunks if ch.choices][-1] == "stop"

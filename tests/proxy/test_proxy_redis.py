@@ -48,7 +48,8 @@ def test_cache_is_shared_by_replicas_and_scoped_by_tenant(
     )
     assert no_store.headers["x-ponder-cache"] == "miss"
     assert up.calls("small") == 3
-    hits = [line for line in httpx.get(f"{b.url}/metrics").text.splitlines()]
+    scrape = httpx.get(f"{b.url}/metrics", headers={"authorization": f"Bearer {KEY_A}"})
+    hits = [line for line in scrape.text.splitlines()]
     assert "ponder_cache_hits_total 1.0" in hits
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 import httpx
+import openai
 import pytest
 from openai import OpenAI
+from pydantic import ValidationError
 
 from ponder import ConfigError
 from ponder.proxy import create_app
@@ -85,3 +87,50 @@ def test_secrets_and_prompts_stay_out_of_logs(
     assert KEY_A not in text
     assert "tangerine" not in caplog.text
     assert caplog.records  # the check above read real log output (litellm logs calls)
+
+
+METRICS_KEY = "sk-ponder-metrics-reader-0001"
+
+
+def test_metrics_need_a_key(up: FakeUpstream, proxy: ProxyFactory) -> None:
+    """/metrics shows every tenant's figures: a proxy key reads it, not anyone; with a
+    metrics_key, only that key does (not the tenants' keys)."""
+    up.script("small", ["x"])
+    url = proxy(settings(up)).url + "/metrics"
+    for header in (None, "Bearer wrong-key"):
+        r = httpx.get(url, headers={"authorization": header} if header else {})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+    assert httpx.get(url, headers={"authorization": f"Bearer {KEY_A}"}).status_code == 200
+    url = proxy(settings(up, metrics_key=METRICS_KEY)).url + "/metrics"
+    for key in (KEY_A, KEY_B, METRICS_KEY[:-1]):
+        r = httpx.get(url, headers={"authorization": f"Bearer {key}"})
+        assert r.status_code == 401 and r.json()["error"]["type"] == "invalid_request_error"
+    r = httpx.get(url, headers={"authorization": f"Bearer {METRICS_KEY}"})
+    assert r.status_code == 200 and "ponder_requests" in r.text
+    # The metrics key is not a proxy key.
+    models = url.replace("/metrics", "/v1/models")
+    r = httpx.get(models, headers={"authorization": f"Bearer {METRICS_KEY}"})
+    assert r.status_code == 401
+    with pytest.raises(ValidationError, match="metrics_key"):
+        settings(up, metrics_key="short")
+
+
+def test_models_the_proxy_does_not_serve_share_one_metrics_label(
+    up: FakeUpstream, proxy: ProxyFactory
+) -> None:
+    up.script("small", ["x"])
+    p = proxy(settings(up, metrics_key=METRICS_KEY))
+    ask = [{"role": "user", "content": "What is 6 times 7?"}]
+    c = client(p.base_url, KEY_B)
+    for i in range(30):
+        with pytest.raises(openai.NotFoundError):
+            c.chat.completions.create(model=f"tenant-b-secret-model-{i}", messages=ask)
+    with pytest.raises(openai.NotFoundError):
+        c.chat.completions.create(model="ponder/no-such-profile", messages=ask)
+    c.chat.completions.create(model="ponder/auto", messages=ask)
+    c.chat.completions.create(model="openai/small", messages=ask)  # a pass-through model
+    text = httpx.get(f"{p.url}/metrics", headers={"authorization": f"Bearer {METRICS_KEY}"}).text
+    assert "secret-model" not in text and "no-such-profile" not in text
+    assert 'ponder_requests_total{model="unknown",status="404"} 31.0' in text
+    assert 'ponder_requests_total{model="ponder/auto",status="200"} 1.0' in text
+    assert 'ponder_requests_total{model="openai/small",status="200"} 1.0' in text

@@ -311,6 +311,33 @@ def test_a_hung_redis_times_out_as_unavailable(redis_server: RedisServer) -> Non
     asyncio.run(main())
 
 
+def test_any_redis_error_is_unavailable_out_of_memory_included(
+    redis_server: RedisServer,
+) -> None:
+    """A server out of memory under ``noeviction`` answers PING but refuses every write;
+    the store must say "unavailable" (what the router handles), not let redis-py's
+    ``OutOfMemoryError`` through to become a 500."""
+    admin = raw(redis_server)
+    admin.set("ponder:cache:{t}:k", b"v")
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", 1)
+
+    async def main() -> None:
+        async with RedisStore(redis_server.url) as store:
+            for op in ("ledger adjust", "cache set", "feedback publish"):
+                with pytest.raises(StoreUnavailable, match=f"{op}.*maxmemory"):
+                    await _operations(store)[op]()
+            assert await store.get("ponder:cache:{t}:k") == b"v"  # reads still work
+            assert await store.ping() is False  # so /health says degraded
+            with pytest.raises(StoreUnavailable, match="write check"):
+                await store.check()
+            admin.config_set("maxmemory", 0)
+            assert await store.ping() is True
+            await store.check()
+
+    asyncio.run(main())
+
+
 def test_read_feedback_raises_store_unavailable(redis_server: RedisServer) -> None:
     redis_server.stop()
     with pytest.raises(StoreUnavailable, match="feedback read"):
