@@ -127,6 +127,19 @@ def select_arm_model(
         if n_rounds > 0:
             oof["trees"] = z_trees
             fits["trees"] = lambda: ArmResidual(seed=seed).fit(X, obs, z_oof, n_rounds)
+        # The same trees grown from each arm's base rate instead: free of the shared
+        # difficulty, they can learn task-by-arm structure it would mask.
+        rates = obs.arm_logit_means()
+        z_rates, n_rates = _trees_oof(X, obs, rates[obs.aj], fold_of, k, seed, say)
+        if n_rates > 0:
+            oof["trees(from base rates)"] = z_rates
+
+            def fit_rates() -> ArmResidual:
+                model = ArmResidual(seed=seed).fit(X, obs, rates[obs.aj], n_rates)
+                model.base_ = rates
+                return model
+
+            fits["trees(from base rates)"] = fit_rates
     if linear:
         for C in linear_C_grid:
             name = f"linear(C={C:g})"
