@@ -162,6 +162,17 @@ def wait_ready(servers: list[Server], timeout: float = START_TIMEOUT) -> None:
         s.stop()
 
 
+def start_all(servers: list[Server]) -> None:
+    """Start every server and wait for all of them; ``RuntimeError`` naming any that failed
+    (for benches that need every replica up)."""
+    for s in servers:
+        s.start()
+    wait_ready(servers)
+    failed = [f"{s.name}: {s.failure}" for s in servers if s.failure]
+    if failed:
+        raise RuntimeError("; ".join(failed))
+
+
 def server_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PONDER_")}
     env.update(

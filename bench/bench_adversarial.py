@@ -44,7 +44,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _proxy_servers import UPSTREAM_KEY_ENV, Server, Upstream, ponder_server, wait_ready
+from _proxy_servers import UPSTREAM_KEY_ENV, Server, Upstream, ponder_server, start_all
 from bench_load import Redis
 
 CEILING = 0.005  # USD per request (server max_cost)
@@ -195,12 +195,7 @@ def main() -> None:
                               cache_ttl=0, redis=redis.url, extra=extra)
                 for k in (1, 2)
             ]  # fmt: skip
-            for s in servers:
-                s.start()
-            wait_ready(servers)
-            failed = [f"{s.name}: {s.failure}" for s in servers if s.failure]
-            if failed:
-                raise RuntimeError("; ".join(failed))
+            start_all(servers)
             t0 = time.perf_counter()
             by_kind = asyncio.run(attack([s.url for s in servers], args.n, args.concurrency))
             wall = time.perf_counter() - t0

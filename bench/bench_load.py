@@ -49,7 +49,7 @@ from _proxy_servers import (
     Upstream,
     free_port,
     ponder_server,
-    wait_ready,
+    start_all,
 )
 
 RUN_SECONDS = 8.0  # the fault phase spreads its requests over this long
@@ -194,12 +194,7 @@ def start_stack(workdir: Path, extra: dict[str, Any]) -> tuple[Upstream, Redis, 
         )
         for k in (1, 2)
     ]  # fmt: skip
-    for s in servers:
-        s.start()
-    wait_ready(servers)
-    failed = [f"{s.name}: {s.failure}" for s in servers if s.failure]
-    if failed:
-        raise RuntimeError("; ".join(failed))
+    start_all(servers)
     return upstream, redis, servers
 
 
