@@ -45,7 +45,9 @@ def routing_gain(
     if p.shape[0] == 0:
         return 0.0
     c = _costs(cost, rows, y.shape)
-    scale = float(np.nanmax(np.nanmean(np.where(measured, c, np.nan), axis=0)))
+    # The policy's scale: the dearest arm's mean cost where it was measured.
+    arm_mean = np.where(measured, c, 0.0).sum(axis=0) / np.maximum(measured.sum(axis=0), 1)
+    scale = float(arm_mean.max())
     if not scale > 0:
         lambdas = (0.0,)
         scale = 1.0
@@ -73,7 +75,8 @@ def _costs(
     c = np.asarray(cost, dtype=np.float64)[rows]
     if np.isnan(c).all():
         return np.zeros(shape)
-    # An arm's unknown cost on a row is its mean cost elsewhere.
-    mean = np.nan_to_num(np.nanmean(np.where(np.isnan(c), np.nan, c), axis=0), nan=0.0)
-    out: FloatArray = np.where(np.isnan(c), mean[None, :], c)
+    # An arm's unknown cost on a row is its mean cost elsewhere (0 for an arm never priced).
+    known = ~np.isnan(c)
+    mean = np.where(known, c, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
+    out: FloatArray = np.where(known, c, mean[None, :])
     return out
