@@ -94,10 +94,7 @@ def select_arm_model(
     fits: dict[str, Callable[[], ArmModel]] = {}
     rank_one: dict[str, float] = {}  # rank-1 candidates and their penalty
 
-    def held_out(
-        fit_fold: Callable[[Observations, FloatArray], Callable[[Observations], FloatArray]],
-        name: str,
-    ) -> FloatArray:
+    def held_out(fit_fold: FoldFit, name: str) -> FloatArray:
         z = np.zeros(len(obs.y))
         for fold in range(k):
             say(f"{name}: fold {fold + 1}/{k}")
