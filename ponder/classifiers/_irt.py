@@ -82,9 +82,9 @@ def _intercept_for_slope(f: FloatArray, y: FloatArray, slope: float) -> float:
 
 
 def _sweep_costs(table: OutcomeTable) -> FloatArray | None:
-    """Costs to price the routing sweep that chooses the arm model: the table's own, else
-    its arms' prices at an estimated token count; None when nothing is known (then the
-    choice is judged on quality alone)."""
+    """Costs to price the routing sweep that chooses the arm model: the table's own (priced
+    from a menu beforehand where it records none, as ``ponder train --menu`` does); None
+    when it has none at all, and the choice is then judged on quality alone."""
     if np.isfinite(table.costs).any():
         return np.asarray(table.costs, dtype=np.float64)
     return None

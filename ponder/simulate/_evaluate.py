@@ -6,6 +6,7 @@ this module makes sure those predictions never saw the rows they are scored on.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -48,17 +49,7 @@ def price_table(table: OutcomeTable, menu: Menu | None, *, strict: bool = True) 
             f"no cost for arm(s) {', '.join(unpriced)}: the outcome table records none; "
             "pass --menu with a price for each (input_price/output_price or a litellm model)"
         )
-    return OutcomeTable(
-        ids=table.ids,
-        prompts=table.prompts,
-        tasks=table.tasks,
-        arms=table.arms,
-        scores=table.scores,
-        costs=costs,
-        input_tokens=table.input_tokens,
-        output_tokens=table.output_tokens,
-        samples=table.samples,
-    )
+    return dataclasses.replace(table, costs=costs)
 
 
 def expected_costs(train: OutcomeTable, test: OutcomeTable) -> FloatArray:

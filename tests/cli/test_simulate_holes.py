@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -22,16 +23,7 @@ def _holey_table(n: int = 200, seed: int = 7) -> OutcomeTable:
     long = np.array([t == "long" for t in table.tasks])
     scores[~long, 2] = np.nan
     scores[long, 0] = np.nan
-    return OutcomeTable(
-        ids=table.ids,
-        prompts=table.prompts,
-        tasks=table.tasks,
-        arms=table.arms,
-        scores=scores,
-        costs=table.costs,
-        input_tokens=table.input_tokens,
-        output_tokens=table.output_tokens,
-    )
+    return dataclasses.replace(table, scores=scores)
 
 
 def test_simulate_replays_a_table_without_complete_rows(tmp_path: Path) -> None:
