@@ -6,6 +6,7 @@ import typer
 
 from ponder.cli._ask import ask
 from ponder.cli._calibrate import calibrate
+from ponder.cli._dev_upstream import dev_upstream
 from ponder.cli._import import import_
 from ponder.cli._route import route
 from ponder.cli._serve import serve
@@ -16,7 +17,8 @@ app = typer.Typer(
     name="ponder",
     help="Adaptive compute router for LLMs: train a difficulty model, replay outcome tables, "
     "explain routing decisions, answer through the router, and serve an OpenAI-compatible "
-    "proxy. Everything but `ask` and `serve` runs offline.",
+    "proxy. Everything but `ask` and `serve` runs offline; `dev-upstream` is a local stand-in "
+    "for providers.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -47,6 +49,7 @@ app.command()(route)
 app.command()(calibrate)
 app.command()(ask)
 app.command()(serve)
+app.command(name="dev-upstream")(dev_upstream)
 app.command(name="import")(import_)
 
 
