@@ -7,6 +7,7 @@ import typer
 from ponder.cli._ask import ask
 from ponder.cli._calibrate import calibrate
 from ponder.cli._dev_upstream import dev_upstream
+from ponder.cli._help import Command, Group
 from ponder.cli._import import import_
 from ponder.cli._route import route
 from ponder.cli._serve import serve
@@ -19,6 +20,7 @@ app = typer.Typer(
     "explain routing decisions, answer through the router, and serve an OpenAI-compatible "
     "proxy. Everything but `ask` and `serve` runs offline; `dev-upstream` is a local stand-in "
     "for providers.",
+    cls=Group,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -43,14 +45,14 @@ def _options(
     """Adaptive compute router for LLMs."""
 
 
-app.command()(train)
-app.command()(simulate)
-app.command()(route)
-app.command()(calibrate)
-app.command()(ask)
-app.command()(serve)
-app.command(name="dev-upstream")(dev_upstream)
-app.command(name="import")(import_)
+app.command(cls=Command)(train)
+app.command(cls=Command)(simulate)
+app.command(cls=Command)(route)
+app.command(cls=Command)(calibrate)
+app.command(cls=Command)(ask)
+app.command(cls=Command)(serve)
+app.command(cls=Command, name="dev-upstream")(dev_upstream)
+app.command(cls=Command, name="import")(import_)
 
 
 def main() -> None:
