@@ -9,7 +9,8 @@ from ponder.cli._common import one_line_errors
 
 
 def _read_queries(path: Path) -> list[str]:
-    """An outcome table (.jsonl/.csv) or a plain text file with one query per line."""
+    """An outcome table (.jsonl/.csv) or a plain text file with one query per line (blank
+    lines and lines starting with ``#`` skipped, so a query list can say what it is)."""
     if path.suffix.lower() == ".txt":
         if path.is_dir():
             raise ValueError(f"{path}: is a directory, expected a file")
@@ -19,7 +20,7 @@ def _read_queries(path: Path) -> list[str]:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
-        return [line for line in text.splitlines() if line.strip()]
+        return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     from ponder.outcomes import load_outcomes
 
     return list(load_outcomes(path).table.prompts)
@@ -29,7 +30,10 @@ def _read_queries(path: Path) -> list[str]:
 def calibrate(
     queries: Annotated[
         Path,
-        typer.Argument(help="Sample of queries: .txt (one per line) or an outcome table."),
+        typer.Argument(
+            help="Sample of queries: .txt (one per line; # starts a comment line) or an "
+            "outcome table."
+        ),
     ],
     target_cost: Annotated[
         float | None, typer.Option(help="Target mean cost per query, USD.")
