@@ -9,7 +9,6 @@ knows the spec's kind.
 from __future__ import annotations
 
 import importlib.util
-import math
 import re
 import zlib
 from collections.abc import Sequence
@@ -22,31 +21,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from ponder.classifiers._textstats import STATS_NAMES, clip, text_stats
 from ponder.errors import ModelArtifactError
 
 FloatMatrix = npt.NDArray[np.float32]
-
-HEAD_CHARS = 4096
-"""Characters read from the start of a long text (see :func:`clip`)."""
-TAIL_CHARS = 4096
-"""Characters read from the end of a long text (see :func:`clip`)."""
-
-
-def clip(text: str) -> str:
-    """The part of ``text`` a featurizer reads: all of it up to ``HEAD_CHARS + TAIL_CHARS``
-    characters, else its head and tail joined by a newline.
-
-    Routing runs on every request, before the provider call, so its cost must not grow with
-    the prompt: a 990K-character prompt took 76 ms to featurize whole, blocking every other
-    request on the event loop. The head holds the instructions and the tail the question,
-    which is what difficulty depends on; the middle of a long prompt is mostly pasted
-    material. Texts under the cap are read whole, so a model trained before the cap gets
-    the same features for them (and the packaged model's probe check still passes).
-    """
-    if len(text) <= HEAD_CHARS + TAIL_CHARS:
-        return text
-    return f"{text[:HEAD_CHARS]}\n{text[-TAIL_CHARS:]}"
-
 
 # The files model2vec reads. Checking them ourselves before loading matters: given a path that
 # does not exist, model2vec treats it as a Hugging Face repo id and tries to download it.
@@ -73,67 +51,22 @@ class FeaturizerSpec(BaseModel):
 # --------------------------------------------------------------------------------------------
 # Text statistics
 
-_LATEX_CMD = re.compile(r"\\[A-Za-z]+")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_CODE_WORD = re.compile(
-    r"\b(?:def|return|import|elif|lambda|function|const|void|printf|println)\b|#include"
-)
-_CHOICE_LINE = re.compile(r"^[ \t]*(?:\([A-Ha-h]\)|[A-H][.)])[ \t]+\S", re.MULTILINE)
-_TURN_LINE = re.compile(r"^[ \t]*(?:User|Assistant|Human|System|Q|A)[ \t]*:", re.MULTILINE)
-_DIGITS = str.maketrans("", "", "0123456789")
-
-_STATS_NAMES: tuple[str, ...] = (
-    "log_chars", "log_words", "log_lines", "digit_ratio", "non_ascii_ratio",
-    "log_latex_cmds", "log_dollars", "log_carets", "log_equals", "log_numbers",
-    "log_code_fences", "log_code_words", "log_braces", "log_semicolons",
-    "log_question_marks", "log_choice_lines", "log_turn_lines", "log_max_word_len",
-)  # fmt: skip
-
 
 class TextStats:
     """Surface statistics that separate math, code, multiple-choice and chat-shaped prompts.
 
-    Counts go through log1p so one very long prompt does not dominate a linear model. Each
-    feature is one pass of a C-level string method or regex over the text as :func:`clip`
-    cuts it, so the cost is bounded whatever the prompt's size; only ``log_chars`` is the
-    true length, which costs nothing to know and is the one signal clipping would erase.
+    Counts go through log1p so one very long prompt does not dominate a linear model. They
+    are read from the text as :func:`clip` cuts it, so the cost is bounded whatever the
+    prompt's size; only ``log_chars`` is the true length, which costs nothing to know and
+    is the one signal clipping would erase. A batch is computed in one vectorised pass
+    (:mod:`ponder.classifiers._textstats`), to the same values the packaged model was
+    trained on.
     """
 
-    feature_names: tuple[str, ...] = _STATS_NAMES
+    feature_names: tuple[str, ...] = STATS_NAMES
 
     def transform(self, texts: Sequence[str]) -> FloatMatrix:
-        out = np.empty((len(texts), len(_STATS_NAMES)), dtype=np.float32)
-        for i, text in enumerate(texts):
-            out[i] = self._row(text)
-        return out
-
-    @staticmethod
-    def _row(text: str) -> list[float]:
-        t = clip(text)
-        n = len(t)
-        words = t.split()
-        log = math.log1p
-        denom = max(n, 1)
-        return [
-            log(len(text)),
-            log(len(words)),
-            log(t.count("\n") + 1 if t else 0),
-            (n - len(t.translate(_DIGITS))) / denom,
-            (n - len(t.encode("ascii", "ignore"))) / denom,
-            log(len(_LATEX_CMD.findall(t))),
-            log(t.count("$")),
-            log(t.count("^")),
-            log(t.count("=")),
-            log(len(_NUMBER.findall(t))),
-            log(t.count("```")),
-            log(len(_CODE_WORD.findall(t))),
-            log(t.count("{") + t.count("}")),
-            log(t.count(";")),
-            log(t.count("?")),
-            log(len(_CHOICE_LINE.findall(t))),
-            log(len(_TURN_LINE.findall(t))),
-            log(max(map(len, words), default=0)),
-        ]
+        return text_stats(texts)
 
     @property
     def spec(self) -> FeaturizerSpec:

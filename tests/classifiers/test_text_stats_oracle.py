@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from ponder.classifiers import TextStats
+from ponder.classifiers._textstats import short_row
 
 # --- the reference implementation, frozen: do not edit -------------------------------------
 
@@ -180,6 +181,17 @@ def test_one_at_a_time_matches_the_reference() -> None:
                 if abs(a - b) > 1e-9
             ]
             pytest.fail(f"text {i} ({text[:60]!r}, {len(text)} chars) differs: {bad}")
+
+
+def test_both_ways_match_the_reference_on_every_text() -> None:
+    """A single short text goes through string methods, anything else through the
+    vectorised pass: each must agree with the reference on the whole corpus."""
+    ref = _reference(CORPUS)
+    short = np.array([short_row(t) for t in CORPUS], dtype=np.float32)
+    np.testing.assert_allclose(short, ref, rtol=0, atol=1e-9)
+    for i, text in enumerate(CORPUS):
+        pair = TextStats().transform([text, text])  # a batch: never the short path
+        np.testing.assert_allclose(pair, ref[[i, i]], rtol=0, atol=1e-9, err_msg=repr(text[:60]))
 
 
 def test_batches_match_the_reference() -> None:
