@@ -9,6 +9,7 @@ knows the spec's kind.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import zlib
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.classifiers._textstats import STATS_NAMES, clip, text_stats
+from ponder.classifiers._wordpiece import WordPiece
 from ponder.errors import ModelArtifactError
 
 FloatMatrix = npt.NDArray[np.float32]
@@ -126,43 +128,31 @@ class StaticEmbedding:
 
     The model loads on first use, so importing ponder or building a featurizer for a classifier
     that is never called costs nothing, and a missing model only fails where it is needed.
+    A model in model2vec's plain layout (one vector per token) is read directly, with
+    ``tokenizers`` and ``safetensors``, and embedded by our own lookup and mean: model2vec's
+    loader imports the Hugging Face hub client, a third of a second of a cold `ponder route`.
+    Other layouts (vocabulary-quantised, weighted) go through model2vec itself.
     """
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path
-        self._model: Any = None
-        self._vectors: FloatMatrix | None = None
+        self._model: Any = None  # model2vec's StaticModel, for the layouts we do not read
+        self._lookup: _Lookup | None = None
 
     @property
     def spec(self) -> FeaturizerSpec:
         return FeaturizerSpec(kind="static", params={"path": self.path})
 
     def transform(self, texts: Sequence[str]) -> FloatMatrix:
-        model = self._load()
-        if self._vectors is None:  # a vocabulary-quantised model: let model2vec do the lookup
-            encoded = model.encode(list(texts), use_multiprocessing=False)
+        lookup = self._load()
+        if lookup is None:  # a layout only model2vec reads: let it do the lookup
+            encoded = self._model.encode(list(texts), use_multiprocessing=False)
             return np.asarray(encoded, dtype=np.float32).reshape(len(texts), -1)
-        # Our own lookup-and-mean for the plain layout: half the latency of model.encode for a
-        # single query, which matters inside a sub-millisecond routing budget.
-        vectors = self._vectors
-        out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-        max_chars = model.max_length * model.median_token_length if model.max_length else None
-        encodings = model.tokenizer.encode_batch_fast(
-            [t[:max_chars] for t in texts] if max_chars else [clip(t) for t in texts],
-            add_special_tokens=False,
-        )
-        unk = model.unk_token_id
-        for i, enc in enumerate(encodings):
-            ids = [j for j in enc.ids if j != unk]  # as model2vec does: [UNK] carries no meaning
-            if ids:
-                out[i] = vectors.take(ids, axis=0).mean(axis=0)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        np.divide(out, norms, out=out, where=norms > 0)
-        return out
+        return lookup.embed(texts)
 
-    def _load(self) -> Any:
-        if self._model is not None:
-            return self._model
+    def _load(self) -> _Lookup | None:
+        if self._lookup is not None or self._model is not None:
+            return self._lookup
         directory = Path(self.path) if self.path is not None else packaged_static_dir()
         missing = [name for name in _STATIC_FILES if not (directory / name).is_file()]
         if missing:
@@ -171,27 +161,106 @@ class StaticEmbedding:
                 "Reinstall ponder, or rebuild it with tools/build_static_embedding.py."
             )
         try:
-            from model2vec import StaticModel
+            import safetensors  # noqa: F401
+            import tokenizers  # noqa: F401
         except ImportError as exc:
             raise ModelArtifactError(
-                "the static embedding featurizer needs the 'model2vec' package: "
-                "pip install model2vec"
+                "the static embedding featurizer needs the 'model2vec' package (and with it "
+                "'tokenizers' and 'safetensors'): pip install model2vec"
             ) from exc
         try:
-            # An existing local directory is read directly; model2vec makes no hub call for it.
-            model = StaticModel.from_pretrained(directory, quantize_to="float32")
+            self._lookup = _Lookup.read(directory)
+            if self._lookup is None:
+                self._model = _model2vec(directory)
+        except ModelArtifactError:
+            raise
         except Exception as exc:  # corrupt files surface as assorted library errors
             raise ModelArtifactError(
                 f"cannot load static embedding model {directory}: {exc}"
             ) from exc
-        if model.weights is None and model.token_mapping is None:
-            self._vectors = np.ascontiguousarray(model.embedding, dtype=np.float32)
-        self._model = model
-        return model
+        return self._lookup
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the recipe, not the 15 MB of loaded vectors."""
-        return {"path": self.path, "_model": None, "_vectors": None}
+        return {"path": self.path, "_model": None, "_lookup": None}
+
+
+def _model2vec(directory: Path) -> Any:
+    try:
+        from model2vec import StaticModel
+    except ImportError as exc:
+        raise ModelArtifactError(
+            f"the static embedding model in {directory} needs the 'model2vec' package: "
+            "pip install model2vec"
+        ) from exc
+    # An existing local directory is read directly; model2vec makes no hub call for it.
+    return StaticModel.from_pretrained(directory, quantize_to="float32")
+
+
+_DEFAULT_MAX_LENGTH = 512
+"""Tokens read when a model's config names no max_length (model2vec's own default)."""
+
+
+class _Lookup:
+    """A plain model2vec model, read without model2vec: what its ``StaticModel`` would hold
+    (tokenizer truncating at ``max_length``, vectors as float32, the [UNK] id, the median
+    token length that caps the characters read), and the mean of a text's token vectors."""
+
+    def __init__(self, vectors: FloatMatrix, tokenizer: Any, config: dict[str, Any]) -> None:
+        max_length = config.get("max_length", _DEFAULT_MAX_LENGTH)
+        if max_length is None:
+            tokenizer.no_truncation()
+        else:
+            tokenizer.enable_truncation(int(max_length))
+        tokenizer.no_padding()
+        vocab = tokenizer.get_vocab()
+        median = int(np.median([len(token) for token in vocab]))
+        unk = getattr(tokenizer.model, "unk_token", None)
+        self.vectors = vectors
+        self.tokenizer = tokenizer
+        self.unk: int | None = None if unk is None else tokenizer.token_to_id(unk)
+        self.max_chars = int(max_length) * median if max_length else None
+        self.fast = WordPiece.of(tokenizer, None if max_length is None else int(max_length))
+
+    @classmethod
+    def read(cls, directory: Path) -> _Lookup | None:
+        """The model in ``directory``, or None if it is not in the plain layout."""
+        from safetensors import safe_open
+        from tokenizers import Tokenizer
+
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise ValueError("config.json is not a JSON object")
+        with safe_open(str(directory / "model.safetensors"), framework="numpy") as tensors:
+            if set(tensors.keys()) != {"embeddings"}:
+                return None  # token weights or a vocabulary mapping: model2vec's business
+            vectors = tensors.get_tensor("embeddings")
+        tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        if vectors.ndim != 2 or vectors.shape[0] != tokenizer.get_vocab_size():
+            return None
+        return cls(np.ascontiguousarray(vectors, dtype=np.float32), tokenizer, config)
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's token ids, [UNK] left out (as model2vec does: it carries no meaning)."""
+        cut = [t[: self.max_chars] for t in texts] if self.max_chars else [clip(t) for t in texts]
+        if self.fast is not None:
+            encoded = [self.fast.encode(t) for t in cut]
+        else:
+            batch = self.tokenizer.encode_batch_fast(cut, add_special_tokens=False)
+            encoded = [e.ids for e in batch]
+        unk = self.unk
+        return encoded if unk is None else [[j for j in ids if j != unk] for ids in encoded]
+
+    def embed(self, texts: Sequence[str]) -> FloatMatrix:
+        """The L2-normalised mean of each text's token vectors (zeros for no tokens)."""
+        vectors = self.vectors
+        out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+        for i, ids in enumerate(self.token_ids(texts)):
+            if ids:
+                out[i] = vectors.take(ids, axis=0).mean(axis=0)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
 
 
 # --------------------------------------------------------------------------------------------
