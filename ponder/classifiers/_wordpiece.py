@@ -64,6 +64,7 @@ class WordPiece:
         self._continued = {w[len(prefix) :]: i for w, i in vocab.items() if w.startswith(prefix)}
         self._unk = unk_id
         self._max_word_chars = max_word_chars
+        self._longest = max(map(len, vocab), default=0)  # no longer piece is in the vocab
         self._specials = (
             re.compile("|".join(re.escape(s) for s in specials), re.IGNORECASE)
             if specials
@@ -151,7 +152,7 @@ class WordPiece:
         out: list[int] = []
         start, vocab = 0, self._word
         while start < len(word):
-            for end in range(len(word), start, -1):
+            for end in range(min(len(word), start + self._longest), start, -1):
                 i = vocab.get(word[start:end])
                 if i is not None:
                     break
