@@ -14,6 +14,18 @@ jitter; a ``Retry-After`` is honoured up to ``max_wait``, and one longer than th
 arm up at once, since the next arm is a better bet than a long wait. A stream is retried
 only until its first text has been handed on: after that the caller has sent it.
 
+litellm is made cheap on ponder's calls, not bypassed (it maps thinking parameters and
+providers). Each call hands litellm the arm's own price (``input_cost_per_token`` /
+``output_cost_per_token``), so litellm's per-call cost figure, which ponder does not use,
+is the same arithmetic as ponder's instead of a search of its price table that, for a model
+it does not know, walks every fallback match and builds a traceback. And each call runs as
+one whose caller logs and bills it (:func:`unlogged`): ponder's trace, ledger and feedback
+are the record, so litellm's success and failure logging and its callbacks
+(``litellm.callbacks``, ``success_callback`` ...) do not run for ponder's calls; a stream's
+success logging has only a process-wide switch in litellm and is left on. litellm keeps
+one pooled HTTP client per provider, key and base URL itself (its client cache, over aiohttp),
+which a client of ponder's own was measured to be slower than, so none is passed.
+
 Time is bounded twice: ``timeout`` bounds a whole non-streamed call (httpx applies it per
 read, which an upstream sending a byte at a time never trips), and the request's deadline
 (:mod:`ponder.router._deadline`) bounds every call, stream and retry of the request.
@@ -27,8 +39,8 @@ import email.utils
 import os
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, aclosing
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -38,22 +50,50 @@ from ponder._thinking import thinking_params
 from ponder.router._deadline import PASSED, DeadlinePassed, bounded, starts_in_time
 from ponder.router._trace import Usage
 
-# Parameters a caller may not set per request: the router owns them.
-_OWNED = frozenset({"model", "n", "stream", "stream_options", "api_base", "api_key", "base_url"})
+# Parameters a caller may not set per request: the router owns them (prices included).
+_OWNED = frozenset(
+    {
+        "model",
+        "n",
+        "stream",
+        "stream_options",
+        "api_base",
+        "api_key",
+        "base_url",
+        "input_cost_per_token",
+        "output_cost_per_token",
+    }
+)
 
 _litellm: ModuleType | None = None
+_unlogged: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
 
 
 def litellm() -> ModuleType:
     """Import litellm once, with its price table read from the package (no network)."""
-    global _litellm
+    global _litellm, _unlogged
     if _litellm is None:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm as module
 
         module.suppress_debug_info = True
+        try:  # litellm's marker for a call whose caller logs and bills it
+            from litellm._internal_context import internal_sub_call
+
+            _unlogged = internal_sub_call
+        except ImportError:  # another layout: litellm logs ponder's calls, as before
+            _unlogged = contextlib.nullcontext
         _litellm = module
     return _litellm
+
+
+def unlogged() -> AbstractContextManager[None]:
+    """The context a provider call runs in so that litellm neither logs it nor runs its
+    callbacks: litellm's own marker for a call whose caller logs and bills it, which ponder
+    does (the trace, the ledger, the feedback stream). It is set in the calling task and
+    follows the call into the thread litellm runs part of it on; no other call sees it."""
+    litellm()
+    return _unlogged()
 
 
 @dataclass(frozen=True)
@@ -193,7 +233,8 @@ async def _call_once(
     lm = litellm()
     kwargs = _kwargs(arm, messages, params, api_key, timeout)
     try:
-        response = await bounded(lm.acompletion(**kwargs), timeout, deadline)
+        with unlogged():
+            response = await bounded(lm.acompletion(**kwargs), timeout, deadline)
         # Read inside the try: a body that parsed but is not a completion (no choices, no
         # message) is the provider's failure, not ponder's.
         choice = response.choices[0]
@@ -224,6 +265,7 @@ def _kwargs(
     api_key: str | None,
     timeout: float,
 ) -> dict[str, Any]:
+    price = arm.price()
     kwargs: dict[str, Any] = {
         "model": arm.model,
         "messages": list(messages),
@@ -233,6 +275,10 @@ def _kwargs(
         "num_retries": 0,
         "drop_params": True,
         **params,
+        # The arm's price, per token: litellm's cost of the call is then ponder's, without
+        # a search of its price table (see the module docstring). Not sent to the provider.
+        "input_cost_per_token": price.input / 1e6,
+        "output_cost_per_token": price.output / 1e6,
     }
     if arm.api_base is not None:
         kwargs["api_base"] = arm.api_base
@@ -387,7 +433,8 @@ async def _stream_once(
     finish: str | None = None
     usage: Usage | None = None
     try:
-        response = await lm.acompletion(**kwargs)
+        with unlogged():  # around the call only: the context must not span the generator's yields
+            response = await lm.acompletion(**kwargs)
         _allow_repeats(response)
         async for chunk in response:
             if getattr(chunk, "usage", None) is not None:
