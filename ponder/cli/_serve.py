@@ -1,15 +1,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ponder.cli._common import one_line_errors
+from ponder.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ponder.router import RedisStore
+    from fastapi import FastAPI
+
+    from ponder.router import RedisStore, Settings
+
+WORKER_ENV = "_PONDER_SERVE_WORKER"
+"""How ``ponder serve --workers N`` tells each worker process where its settings come from:
+JSON of the config file's path and the command line's overrides, read by
+:func:`worker_app`. Not a ``PONDER_*`` variable, so settings never read it as a field.
+Settings themselves are not passed (their secrets would land in the environment): each
+worker reads them as the parent did, from the same file and the same environment."""
 
 
 @one_line_errors
@@ -38,6 +50,14 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes on one port. More than 1 needs Redis (--redis-url), "
+            "where the workers share budgets, the cache and escalation memory.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the OpenAI-compatible proxy: point any OpenAI client at `http://HOST:PORT/v1`.
 
@@ -49,13 +69,21 @@ def serve(
 
     from ponder.proxy import create_app
     from ponder.proxy._auth import Authenticator
-    from ponder.router import Router, Settings
+    from ponder.router import Router
 
-    settings = Settings.from_file(config) if config else Settings.from_env()
-    if redis_url is not None:
-        settings = settings.model_copy(update={"redis_url": redis_url})
-    if start_degraded is not None:
-        settings = settings.model_copy(update={"start_degraded": start_degraded})
+    source: dict[str, Any] = {
+        "config": None if config is None else str(config.resolve()),
+        "redis_url": redis_url,
+        "start_degraded": start_degraded,
+    }
+    settings = _settings(source)
+    if workers > 1 and settings.redis_url is None:
+        # In-process ledgers and caches would be one per worker: each would let the whole
+        # budget through, and a cached answer would be a miss on every other worker.
+        raise ConfigError(
+            f"--workers {workers} needs Redis (--redis-url or redis_url), where the workers "
+            "share budgets and the cache; without it, run one worker"
+        )
     Authenticator(settings)  # the keys first: a bad one fails before the model loads
     # The router is built here rather than in the app's startup, so that a bad menu, model
     # or Redis URL is one line and exit code 2, not uvicorn's traceback and exit code 3.
@@ -63,8 +91,44 @@ def serve(
     if router.store is not None and not settings.start_degraded:
         # A wrong password or an unreachable Redis is one line now, not a 503 per request.
         asyncio.run(_check(router.store))
+    if workers > 1:
+        # uvicorn starts each worker from an import string; each builds its own router in
+        # the app's lifespan from the same settings. This one only checked that they load.
+        del router
+        os.environ[WORKER_ENV] = json.dumps(source)
+        uvicorn.run(
+            f"{__name__}:worker_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
+        )
+        return
     app = create_app(settings, router=router, own_router=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def _settings(source: dict[str, Any]) -> Settings:
+    """The settings ``ponder serve`` runs with: the config file (or ``PONDER_*`` variables
+    alone), then the command line's overrides."""
+    from ponder.router import Settings
+
+    config = source.get("config")
+    settings = Settings.from_file(config) if config else Settings.from_env()
+    overrides = {k: source[k] for k in ("redis_url", "start_degraded") if source.get(k) is not None}
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``ponder serve --workers N`` worker (uvicorn's factory), with the
+    settings its parent process ran with."""
+    from ponder.proxy import create_app
+
+    raw = os.environ.get(WORKER_ENV)
+    if raw is None:
+        raise ConfigError(f"{WORKER_ENV} is not set: start workers with ponder serve --workers")
+    return create_app(_settings(json.loads(raw)))
 
 
 async def _check(store: RedisStore) -> None:
