@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import ast
 import csv
-import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from pydantic import ValidationError
-
 from ponder.errors import OutcomeFormatError
-from ponder.outcomes._schema import ArmOutcome, FormatName, OutcomeRow, Sample, prompt_text
+from ponder.outcomes._jsonl import Columns, read_jsonl
+from ponder.outcomes._schema import ArmOutcome, FormatName, OutcomeRow
 from ponder.outcomes._table import OutcomeTable
 
 _CSV_META = {"", "sample_id", "prompt", "eval_name", "oracle_model_to_route_to", "id", "task"}
@@ -89,78 +86,21 @@ def load_many(paths: Iterable[str | Path]) -> tuple[OutcomeTable, list[LoadRepor
 
 def rows_to_table(rows: Iterable[OutcomeRow]) -> OutcomeTable:
     """Build a dense table from validated rows (also used by the importers)."""
-    rows = list(rows)
-    arms: dict[str, int] = {}
-    for r in rows:
-        for a in r.arms:
-            arms.setdefault(a, len(arms))
-    n, k = len(rows), len(arms)
-    mats = {m: np.full((n, k), np.nan) for m in ("score", "cost", "input_tokens", "output_tokens")}
-    samples: dict[str, list[tuple[Sample, ...] | None]] = {}
-    for i, r in enumerate(rows):
-        for a, o in r.arms.items():
-            j = arms[a]
-            for m, arr in mats.items():
-                v = getattr(o, m)
-                if v is not None:
-                    arr[i, j] = v
-            if o.samples:
-                samples.setdefault(a, [None] * n)[i] = tuple(o.samples)
-    return OutcomeTable(
-        ids=tuple(r.id for r in rows),
-        prompts=tuple(prompt_text(r.prompt) for r in rows),
-        tasks=tuple(r.task or "" for r in rows),
-        arms=tuple(arms),
-        scores=mats["score"],
-        costs=mats["cost"],
-        input_tokens=mats["input_tokens"],
-        output_tokens=mats["output_tokens"],
-        samples={a: tuple(s) for a, s in samples.items()},
-    )
-
-
-def _first_error(path: Path, line: int, err: ValidationError) -> OutcomeFormatError:
-    e = err.errors()[0]
-    loc = ".".join(str(x) for x in e["loc"])
-    msg = e["msg"]
-    if e["type"] == "missing":
-        msg = "is required"
-    return OutcomeFormatError(str(path), line, loc or None, msg)
-
-
-def _iter_jsonl(path: Path, report: LoadReport) -> Iterator[OutcomeRow]:
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise OutcomeFormatError(
-                    str(path), lineno, None, f"invalid UTF-8 ({exc.reason})"
-                ) from None
-            if not text.strip():
-                report.skipped.append((lineno, "blank line"))
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise OutcomeFormatError(
-                    str(path), lineno, None, f"malformed JSON ({exc.msg} at column {exc.colno})"
-                ) from None
-            except RecursionError:  # the parser recurses per level: a bomb, not a row
-                raise OutcomeFormatError(
-                    str(path), lineno, None, "JSON nested too deeply"
-                ) from None
-            if not isinstance(obj, dict):
-                raise OutcomeFormatError(str(path), lineno, None, "expected a JSON object")
-            try:
-                yield OutcomeRow.model_validate(obj)
-            except ValidationError as exc:
-                raise _first_error(path, lineno, exc) from None
+    columns = Columns()
+    for row in rows:
+        columns.add_row(row)
+    return columns.table()
 
 
 def _load_jsonl(path: Path) -> LoadResult:
     report = LoadReport(str(path))
-    return _result(path, list(_iter_jsonl(path, report)), report)
+    columns = read_jsonl(path, report.skipped)
+    if not len(columns):
+        raise OutcomeFormatError(str(path), None, None, "no queries in file")
+    report.rows_read = len(columns)
+    table = columns.table()
+    _check_unique_ids(table, str(path))
+    return LoadResult(table, report)
 
 
 def _result(path: Path, rows: list[OutcomeRow], report: LoadReport) -> LoadResult:
