@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ponder.cli._common import one_line_errors, out_console, usd
+from ponder.cli._common import import_lightgbm_alone, one_line_errors, out_console, usd
 
 
 @one_line_errors
@@ -41,7 +40,7 @@ def route(
 
     if not query.strip():
         raise ValueError("the query is empty")
-    _import_lightgbm_alone()
+    import_lightgbm_alone()
     the_menu = Menu.load(menu) if menu else Menu.default()
     clf = load_classifier(model) if model else load_default_classifier()
     d = decide(query, clf, the_menu, max_cost=max_cost, lam=lam)
@@ -76,23 +75,3 @@ def route(
     console = out_console()
     console.print(table)
     console.print(f"chosen: [bold]{d.chosen}[/bold] — {d.reason}")
-
-
-def _import_lightgbm_alone() -> None:
-    """Import LightGBM without scikit-learn, when neither is imported yet.
-
-    LightGBM imports scikit-learn (and with it SciPy's statistics) whenever it is installed,
-    for its scikit-learn estimators: 0.6 s of the 1.6 s a cold `ponder route` took, for an
-    API ponder never calls (it predicts with ``lightgbm.Booster``). With ``sklearn`` marked
-    missing for the length of the import, LightGBM leaves those estimators out; the mark is
-    removed at once, so a later ``import sklearn`` in the process works as usual.
-    """
-    if "lightgbm" in sys.modules or "sklearn" in sys.modules:
-        return
-    sys.modules["sklearn"] = None  # type: ignore[assignment]  # "import sklearn" fails
-    try:
-        import lightgbm  # noqa: F401
-    except ImportError:
-        pass  # not installed: loading a LightGBM model says so
-    finally:
-        del sys.modules["sklearn"]
