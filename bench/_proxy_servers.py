@@ -53,6 +53,23 @@ def _terminate(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
         proc.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process ``pid`` and its descendants still
+    alive (a server's workers), from ``/proc``; 0 where ``/proc`` is not there."""
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def _tail(path: Path, lines: int = LOG_TAIL) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -121,6 +138,11 @@ class Server:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, f"{self.name} was not started"
+        return self.proc.pid
 
     def start(self) -> None:
         with self.log.open("wb") as out:
@@ -196,8 +218,13 @@ def ponder_server(
     redis: str | None,
     extra: dict[str, Any] | None = None,
     output_tokens: int | None = None,
+    workers: int = 1,
+    levers_off: tuple[str, ...] = (),
 ) -> Server:
-    slug = name.replace(" ", "-").replace("+", "")
+    """``ponder serve`` on the upstream with a one-arm menu; ``workers`` processes (more than
+    one needs ``redis``); ``levers_off`` names overhead levers to undo
+    (``bench/_ponder_levers.py``)."""
+    slug = name.replace(" ", "-").replace("+", "").replace(",", "").replace("/", "-")
     config = {
         "menu": {
             "arms": [
@@ -224,8 +251,14 @@ def ponder_server(
     path = workdir / f"{slug}.yaml"
     path.write_text(json.dumps(config, indent=2))  # JSON is YAML
     port = free_port()
-    cmd = [python, "-m", "ponder", "serve", "--config", str(path)]
+    if levers_off:
+        levers = str(Path(__file__).with_name("_ponder_levers.py"))
+        cmd = [python, levers, ",".join(levers_off), "serve", "--config", str(path)]
+    else:
+        cmd = [python, "-m", "ponder", "serve", "--config", str(path)]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
     if redis is not None:
         cmd += ["--redis-url", redis]
     env = server_env(**{UPSTREAM_KEY_ENV: UPSTREAM_KEY})

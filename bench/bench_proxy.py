@@ -14,6 +14,13 @@ sits behind every target:
 - **litellm proxy** (``litellm --config``, a subprocess; master key set, no cache) and
   **litellm cache hit** (its in-memory cache, ``cache: true``; with Redis, its Redis cache too),
   when LiteLLM's proxy extra is importable by ``--litellm-python``.
+- **the lever ladder** (issue 13; ``--no-levers`` skips it): ``ponder serve`` with the
+  overhead levers undone one by one (``bench/_ponder_levers.py``), routed: none of them, then
+  lever 1 (litellm given the arm's price per call), then levers 1-2 (litellm's logging and
+  callbacks off on ponder's calls); the **ponder routed** row adds lever 4 (uvloop and
+  httptools, when the interpreter has ``uvicorn[standard]``), and with Redis a
+  ``--workers 2`` server (``--workers``) adds lever 5 to **ponder+Redis routed**. Lever 3
+  (one pooled HTTP client per provider) has no row: litellm already keeps one.
 
 One async client (keep-alive, an ``asyncio.Semaphore`` for the concurrency) sends N requests
 to each target at concurrency 1 and at concurrency 50, after ~50 warm-up requests;
@@ -23,7 +30,11 @@ them. Every answer must be a 200 carrying the scripted text (and, for ponder's c
 reached the upstream during the measured requests: N for the proxies, 0 for cache hits.
 
 Reported per target and concurrency: p50 and p99 latency (ms, client side, request sent to
-body read), requests/s, the p50 added over direct at the same concurrency (ms and ratio).
+body read), requests/s, the p50 added over direct at the same concurrency (ms and ratio), and
+the server's CPU time per request (every process of the server, workers included, from
+``/proc``, over the measured batches: less sensitive to a busy machine than latency). Then
+the README's table, what each lever gained over the rung before it, and issue 13's goals
+(added p50 <= 2 ms at concurrency 1; >= 2x LiteLLM's requests/s at concurrency 50).
 Client, upstream and proxy share this machine's CPUs: at concurrency 50 the figures are a
 comparison on equal terms, not the proxies' capacity on dedicated hardware.
 
@@ -78,8 +89,10 @@ from _proxy_servers import (
     PROMPT,
     ROOT,
     UPSTREAM_KEY,
+    Server,
     Upstream,
     _tail,
+    cpu_seconds,
     litellm_server,
     ponder_server,
     wait_ready,
@@ -171,6 +184,7 @@ class Target:
     model: str
     key: str
     check: Check
+    server: Server | None = None  # whose CPU time is counted (None: the upstream's)
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -195,7 +209,12 @@ class Tally:
     errors: int = 0
     wall: float = 0.0
     upstream_calls: int = 0
+    cpu: float = 0.0  # seconds of the target's server processes over the measured batches
     first_error: str | None = None
+
+    def cpu_ms(self) -> float:
+        """Server CPU per request (ms): every process of the server, workers included."""
+        return 1000.0 * self.cpu / self.requests if self.requests else float("nan")
 
 
 async def run_batch(
@@ -250,7 +269,10 @@ async def measure(
                     await run_batch(client, t, c, max(warmup, c), None)
                     before = upstream.calls()
                     tally = tallies[(t.name, c)]
+                    pid = upstream.proc.pid if t.server is None else t.server.pid
+                    cpu = cpu_seconds(pid)
                     await run_batch(client, t, c, share, tally)
+                    tally.cpu += cpu_seconds(pid) - cpu
                     tally.upstream_calls += upstream.calls() - before
                     print(
                         f"  round {r + 1}/{rounds}  c={c:<3} {t.name:<34} "
@@ -263,6 +285,54 @@ async def measure(
     return tallies
 
 
+# --- the lever ladder --------------------------------------------------------------------
+
+ROUTED = "ponder routed"
+REDIS_ROUTED = "ponder+Redis routed"
+LITELLM = "litellm proxy"
+LADDER: list[tuple[str, str, tuple[str, ...]]] = [
+    # server name, target name, levers undone (bench/_ponder_levers.py)
+    ("levers0", "ponder routed, no levers", ("price", "unlogged", "uvloop")),
+    ("levers1", "ponder routed, lever 1", ("unlogged", "uvloop")),
+    ("levers2", "ponder routed, levers 1-2", ("uvloop",)),
+]
+STEPS = [
+    "1. litellm given the arm's price per call (no price-table search)",
+    "2. litellm's logging and callbacks off on ponder's calls",
+]
+UVLOOP_STEP = "4. `uvicorn[standard]` (uvloop + httptools)"
+POOL_NOTE = (
+    "3. one pooled HTTP client per provider: no row. litellm already keeps one AsyncOpenAI "
+    "client (on an aiohttp pool) per provider, key, base URL and timeout and reuses it on "
+    "every call; ponder's timeout is fixed, so every call of an arm reuses it. A client of "
+    "ponder's own (httpx's pool) was measured slower per call, so ponder passes none."
+)
+
+
+def goals(
+    by_name: dict[str, Target], tallies: dict[tuple[str, int], Tally], low: int, high: int
+) -> list[str]:
+    """Issue 13's two goals, as measured in this run."""
+    base = next(iter(by_name.values()))
+    lines = []
+    if ROUTED in by_name:
+        f = figures(by_name[ROUTED], base, tallies, low, high)
+        met = "met" if f.added <= 2.0 else "NOT met"
+        lines.append(f"- added p50 at c={low}, ponder routed: +{f.added:.2f} ms "
+                     f"(goal <= 2 ms): {met}")  # fmt: skip
+    if LITELLM not in by_name:
+        lines.append("- requests/s against LiteLLM's proxy: not measured (no LiteLLM row)")
+        return lines
+    theirs = figures(by_name[LITELLM], base, tallies, low, high).rps
+    for name in by_name:
+        if name == ROUTED or name.startswith(REDIS_ROUTED):
+            rps = figures(by_name[name], base, tallies, low, high).rps
+            met = "met" if rps >= 2 * theirs else "NOT met"
+            lines.append(f"- req/s at c={high}, {name}: {rps:,.0f} = {rps / theirs:.2f}x "
+                         f"LiteLLM's {theirs:,.0f} (goal >= 2x): {met}")  # fmt: skip
+    return lines
+
+
 # --- reporting ---------------------------------------------------------------------------
 
 
@@ -273,9 +343,9 @@ def pct(values: list[float], q: float) -> float:
 def table(targets: list[Target], levels: list[int], tallies: dict[tuple[str, int], Tally]) -> str:
     head = (
         "| target | concurrency | p50 ms | p99 ms | req/s | added p50 ms vs direct "
-        "| p50 / direct | upstream calls | errors |"
+        "| p50 / direct | server CPU ms/request | upstream calls | errors |"
     )
-    rows = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c in levels:
         base = pct(tallies[(targets[0].name, c)].latencies, 50)
         for t in targets:
@@ -287,8 +357,85 @@ def table(targets: list[Target], levels: list[int], tallies: dict[tuple[str, int
             ratio = "—" if direct else f"{p50 / base:.1f}×"
             rows.append(
                 f"| {t.name} | {c} | {p50:.2f} | {p99:.2f} | {rps:,.0f} | {added} | {ratio} "
-                f"| {tally.upstream_calls} | {tally.errors} |"
+                f"| {tally.cpu_ms():.2f} | {tally.upstream_calls} | {tally.errors} |"
             )
+    return "\n".join(rows)
+
+
+class Figures(NamedTuple):
+    """One target's headline figures: added p50 at c=1 (ms), req/s at c=50, CPU ms/request
+    at c=50 (NaN where that concurrency was not run)."""
+
+    added: float
+    rps: float
+    cpu: float
+
+
+def figures(
+    t: Target, base: Target, tallies: dict[tuple[str, int], Tally], low: int, high: int
+) -> Figures:
+    one, many = tallies.get((t.name, low)), tallies.get((t.name, high))
+    direct = tallies.get((base.name, low))
+    nan = float("nan")
+    added = pct(one.latencies, 50) - pct(direct.latencies, 50) if one and direct else nan
+    rps = many.requests / many.wall if many and many.wall else nan
+    return Figures(added, rps, many.cpu_ms() if many else nan)
+
+
+def summary(
+    targets: list[Target], tallies: dict[tuple[str, int], Tally], low: int, high: int
+) -> str:
+    """The README's table: per target, c=1 latency and what it adds, c=50 throughput, CPU."""
+    rows = [
+        f"| target | c={low} p50 | c={low} p99 | added p50 | c={high} req/s "
+        f"| server CPU / request (c={high}) | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for t in targets:
+        one = tallies[(t.name, low)]
+        f = figures(t, targets[0], tallies, low, high)
+        errors = sum(tallies[(t.name, c)].errors for c in (low, high) if (t.name, c) in tallies)
+        added = "—" if t is targets[0] else f"+{f.added:.2f} ms"
+        rows.append(
+            f"| {t.name} | {pct(one.latencies, 50):.2f} ms | {pct(one.latencies, 99):.2f} ms "
+            f"| {added} | {f.rps:,.0f} | {f.cpu:.2f} ms | {errors} |"
+        )
+    return "\n".join(rows)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rung of the lever ladder: the target after the lever, and the one before it."""
+
+    lever: str
+    before: str
+    after: str
+
+
+def lever_gains(
+    steps: list[Step],
+    by_name: dict[str, Target],
+    tallies: dict[tuple[str, int], Tally],
+    low: int,
+    high: int,
+) -> str:
+    """What each lever gained over the rung before it, from the same run."""
+    base = next(iter(by_name.values()))
+    rows = [
+        f"| lever | added p50 at c={low}: before → after | req/s at c={high}: before → after "
+        f"| server CPU ms/request at c={high}: before → after |",
+        "|---|---|---|---|",
+    ]
+    for s in steps:
+        if s.before not in by_name or s.after not in by_name:
+            continue
+        b = figures(by_name[s.before], base, tallies, low, high)
+        a = figures(by_name[s.after], base, tallies, low, high)
+        rows.append(
+            f"| {s.lever} | +{b.added:.2f} → +{a.added:.2f} ms ({a.added - b.added:+.2f}) "
+            f"| {b.rps:,.0f} → {a.rps:,.0f} ({a.rps / b.rps - 1:+.0%}) "
+            f"| {b.cpu:.2f} → {a.cpu:.2f} ({a.cpu / b.cpu - 1:+.0%}) |"
+        )
     return "\n".join(rows)
 
 
@@ -397,6 +544,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-litellm", action="store_true", help="skip LiteLLM's proxy")
     ap.add_argument("--no-redis", action="store_true", help="skip the Redis rows")
     ap.add_argument(
+        "--no-levers", action="store_true", help="skip the ladder of what each lever gained"
+    )
+    ap.add_argument(
+        "--workers", type=int, default=2, help="worker processes of the --workers row (Redis)"
+    )
+    ap.add_argument(
         "--upstream-nagle",
         action="store_true",
         help="leave Nagle on in the fake upstream, as the tests' FakeUpstream does "
@@ -444,11 +597,22 @@ def main(argv: list[str] | None = None) -> None:
             ponder_server("ponder", py, workdir, up, cache_ttl=0, redis=None),
             ponder_server("ponder cache", py, workdir, up, cache_ttl=60, redis=None),
         ]
+        if not args.no_levers:
+            servers += [
+                ponder_server(f"ponder {n}", py, workdir, up, cache_ttl=0, redis=None,
+                              levers_off=off)
+                for n, _, off in LADDER
+            ]  # fmt: skip
         if redis_url is not None:
             servers += [
                 ponder_server("ponder+redis", py, workdir, up, cache_ttl=0, redis=redis_url),
                 ponder_server("ponder+redis cache", py, workdir, up, cache_ttl=60, redis=redis_url),
             ]
+            if args.workers > 1:
+                servers.append(
+                    ponder_server("ponder+redis workers", py, workdir, up, cache_ttl=0,
+                                  redis=redis_url, workers=args.workers)
+                )  # fmt: skip
         lpy = None if args.no_litellm else args.litellm_python
         if lpy is not None:
             servers += [
@@ -489,37 +653,42 @@ def main(argv: list[str] | None = None) -> None:
         v1 = "/v1"
         auto, passthrough = "ponder/auto", f"openai/{MODEL}"
         plain, hit = answer_check(), answer_check(cache_header=True)
-        targets = [
-            Target("direct upstream", up, MODEL, UPSTREAM_KEY, plain),
-            Target("ponder routed", by_name["ponder"].url + v1, auto, PONDER_KEY, plain),
-            Target("ponder pass-through", by_name["ponder"].url + v1, passthrough, PONDER_KEY,
-                   plain),
-            Target("ponder cache hit (routed)", by_name["ponder cache"].url + v1, auto,
-                   PONDER_KEY, hit),
-            Target("ponder cache hit (pass-through)", by_name["ponder cache"].url + v1,
-                   passthrough, PONDER_KEY, hit),
-        ]  # fmt: skip
+
+        def at(server: str, name: str, model: str, check: Check, key: str = PONDER_KEY) -> Target:
+            s = by_name[server]
+            return Target(name, s.url + v1, model, key, check, server=s)
+
+        targets = [Target("direct upstream", up, MODEL, UPSTREAM_KEY, plain)]
+        steps: list[Step] = []
+        if not args.no_levers:
+            targets += [at(f"ponder {n}", label, auto, plain) for n, label, _ in LADDER]
+            pairs = zip(STEPS, LADDER[:-1], LADDER[1:], strict=True)
+            steps = [Step(lever, b[1], a[1]) for lever, b, a in pairs]
+            steps.append(Step(UVLOOP_STEP, LADDER[-1][1], ROUTED))
+        targets += [
+            at("ponder", ROUTED, auto, plain),
+            at("ponder", "ponder pass-through", passthrough, plain),
+            at("ponder cache", "ponder cache hit (routed)", auto, hit),
+            at("ponder cache", "ponder cache hit (pass-through)", passthrough, hit),
+        ]
         if redis_url is not None:
-            rs, rc = by_name["ponder+redis"].url + v1, by_name["ponder+redis cache"].url + v1
             targets += [
-                Target("ponder+Redis routed", rs, auto, PONDER_KEY, plain),
-                Target("ponder+Redis pass-through", rs, passthrough, PONDER_KEY, plain),
-                Target("ponder+Redis cache hit (routed)", rc, auto, PONDER_KEY, hit),
+                at("ponder+redis", REDIS_ROUTED, auto, plain),
+                at("ponder+redis", "ponder+Redis pass-through", passthrough, plain),
+                at("ponder+redis cache", "ponder+Redis cache hit (routed)", auto, hit),
             ]
+            if ok("ponder+redis workers"):
+                name = f"ponder+Redis routed, --workers {args.workers}"
+                targets.append(at("ponder+redis workers", name, auto, plain))
+                steps.append(Step(f"5. `--workers {args.workers}` (Redis)", REDIS_ROUTED, name))
         if ok("litellm"):
-            targets.append(
-                Target("litellm proxy", by_name["litellm"].url + v1, MODEL, LITELLM_KEY, plain)
-            )
+            targets.append(at("litellm", LITELLM, MODEL, plain, LITELLM_KEY))
         if ok("litellm cache"):
-            targets.append(
-                Target("litellm cache hit (memory)", by_name["litellm cache"].url + v1, MODEL,
-                       LITELLM_KEY, plain)
-            )  # fmt: skip
+            targets.append(at("litellm cache", "litellm cache hit (memory)", MODEL, plain,
+                              LITELLM_KEY))  # fmt: skip
         if ok("litellm redis cache"):
-            targets.append(
-                Target("litellm cache hit (Redis)", by_name["litellm redis cache"].url + v1,
-                       MODEL, LITELLM_KEY, plain)
-            )  # fmt: skip
+            targets.append(at("litellm redis cache", "litellm cache hit (Redis)", MODEL, plain,
+                              LITELLM_KEY))  # fmt: skip
 
         print("measuring ...", file=sys.stderr, flush=True)
         tallies = asyncio.run(
@@ -540,6 +709,19 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(table(targets, levels, tallies))
         print()
+        low, high = min(levels), max(levels)
+        if low != high:
+            print("### Summary (the README's table)\n")
+            print(summary(targets, tallies, low, high))
+            print()
+            if steps:
+                print("### What each lever gained (each row against the one before it)\n")
+                print(lever_gains(steps, {t.name: t for t in targets}, tallies, low, high))
+                print(f"\n- {POOL_NOTE}")
+                print()
+            print("### Goals (issue 13)\n")
+            print("\n".join(goals({t.name: t for t in targets}, tallies, low, high)))
+            print()
         for (name, c), tally in tallies.items():
             if tally.first_error is not None:
                 notes.append(f"{name} at c={c}: {tally.errors} errors, first: {tally.first_error}")
