@@ -691,12 +691,17 @@ def main(argv: list[str] | None = None) -> None:
                               LITELLM_KEY))  # fmt: skip
 
         print("measuring ...", file=sys.stderr, flush=True)
+        load_before = os.getloadavg()
         tallies = asyncio.run(
             measure(targets, upstream, args.client, levels, n_at, args.rounds, args.warmup)
         )
 
         print("## ponder proxy vs direct upstream vs LiteLLM proxy\n")
         print("\n".join(machine_facts(args.ponder_python, lpy, args.client)))
+        load = ", ".join(f"{x:.2f}" for x in load_before)
+        print(f"- load average (1, 5, 15 min) when measuring began: {load}; when it ended: "
+              f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine "
+              "shows here: the benchmark's own processes add about 1 to 2)")  # fmt: skip
         each = ", ".join(f"{n_at[c]} at concurrency {c}" for c in levels)
         print(
             f"- requests per target: {each}, in {args.rounds} interleaved round(s), "
