@@ -244,7 +244,7 @@ class _Lookup:
         """Each text's token ids, [UNK] left out (as model2vec does: it carries no meaning)."""
         cut = [t[: self.max_chars] for t in texts] if self.max_chars else [clip(t) for t in texts]
         if self.fast is not None:
-            encoded = [self.fast.encode(t) for t in cut]
+            encoded = self.fast.encode_many(cut)
         else:
             batch = self.tokenizer.encode_batch_fast(cut, add_special_tokens=False)
             encoded = [e.ids for e in batch]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 _UNKNOWN = -1
@@ -100,11 +101,17 @@ class WordPiece:
             limit=limit,
         )
 
-    def encode(self, text: str) -> list[int]:
+    def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's ids; a word split into pieces once is not split again in the batch."""
+        split: dict[str, list[int]] = {}
+        return [self.encode(t, split) for t in texts]
+
+    def encode(self, text: str, split: dict[str, list[int]] | None = None) -> list[int]:
+        """The ids of ``text``; ``split`` remembers the pieces of out-of-vocabulary words."""
         if self._specials is not None and self._specials.search(text):
             return self._slow([text])[0]
         if text.isascii():
-            return self._ascii(text)
+            return self._ascii(text, split)
         # ASCII stretches here, runs with non-ASCII characters through the tokenizer.
         spans: list[tuple[int, int]] = []
         for m in _NON_ASCII.finditer(text):
@@ -117,18 +124,18 @@ class WordPiece:
         ids: list[int] = []
         done = 0
         for (begin, end), run in zip(spans, runs, strict=True):
-            ids += self._ascii(text[done:begin]) + run
+            ids += self._ascii(text[done:begin], split) + run
             done = end
             if self.limit is not None and len(ids) >= self.limit:
                 return ids[: self.limit]
-        ids += self._ascii(text[done:])
+        ids += self._ascii(text[done:], split)
         return ids if self.limit is None else ids[: self.limit]
 
     def _slow(self, texts: list[str]) -> list[list[int]]:
         encoded = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
         return [e.ids for e in encoded]
 
-    def _ascii(self, text: str) -> list[int]:
+    def _ascii(self, text: str, split: dict[str, list[int]] | None) -> list[int]:
         clean = text.encode("ascii").translate(_LOWER, _DROP).decode("ascii")
         words = _PRE_TOKEN.findall(clean)
         if self.limit is not None:
@@ -138,11 +145,22 @@ class WordPiece:
         if _UNKNOWN not in ids:
             return ids
         out: list[int] = []
-        for w, i in zip(words, ids, strict=True):
-            if i == _UNKNOWN:
-                out += self._pieces(w)
+        done = 0
+        while True:  # the words not in the vocabulary, found at C speed
+            try:
+                k = ids.index(_UNKNOWN, done)
+            except ValueError:
+                break
+            out += ids[done:k]
+            if split is None:
+                out += self._pieces(words[k])
             else:
-                out.append(i)
+                pieces = split.get(words[k])
+                if pieces is None:
+                    pieces = split[words[k]] = self._pieces(words[k])
+                out += pieces
+            done = k + 1
+        out += ids[done:]
         return out if self.limit is None else out[: self.limit]
 
     def _pieces(self, word: str) -> list[int]:

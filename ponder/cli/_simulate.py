@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ponder.cli._common import one_line_errors, out_console
+from ponder.cli._common import import_lightgbm_alone, one_line_errors, out_console
 from ponder.cli._progress import progress_display
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ def simulate(
     if backend not in ("lightgbm", "logistic"):
         raise ValueError(f"--backend must be 'lightgbm' or 'logistic', not '{backend}'")
     the_menu = Menu.load(menu) if menu else None
+    if model is not None and cv is None:
+        import_lightgbm_alone()  # only predicting: LightGBM's scikit-learn side is dead weight
 
     def note(load: LoadResult) -> None:
         if not quiet or load.report.skipped:
