@@ -189,3 +189,32 @@ def test_litellm_callbacks_do_not_run_on_ponders_calls(
     assert "litellm direct" in heard
     assert not {"ponder answered", "ponder failed"} & heard, recorder.events
     assert cost == pytest.approx(expected_cost(Price(1.0, 2.0), "ponder answered", ANSWER))
+
+
+def test_calls_of_an_arm_reuse_one_client(
+    clf: DifficultyClassifier, up: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """litellm keeps one OpenAI client (and its connection pool) per provider, key, base URL,
+    timeout and event loop; ponder's calls of an arm vary in nothing of that (the deadline
+    bounds a call from outside, not through the client's timeout), so the requests one event
+    loop serves, as the proxy's does, reuse one client."""
+    import openai
+
+    built: list[object] = []
+    init = openai.AsyncOpenAI.__init__
+
+    def counting(self: openai.AsyncOpenAI, *args: Any, **kwargs: Any) -> None:
+        built.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(openai.AsyncOpenAI, "__init__", counting)
+    up.script("small", [ANSWER] * 6)
+    r = router(clf, arm(up, "openai/small", **PRICE))
+
+    async def requests() -> None:
+        for i in range(6):
+            await r.acomplete(f"question {i}", max_tokens=5 + i, cache=False)
+
+    asyncio.run(requests())
+    assert up.calls("small") == 6
+    assert len(built) <= 1
