@@ -303,9 +303,9 @@ STEPS = [
 UVLOOP_STEP = "4. `uvicorn[standard]` (uvloop + httptools)"
 POOL_NOTE = (
     "3. one pooled HTTP client per provider: no row. litellm already keeps one AsyncOpenAI "
-    "client (on an aiohttp pool) per provider, key, base URL and timeout and reuses it on "
-    "every call; ponder's timeout is fixed, so every call of an arm reuses it. A client of "
-    "ponder's own (httpx's pool) was measured slower per call, so ponder passes none."
+    "client (on an aiohttp pool) per provider, key, base URL, timeout and event loop; "
+    "ponder's timeout is fixed, so every call of an arm the proxy makes reuses it. A client "
+    "of ponder's own (httpx's pool) was measured slower per call, so ponder passes none."
 )
 
 

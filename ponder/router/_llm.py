@@ -23,8 +23,10 @@ one whose caller logs and bills it (:func:`unlogged`): ponder's trace, ledger an
 are the record, so litellm's success and failure logging and its callbacks
 (``litellm.callbacks``, ``success_callback`` ...) do not run for ponder's calls; a stream's
 success logging has only a process-wide switch in litellm and is left on. litellm keeps
-one pooled HTTP client per provider, key and base URL itself (its client cache, over aiohttp),
-which a client of ponder's own was measured to be slower than, so none is passed.
+one pooled HTTP client per provider, key, base URL, timeout and event loop itself (its
+client cache, over aiohttp), which a client of ponder's own was measured to be slower than,
+so none is passed; the timeout is the same on every call, so the calls one loop makes reuse
+one client.
 
 Time is bounded twice: ``timeout`` bounds a whole non-streamed call (httpx applies it per
 read, which an upstream sending a byte at a time never trips), and the request's deadline
