@@ -29,6 +29,9 @@ from collections.abc import Sequence
 from typing import Any
 
 _UNKNOWN = -1
+_FIRST_PART = 2048
+_NEXT_PART = 256
+"""Characters of a long ASCII text tokenized first, then at a time, until the limit."""
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _PRE_TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")  # on cleaned, lowercased ASCII
 
@@ -137,6 +140,21 @@ class WordPiece:
 
     def _ascii(self, text: str, split: dict[str, list[int]] | None) -> list[int]:
         clean = text.encode("ascii").translate(_LOWER, _DROP).decode("ascii")
+        if self.limit is None or len(clean) <= _FIRST_PART:
+            return self._words(clean, split)
+        # A long text in parts, cut at spaces (no token spans one, so the parts' tokens join
+        # up), until the limit is reached: English runs ~4.5 characters a token, so 512
+        # tokens end ~2,300 characters in, and the rest of a 3,072-character cut is skipped.
+        ids: list[int] = []
+        done = 0
+        while done < len(clean) and len(ids) < self.limit:
+            cut = clean.find(" ", done + (_FIRST_PART if done == 0 else _NEXT_PART))
+            end = len(clean) if cut < 0 else cut
+            ids += self._words(clean[done:end], split)
+            done = end
+        return ids[: self.limit]
+
+    def _words(self, clean: str, split: dict[str, list[int]] | None) -> list[int]:
         words = _PRE_TOKEN.findall(clean)
         if self.limit is not None:
             del words[self.limit :]  # every word is at least one token

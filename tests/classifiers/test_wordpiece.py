@@ -90,7 +90,23 @@ def _shared_prompts() -> list[str]:
     return texts
 
 
-CORPUS = [*_HAND, *_fuzz(0, 400), *_shared_prompts()]
+def _long_ascii() -> list[str]:
+    """Texts past the 2,048 characters a long ASCII text is first tokenized in."""
+    prose = " ".join(t.encode("ascii", "ignore").decode() for t in _shared_prompts()[:400])
+    prose = prose or "Janet has 3 apples and buys 5 more, then sells 2. " * 200
+    slices = [prose[i * 997 : i * 997 + 3072] for i in range(12)]
+    return [
+        *slices,
+        "a" * 2047 + " " + "b" * 2000,
+        "x" * 3000,
+        "word, " * 1000,
+        "\t".join(["tab", "separated", "words"] * 400),
+        "supercalifragilistic " * 150,
+        " " * 2100 + "late start " * 100,
+    ]
+
+
+CORPUS = [*_HAND, *_long_ascii(), *_fuzz(0, 400), *_shared_prompts()]
 
 
 def _tokenizer(limit: int | None) -> Any:
