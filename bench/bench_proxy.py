@@ -8,7 +8,7 @@ sits behind every target:
 - **ponder routed** / **pass-through**: ``ponder serve`` (a subprocess) with a one-arm menu
   ``openai/bench`` on the upstream, auth on, no retries, cache off; the client asks for
   ``ponder/auto`` (classify, decide, call) or ``openai/bench`` (call as it is);
-- **ponder cache hit**: a second ``ponder serve`` with ``cache_ttl: 60``, sent the same
+- **ponder cache hit**: a second ``ponder serve`` with ``cache_ttl: 3600``, sent the same
   request again and again (the warm-up fills the cache);
 - the same three **with Redis** (``--redis-url``) when ``redis-server`` is on PATH;
 - **litellm proxy** (``litellm --config``, a subprocess; master key set, no cache) and
@@ -284,6 +284,11 @@ async def measure(
         await client.aclose()
     return tallies
 
+
+CACHE_TTL = 3600
+"""Seconds the cache rows' entries live: longer than a run, so that no entry expires in the
+middle of a measured batch (an entry is not renewed by hits: with 60 s, a run of several
+minutes saw a miss among the hits)."""
 
 # --- the lever ladder --------------------------------------------------------------------
 
@@ -595,7 +600,7 @@ def main(argv: list[str] | None = None) -> None:
         py = args.ponder_python
         servers = [
             ponder_server("ponder", py, workdir, up, cache_ttl=0, redis=None),
-            ponder_server("ponder cache", py, workdir, up, cache_ttl=60, redis=None),
+            ponder_server("ponder cache", py, workdir, up, cache_ttl=CACHE_TTL, redis=None),
         ]
         if not args.no_levers:
             servers += [
@@ -606,7 +611,9 @@ def main(argv: list[str] | None = None) -> None:
         if redis_url is not None:
             servers += [
                 ponder_server("ponder+redis", py, workdir, up, cache_ttl=0, redis=redis_url),
-                ponder_server("ponder+redis cache", py, workdir, up, cache_ttl=60, redis=redis_url),
+                ponder_server(
+                    "ponder+redis cache", py, workdir, up, cache_ttl=CACHE_TTL, redis=redis_url
+                ),
             ]
             if args.workers > 1:
                 servers.append(
