@@ -1,31 +1,43 @@
-"""Decision latency of `ponder route`: featurize + predict + choose, per query.
+"""Decision latency of `ponder route`, per prompt length: featurize + predict + choose.
 
-Prints p50/p99 in microseconds for the packaged model with
-  - the default menu (arms priced and scored by the price prior), and
-  - a menu of arms the model was trained on (adds the arm-aware trees),
-next to a baseline measured in the same run: featurizing the query alone (the static
-embedding lookup every learned router pays). Absolute times on shared machines are noisy;
-the ratio to the baseline is the figure to compare across machines.
+For prompts of 238, 2,000, 20,000 and 200,000 characters (slices of GSM8K test questions
+joined by blank lines, from ../shared when present), prints p50/p99 in microseconds of
 
-    python bench/bench_route_latency.py [--n 2000]
+  - the text statistics, the static embedding, and both together (featurize),
+  - a routing decision with the default menu (arms priced by the prior), and with 4 arms
+    the packaged model was trained on (adds the arm-aware trees),
+
+each measured now and with the implementation it replaced ("before": the pure-Python text
+statistics, and the Rust tokenizer for the embedding, as ponder computed them up to the
+vectorised rewrite; same values), timed call by call in turn in the same process, so a busy
+machine slows both alike. Absolute times on shared machines are noisy; the before / now
+ratio is the figure to compare across machines. One thread.
+
+    python bench/bench_route_latency.py [--n 1000] [--lengths 238,2000,20000,200000]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
+import json
+import math
 import os
-import statistics
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ponder import Arm, Menu
-from ponder.classifiers import load_default_classifier
+from ponder.classifiers import Concat, StaticEmbedding, TextStats, load_default_classifier
+from ponder.classifiers._featurize import clip
 from ponder.router import Decider
 
+LENGTHS = (238, 2_000, 20_000, 200_000)
 FALLBACK = [
     "What is the capital of France?",
     "Prove that there are infinitely many primes.",
@@ -35,58 +47,178 @@ FALLBACK = [
 ]
 
 
-def queries(n: int) -> list[str]:
-    """Real query texts from ../shared (GSM8K and MMLU prompts) when present."""
+def corpus() -> str:
+    """GSM8K test questions joined by blank lines (316k characters) when ../shared has them."""
     root = Path(os.environ.get("PONDER_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-    texts: list[str] = []
     gsm = root / "data" / "gsm8k-openai" / "test.jsonl"
+    texts = FALLBACK
     if gsm.is_file():
-        import json
-
         texts = [json.loads(line)["question"] for line in gsm.read_text().splitlines()]
-    if not texts:
-        texts = FALLBACK
-    return [texts[i % len(texts)] for i in range(n)]
+    text = "\n\n".join(texts)
+    while len(text) < 2 * max(LENGTHS):
+        text += "\n\n" + text
+    return text
 
 
-def measure(fn: Callable[[str], object], texts: list[str]) -> tuple[float, float]:
-    for t in texts[:50]:
-        fn(t)  # warm up caches and lazy loads
+def prompts(text: str, length: int, count: int = 64) -> list[str]:
+    """``count`` different prompts of exactly ``length`` characters."""
+    step = max(1, (len(text) - length) // count)
+    return [text[i * step : i * step + length] for i in range(count)]
+
+
+# --- the implementations replaced, for the side-by-side baseline ------------------------------
+
+_LATEX_CMD = re.compile(r"\\[A-Za-z]+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_CODE_WORD = re.compile(
+    r"\b(?:def|return|import|elif|lambda|function|const|void|printf|println)\b|#include"
+)
+_CHOICE_LINE = re.compile(r"^[ \t]*(?:\([A-Ha-h]\)|[A-H][.)])[ \t]+\S", re.MULTILINE)
+_TURN_LINE = re.compile(r"^[ \t]*(?:User|Assistant|Human|System|Q|A)[ \t]*:", re.MULTILINE)
+_DIGITS = str.maketrans("", "", "0123456789")
+
+
+class BeforeStats:
+    """TextStats as it was: one pure-Python pass per statistic."""
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.empty((len(texts), 18), dtype=np.float32)
+        for i, text in enumerate(texts):
+            t = clip(text)
+            n = len(t)
+            words = t.split()
+            log = math.log1p
+            denom = max(n, 1)
+            out[i] = [
+                log(len(text)),
+                log(len(words)),
+                log(t.count("\n") + 1 if t else 0),
+                (n - len(t.translate(_DIGITS))) / denom,
+                (n - len(t.encode("ascii", "ignore"))) / denom,
+                log(len(_LATEX_CMD.findall(t))),
+                log(t.count("$")),
+                log(t.count("^")),
+                log(t.count("=")),
+                log(len(_NUMBER.findall(t))),
+                log(t.count("```")),
+                log(len(_CODE_WORD.findall(t))),
+                log(t.count("{") + t.count("}")),
+                log(t.count(";")),
+                log(t.count("?")),
+                log(len(_CHOICE_LINE.findall(t))),
+                log(len(_TURN_LINE.findall(t))),
+                log(max(map(len, words), default=0)),
+            ]
+        return out
+
+
+class BeforeStatic:
+    """The static embedding as it was: the Rust tokenizer, then the same lookup and mean."""
+
+    def __init__(self, now: StaticEmbedding) -> None:
+        lookup = now._load()
+        assert lookup is not None, "the packaged model is in the plain layout"
+        self.lookup = lookup
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        lk = self.lookup
+        out = np.zeros((len(texts), lk.vectors.shape[1]), dtype=np.float32)
+        cut = [t[: lk.max_chars] for t in texts] if lk.max_chars else [clip(t) for t in texts]
+        for i, enc in enumerate(lk.tokenizer.encode_batch_fast(cut, add_special_tokens=False)):
+            ids = [j for j in enc.ids if j != lk.unk]
+            if ids:
+                out[i] = lk.vectors.take(ids, axis=0).mean(axis=0)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
+
+
+# --- timing ------------------------------------------------------------------------------------
+
+
+def measure(
+    fns: list[Callable[[str], object]], texts: list[str], n: int
+) -> list[tuple[float, float]]:
+    """p50 and p99 (us) of each function, called in turn on the same text, ``n`` times."""
+    for fn in fns:
+        for t in texts[:20]:
+            fn(t)  # warm up caches and lazy loads
+    times = np.empty((len(fns), n))
     gc.disable()
-    times = []
-    for t in texts:
-        start = time.perf_counter()
-        fn(t)
-        times.append(time.perf_counter() - start)
-    gc.enable()
-    us = np.array(times) * 1e6
-    return float(np.percentile(us, 50)), float(np.percentile(us, 99))
+    try:
+        for i in range(n):
+            text = texts[i % len(texts)]
+            for j, fn in enumerate(fns):
+                start = time.perf_counter()
+                fn(text)
+                times[j, i] = time.perf_counter() - start
+    finally:
+        gc.enable()
+    us = times * 1e6
+    return [(float(np.percentile(r, 50)), float(np.percentile(r, 99))) for r in us]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--n", type=int, default=2000, help="queries to time per setting")
+    ap.add_argument("--n", type=int, default=1000, help="calls timed per setting and length")
+    ap.add_argument("--lengths", default=",".join(str(x) for x in LENGTHS))
     args = ap.parse_args()
-    texts = queries(args.n)
+    lengths = [int(x) for x in args.lengths.split(",")]
+
     clf = load_default_classifier()
+    now = clf.featurizer_
+    assert isinstance(now, Concat)
+    stats, static = now.parts
+    assert isinstance(stats, TextStats) and isinstance(static, StaticEmbedding)
+    before_stats, before_static = BeforeStats(), BeforeStatic(static)
+    before = Concat([before_stats, before_static])
+    old_clf: Any = copy.copy(clf)
+    old_clf.featurizer_ = before
     prior_menu = Menu.default()
     trained = clf.arm_names[:4]
     trained_menu = Menu(
         arms=tuple(Arm(model=a, input_price=1.0, output_price=1.0) for a in trained)
     )
-    rows = [
-        ("baseline: featurize only", lambda t: clf.featurizer_.transform([t])),
-        ("route, default menu (prior arms)", Decider(clf, prior_menu).decide),
-        (f"route, {len(trained)} trained arms", Decider(clf, trained_menu).decide),
+    steps: list[tuple[str, Callable[[str], object], Callable[[str], object]]] = [
+        (
+            "text statistics",
+            lambda t: before_stats.transform([t]),
+            lambda t: stats.transform([t]),
+        ),
+        (
+            "static embedding",
+            lambda t: before_static.transform([t]),
+            lambda t: static.transform([t]),
+        ),
+        ("featurize (both)", lambda t: before.transform([t]), lambda t: now.transform([t])),
+        (
+            "route, default menu",
+            Decider(old_clf, prior_menu).decide,
+            Decider(clf, prior_menu).decide,
+        ),
+        (
+            f"route, {len(trained)} trained arms",
+            Decider(old_clf, trained_menu).decide,
+            Decider(clf, trained_menu).decide,
+        ),
     ]
-    results = [(name, *measure(fn, texts)) for name, fn in rows]
-    base = results[0][1]
-    mean_len = statistics.mean(len(t) for t in texts)
-    print(f"{len(texts)} queries, mean {mean_len:.0f} characters, 1 thread")
-    print(f"| {'setting':34} | p50 (us) | p99 (us) | p50 / baseline |")
-    print(f"|{'-' * 36}|---------:|---------:|---------------:|")
-    for name, p50, p99 in results:
-        print(f"| {name:34} | {p50:8.0f} | {p99:8.0f} | {p50 / base:14.1f} |")
+    text = corpus()
+    print(f"{args.n} calls per setting and length, one thread; p50 / p99 in microseconds")
+    print()
+    print("| prompt | step | before p50 / p99 | now p50 / p99 | p50 before / now |")
+    print("|---:|---|---:|---:|---:|")
+    for length in lengths:
+        texts = prompts(text, length)
+        fns: list[Callable[[str], object]] = []
+        for _, old, new in steps:
+            fns += [old, new]
+        results = measure(fns, texts, args.n)
+        for k, (name, _, _) in enumerate(steps):
+            (b50, b99), (n50, n99) = results[2 * k], results[2 * k + 1]
+            print(
+                f"| {length:,} chars | {name} | {b50:,.0f} / {b99:,.0f} | "
+                f"{n50:,.0f} / {n99:,.0f} | {b50 / n50:.1f}x |"
+            )
 
 
 if __name__ == "__main__":
