@@ -49,7 +49,7 @@ def train(
     from ponder._menu import Menu
     from ponder.classifiers import DifficultyClassifier, save_classifier
     from ponder.outcomes import LoadReport, OutcomeTable, load_many
-    from ponder.router._redis import read_feedback, redact_url
+    from ponder.router import read_feedback, redact_url
     from ponder.simulate import price_table
 
     if backend not in ("lightgbm", "logistic"):
@@ -70,7 +70,7 @@ def train(
     for url in urls:
         import asyncio
 
-        from ponder.router._feedback import feedback_table
+        from ponder.feedback import feedback_table
 
         events = asyncio.run(read_feedback(url))
         fb, report = feedback_table(events, source=redact_url(url))

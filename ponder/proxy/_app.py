@@ -21,13 +21,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ponder._version import __version__
 from ponder.errors import PonderError
 from ponder.proxy._auth import Authenticator, Principal
-from ponder.proxy._bounds import bounded, operator_bounds
+from ponder.proxy._bounds import bounded
 from ponder.proxy._errors import ApiError, documented, from_ponder, install
 from ponder.proxy._limits import BodyLimit
 from ponder.proxy._metrics import Metrics, model_label
 from ponder.proxy._stream import EventStream
 from ponder.proxy._wire import ChatRequest, controls_from_headers, decision_headers
-from ponder.router import Completion, Profile, RoutedStream, Router, Settings
+from ponder.router import Completion, RoutedStream, Router, Settings
 
 log = logging.getLogger("ponder.proxy")
 
@@ -56,6 +56,7 @@ def _metrics_reader(
     """``/metrics`` shows every tenant's figures: see :meth:`Authenticator.authorize_metrics`."""
     auth: Authenticator = request.app.state.auth
     auth.authorize_metrics(request.headers.get("authorization"))
+
 
 _SSE_EVENT = {
     "type": "object",
@@ -92,10 +93,7 @@ def create_app(
         own = router is None if own_router is None else own_router
         r = router if router is not None else await asyncio.to_thread(Router, s)
         app.state.router = r
-        # Import litellm now, not on the first request (it takes seconds).
-        from ponder.router._llm import litellm
-
-        await asyncio.to_thread(litellm)
+        await asyncio.to_thread(r.warmup)  # litellm now, not on the first request
         try:
             yield
         finally:
@@ -113,7 +111,7 @@ def create_app(
     app.state.auth = auth
     app.state.metrics = metrics
     install(app)
-    profiles: dict[str, Profile | None] = {AUTO: None, **s.profiles}
+    profiles = (AUTO, *s.profiles)
     routed = {PREFIX + p for p in profiles}
 
     @app.get("/health")
@@ -215,13 +213,13 @@ async def _answer(
     body: ChatRequest,
     request: Request,
     who: Principal,
-    profiles: dict[str, Profile | None],
+    profiles: tuple[str, ...],
 ) -> Completion | RoutedStream:
     params = body.openai_params()
     ctl = controls_from_headers(request.headers, body.ponder)
     messages = body.message_dicts()
     if not body.model.startswith(PREFIX):
-        limits = bounded(operator_bounds(router, None), ctl)
+        limits = bounded(router.bounds(), ctl)
         common = _common(who, ctl.cache, limits.max_cost, params)
         if body.stream:
             return await router.astream(messages, model=body.model, **common)
@@ -234,11 +232,12 @@ async def _answer(
             "invalid_request_error",
             "model_not_found",
         )
-    limits = bounded(operator_bounds(router, profiles[name]), ctl)
+    profile = None if name == AUTO else name
+    limits = bounded(router.bounds(profile), ctl)
     common = _common(who, ctl.cache, limits.max_cost, params)
     if body.stream:
-        return await router.astream(messages, lam=limits.lam, **common)
-    return await router.acomplete(messages, lam=limits.lam, **common)
+        return await router.astream(messages, profile=profile, lam=limits.lam, **common)
+    return await router.acomplete(messages, profile=profile, lam=limits.lam, **common)
 
 
 def _common(

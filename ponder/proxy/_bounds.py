@@ -8,34 +8,13 @@ operator's (a client could otherwise buy the dearest arm, or a 2-billion-token a
 a budget meant for cheap ones), and a ``lam`` below the operator's (more weight on
 quality, so dearer arms) is read as the operator's. A client that should be allowed more
 gets a profile from the operator; the profile's own ``max_cost`` and ``lam`` are then the
-bounds.
+bounds (:meth:`ponder.router.Router.bounds`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ponder.proxy._wire import Controls
-from ponder.router import Profile, Router
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """The ceiling and ``lam`` one request runs with, after the client's controls."""
-
-    max_cost: float | None
-    lam: float
-
-
-def operator_bounds(router: Router, profile: Profile | None) -> Bounds:
-    """The operator's ceiling and ``lam`` for a profile (``None``: ``ponder/auto`` and
-    pass-through): the profile's, else the settings', else the menu's."""
-    ceiling = router.ceiling
-    lam = router.settings.lam if router.settings.lam is not None else router.menu.lam
-    if profile is not None:
-        ceiling = profile.max_cost if profile.max_cost is not None else ceiling
-        lam = profile.lam if profile.lam is not None else lam
-    return Bounds(ceiling, lam)
+from ponder.router import Bounds
 
 
 def bounded(operator: Bounds, client: Controls) -> Bounds:

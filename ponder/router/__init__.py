@@ -1,25 +1,29 @@
-"""Routing decisions, and running them through providers: the ``Router`` library."""
+"""Routing decisions, and running them through providers: the ``Router`` library.
 
+What a user of the library needs is exported here; the stages and their helpers stay in
+private modules (see :mod:`ponder.router._pipeline` for the order a request takes).
+"""
+
+from ponder.router._arm import Verifier
 from ponder.router._calibrate import Calibration, calibrate
-from ponder.router._decide import ArmEstimate, Decider, Decision, decide, resolve_profiles
-from ponder.router._execute import ArmRun, Verifier, query_text, run_arm
+from ponder.router._decide import ArmEstimate, Decider, Decision, decide
 from ponder.router._judge import Judge, Judgement, ModelJudge
-from ponder.router._redis import RedisStore, read_feedback
+from ponder.router._redis import RedisStore, read_feedback, redact_url
+from ponder.router._request import Bounds
 from ponder.router._router import Router
 from ponder.router._settings import ApiKey, Profile, Settings
 from ponder.router._stores import Cache, Ledger, MemoryCache, MemoryLedger
 from ponder.router._streaming import RoutedStream, StreamBroken
-from ponder.router._trace import ArmChoice, Attempt, Choice, Completion, Message, Trace, Usage
+from ponder.router._trace import ArmChoice, Attempt, Completion, Trace, Usage
 
 __all__ = [
     "ApiKey",
     "ArmChoice",
     "ArmEstimate",
-    "ArmRun",
     "Attempt",
+    "Bounds",
     "Cache",
     "Calibration",
-    "Choice",
     "Completion",
     "Decider",
     "Decision",
@@ -28,7 +32,6 @@ __all__ = [
     "Ledger",
     "MemoryCache",
     "MemoryLedger",
-    "Message",
     "ModelJudge",
     "Profile",
     "RedisStore",
@@ -41,8 +44,6 @@ __all__ = [
     "Verifier",
     "calibrate",
     "decide",
-    "query_text",
     "read_feedback",
-    "resolve_profiles",
-    "run_arm",
+    "redact_url",
 ]

@@ -15,8 +15,8 @@ import numpy as np
 
 from ponder.errors import NoArmFitsError
 from ponder.policies import NO_ARM, choose_by_utility
-from ponder.router._args import check_controls
 from ponder.router._decide import Decider
+from ponder.router._request import check_controls
 
 _LAM_MAX = 1e4
 

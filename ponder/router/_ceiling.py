@@ -23,6 +23,7 @@ from ponder._menu import Arm
 from ponder._pricing import model_info
 from ponder.errors import NoArmFitsError
 from ponder.router._llm import litellm, request_params
+from ponder.router._request import ANSWER_KEYS, answer_tokens
 
 BYTES_PER_TOKEN = 2
 """The estimate for models litellm cannot count: two bytes of the messages' JSON a token.
@@ -34,8 +35,6 @@ per-message tokens."""
 _OFF_LOOP_BYTES = 32_000
 """Above this size (roughly 8,000 tokens) a tokenizer takes milliseconds to hundreds of
 milliseconds (0.3 s for 1 MB): it runs on a worker thread, not on the event loop."""
-
-_ANSWER_KEYS = ("max_tokens", "max_completion_tokens")
 
 
 def _blob(msgs: Sequence[Mapping[str, Any]]) -> bytes:
@@ -116,13 +115,6 @@ async def acount_prompts(
     return count_prompts(models, msgs)
 
 
-def answer_tokens(params: Mapping[str, Any]) -> int | None:
-    """The client's limit on a visible answer (``max_tokens`` / ``max_completion_tokens``;
-    the larger when both are given, since a provider may read either)."""
-    given = [v for k in _ANSWER_KEYS if isinstance(v := params.get(k), int)]
-    return max(given) if given else None
-
-
 def least_output(arm: Arm, answer: int | None) -> int:
     """The output tokens one sample must be allowed for an answer worth having: the arm's
     thinking budget and its expected answer (or the client's shorter limit). An arm whose
@@ -169,7 +161,7 @@ def capped_params(
             f"arm '{arm.label}': a {prompt}-token prompt and a {need}-token answer do not "
             f"fit the ${budget:.6f} left of the ceiling"
         )
-    given = {k: params[k] for k in _ANSWER_KEYS if isinstance(params.get(k), int)}
+    given = {k: params[k] for k in ANSWER_KEYS if isinstance(params.get(k), int)}
     limit = model_info(arm.model).get("max_output_tokens")
     allowed = max(given.values()) if given else limit if isinstance(limit, int) else None
     if allowed is not None and allowed <= cap:

@@ -9,6 +9,7 @@ policy weighs a bigger model, more thinking and more samples on one scale.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,10 +19,10 @@ import numpy.typing as npt
 
 from ponder._menu import Menu
 from ponder._pricing import estimate_tokens
-from ponder.classifiers import ArmProfile, DifficultyClassifier
+from ponder.classifiers import ArmProfile, DifficultyClassifier, SuccessClassifier
 from ponder.errors import MenuError, NoArmFitsError, PriorWarning
-from ponder.policies import NO_ARM, VoteModel, choose_by_utility
-from ponder.router._args import check_controls
+from ponder.policies import NO_ARM, Policy, VoteModel, choose_by_utility
+from ponder.router._request import check_controls
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -125,24 +126,40 @@ def resolve_profiles(clf: DifficultyClassifier, menu: Menu) -> tuple[ArmProfile,
 class Decider:
     """Routes single queries against one menu; what does not depend on the query is done once.
 
-    The choice itself is the policy engine's utility rule (:func:`~ponder.policies.
+    By default the choice is the policy engine's utility rule (:func:`~ponder.policies.
     choose_by_utility`), the same rule the simulator replays, so a decision here is one
-    point on the simulated frontier.
+    point on the simulated frontier. A ``policy`` replaces it: it is asked to choose among
+    the arms that fit the ceiling, and ``lam`` then only ranks escalations. Any
+    :class:`~ponder.classifiers.SuccessClassifier` can predict; the packaged
+    :class:`~ponder.classifiers.DifficultyClassifier` also matches arms it was not trained
+    on by their price, reasoning or ``like:`` (other classifiers are asked by arm label).
     """
 
     def __init__(
         self,
-        clf: DifficultyClassifier,
+        clf: SuccessClassifier,
         menu: Menu,
         *,
+        policy: Policy | None = None,
         votes: VoteModel | None = None,
         adaptive_confidence: float = 0.95,
     ) -> None:
         self.clf = clf
         self.menu = menu
+        self.policy = policy
         self.votes = votes if votes is not None else VoteModel()
         self.adaptive_confidence = adaptive_confidence
-        self.profiles = resolve_profiles(clf, menu)
+        if isinstance(clf, DifficultyClassifier):
+            self.profiles = resolve_profiles(clf, menu)
+            self._asked: Sequence[str | ArmProfile] = self.profiles
+        else:
+            self.profiles = tuple(
+                ArmProfile(
+                    a.label, math.nan, math.nan, "classifier", reasoning=a.reasoning_strength
+                )
+                for a in menu.arms
+            )
+            self._asked = list(menu.labels)
         # One sample costs (prompt * input price + output * output price) / 1e6, where the
         # output is the arm's thinking budget and expected answer.
         prices = [a.price() for a in menu.arms]
@@ -186,7 +203,7 @@ class Decider:
     ) -> Estimates:
         """Success, cost and samples of every arm, as configured, for each query (costs as
         in :meth:`sample_costs`)."""
-        pred = self.clf.predict(list(texts), arms=self.profiles)
+        pred = self.clf.predict(list(texts), arms=self._asked)
         p1 = pred.p_success
         p = p1.copy()
         samples = np.broadcast_to(self._samples, p1.shape).copy()
@@ -236,7 +253,7 @@ class Decider:
         p, cost, worst = est.p_success[0], est.expected_cost[0], est.worst_cost[0]
         scale = float(cost.max()) or 1.0
         fits = np.ones(len(cost), dtype=bool) if ceiling is None else worst <= ceiling
-        j = int(choose_by_utility(p[None, :], cost[None, :], lam, scale, fits[None, :])[0])
+        j = self._choose(p, cost, lam, scale, fits)
         if j == NO_ARM:
             raise NoArmFitsError(
                 f"no arm fits the ceiling of ${ceiling:.6f}: the cheapest, "
@@ -265,7 +282,7 @@ class Decider:
         )
         return Decision(
             chosen=self.profiles[j].name,
-            reason=_explain(estimates, j, lam, ceiling, self._thinks(), need),
+            reason=_explain(estimates, j, lam, ceiling, self._thinks(), need, self.policy),
             difficulty=float(est.difficulty[0]),
             reasoning_need=need,
             input_tokens=max(tokens),
@@ -274,6 +291,18 @@ class Decider:
             arms=estimates,
         )
 
+    def _choose(
+        self, p: FloatArray, cost: FloatArray, lam: float, scale: float, fits: npt.NDArray[np.bool_]
+    ) -> int:
+        """The arm's index by the utility rule, or by the router's policy among the arms
+        that fit; :data:`~ponder.policies.NO_ARM` when none fits."""
+        if self.policy is None:
+            return int(choose_by_utility(p[None, :], cost[None, :], lam, scale, fits[None, :])[0])
+        idx = np.flatnonzero(fits)
+        if idx.size == 0:
+            return NO_ARM
+        k = int(self.policy.choose(p[None, idx], cost[None, idx])[0])
+        return NO_ARM if k == NO_ARM else int(idx[k])
 
     def _thinks(self) -> tuple[bool, ...]:
         return tuple(p.reasoning >= 0.5 for p in self.profiles)
@@ -281,7 +310,7 @@ class Decider:
 
 def decide(
     text: str,
-    clf: DifficultyClassifier,
+    clf: SuccessClassifier,
     menu: Menu,
     *,
     max_cost: float | None = None,
@@ -298,14 +327,19 @@ def _explain(
     ceiling: float | None,
     thinks: tuple[bool, ...] = (),
     need: float | None = None,
+    policy: Policy | None = None,
 ) -> str:
     chosen = est[j]
     best_p = max((e for e in est if e.fits), key=lambda e: e.p_success)
     excluded = [e.arm for e in est if not e.fits]
-    parts = [
-        f"'{chosen.arm}' has the best expected quality minus cost "
-        f"({chosen.p_success:.2f} - {lam:g} x relative cost = {chosen.utility:.3f})"
-    ]
+    if policy is None:
+        first = (
+            f"'{chosen.arm}' has the best expected quality minus cost "
+            f"({chosen.p_success:.2f} - {lam:g} x relative cost = {chosen.utility:.3f})"
+        )
+    else:
+        first = f"'{chosen.arm}' is the choice of {type(policy).__name__}"
+    parts = [first]
     if best_p.arm != chosen.arm:
         gain = best_p.p_success - chosen.p_success
         ratio = best_p.expected_cost / max(chosen.expected_cost, 1e-12)

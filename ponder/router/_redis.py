@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ponder.errors import ConfigError, StoreUnavailable
-from ponder.router._stores import FeedbackEvent
+from ponder.feedback import FeedbackEvent
 
 T = TypeVar("T")
 

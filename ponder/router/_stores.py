@@ -1,19 +1,28 @@
-"""Where a router keeps state between requests: spend ledgers, the exact-answer cache (also
-used for escalation memory) and the feedback stream.
+"""Where a router keeps state between requests: spend ledgers and the exact-answer cache
+(also used for escalation memory), and the keys it keeps answers and memories under.
 
-Both are async protocols so that a Redis store (shared by several proxy replicas) and the
-in-process default are interchangeable. The in-process store is what runs when no server
-is configured; it holds the same invariants for one process.
+Both stores are async protocols so that a Redis store (shared by several proxy replicas)
+and the in-process default are interchangeable. The in-process store is what runs when no
+server is configured; it holds the same invariants for one process.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
+import json
+import re
+import secrets
 import threading
 import time
-from collections import OrderedDict, deque
-from typing import Protocol, runtime_checkable
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from ponder.errors import ConfigError
+from ponder.router._settings import Settings
 
 
 @runtime_checkable
@@ -84,47 +93,75 @@ class MemoryCache:
             self._data.popitem(last=False)
 
 
-class AttemptRecord(BaseModel):
-    """One attempt as the feedback stream keeps it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    arm: str
-    outcome: str
-    samples: int
-    agreement: float
-    cost: float
+@functools.cache
+def process_secret() -> bytes:
+    """A random secret for this process, drawn on first use (not at import)."""
+    return secrets.token_bytes(32)
 
 
-class FeedbackEvent(BaseModel):
-    """One routed request, as kept for retraining: which arm was predicted best, what ran,
-    what it concluded. ``query`` is empty unless the deployment opts in to keeping text."""
+@dataclass(frozen=True)
+class Digests:
+    """Cache and memory keys: HMACs under one secret, with the tenant in the message.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A plain hash of the prompt is the same for every tenant, and lets anyone who can read
+    the store confirm a guessed prompt by hashing it. An HMAC under a secret the store never
+    holds does neither, and the tenant in its message gives two tenants asking the same
+    thing unrelated keys (the tenant also stays in the key's hash tag, for Redis Cluster).
 
-    id: str
-    ts: float
-    tenant: str
-    query: str = ""
-    chosen_arm: str
-    answered_by: str
-    attempts: tuple[AttemptRecord, ...]
-    cost: float
-    p_success: dict[str, float]
+    The secret is ``digest_secret`` (``PONDER_DIGEST_SECRET``). Replicas sharing a Redis
+    must all use the same one, or their cache and memory would never match each other's
+    (nor survive a restart), so a router whose cache or memory is in Redis refuses to start
+    without it. In-process stores live and die with the process; for them a secret drawn
+    at random once per process does.
+    """
 
+    secret: bytes = field(repr=False)
 
-@runtime_checkable
-class Feedback(Protocol):
-    """Where routed requests are recorded (a Redis stream, or memory)."""
+    @classmethod
+    def from_settings(cls, settings: Settings, *, shared: bool) -> Digests:
+        """The configured secret; without one, the process's, unless the keys go to a
+        ``shared`` store (Redis), where replicas must agree: then it is an error."""
+        configured = settings.digest_secret
+        if configured is not None:
+            return cls(configured.get_secret_value().encode())
+        if shared:
+            raise ConfigError(
+                "digest_secret is not set: with redis_url, cache and escalation-memory keys "
+                "are HMACs under it, and every replica sharing the Redis needs the same one; "
+                "set PONDER_DIGEST_SECRET (e.g. to the output of `openssl rand -hex 32`)"
+            )
+        return cls(process_secret())
 
-    async def publish(self, event: FeedbackEvent) -> None: ...
+    def cache_key(
+        self,
+        tenant: str,
+        msgs: list[dict[str, Any]],
+        params: Mapping[str, Any],
+        max_cost: float | None,
+        lam: float,
+        arms: list[str],
+    ) -> str | None:
+        """Everything that shapes the answer (the messages and parameters, the controls and
+        the arms that may answer), none of it the prediction: a hit needs no classifier.
+        ``None`` when it cannot be serialised."""
+        try:
+            blob = json.dumps(
+                [msgs, dict(params), max_cost, lam, arms],
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+        except (TypeError, ValueError):
+            return None
+        return f"ponder:cache:{{{tenant}}}:{self._mac('cache', tenant, blob)}"
 
+    def memory_key(self, tenant: str, text: str) -> str:
+        """The escalation memory of a query: case and spacing do not make it new."""
+        normal = re.sub(r"\s+", " ", text.strip().lower())
+        return f"ponder:memory:{{{tenant}}}:{self._mac('memory', tenant, normal)}"
 
-class MemoryFeedback:
-    """The most recent events in a bounded deque."""
-
-    def __init__(self, max_events: int = 10_000) -> None:
-        self.events: deque[FeedbackEvent] = deque(maxlen=max_events)
-
-    async def publish(self, event: FeedbackEvent) -> None:
-        self.events.append(event)
+    def _mac(self, kind: str, tenant: str, payload: str) -> str:
+        # The tenant is length-prefixed so that no (tenant, payload) pair reads as another.
+        head = f"ponder {kind}\0{len(tenant)}:{tenant}\0".encode()
+        mac = hmac.new(self.secret, head, hashlib.sha256)
+        mac.update(payload.encode("utf-8", "surrogatepass"))
+        return mac.hexdigest()

@@ -16,30 +16,20 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ponder._pricing import estimate_tokens
 from ponder.errors import ProviderError
 from ponder.router._ceiling import capped_params
+from ponder.router._completions import completion, failed_attempt, new_id, streamed_attempt
 from ponder.router._deadline import passed
-from ponder.router._decide import Decision
-from ponder.router._escalate import next_arm
+from ponder.router._escalation import next_arm, provider_error
 from ponder.router._llm import CallFailed, Piece, stream
-from ponder.router._run import Plan, arm_choices, provider_error
-from ponder.router._trace import (
-    Attempt,
-    Choice,
-    Completion,
-    Message,
-    Trace,
-    Usage,
-)
-
-if TYPE_CHECKING:
-    from ponder.router._router import Router
+from ponder.router._pipeline import Pipeline, Plan
+from ponder.router._request import Request
+from ponder.router._trace import Completion, Usage
 
 PIECE = 64  # characters per replayed chunk
 
@@ -90,27 +80,29 @@ def replay(c: Completion) -> RoutedStream:
     return RoutedStream(c.id, c.created, c.model, t.chosen_arm, t.cache_hit, False, events())
 
 
-async def open_stream(
-    router: Router, plan: Plan, limits: list[tuple[str, float | None]]
-) -> RoutedStream:
-    """Stream ``plan`` live if one sample decides it, else compute and replay."""
-    runner, decision, msgs = plan.runner, plan.decision, plan.msgs
-    arm = runner.arms[decision.chosen]
-    if arm.samples > 1 or runner.verifier is not None:
-        return replay(await router._serve(plan, limits))
-    hit = await router._cached(plan)
+async def open_stream(pipeline: Pipeline, request: Request) -> RoutedStream:
+    """Stream ``request`` live if one sample decides it, else compute and replay."""
+    key = pipeline.cache_key(request)
+    hit = await pipeline.lookup(key)
     if hit is not None:
         return replay(hit)
-    chosen = next(e for e in decision.arms if e.arm == decision.chosen)
-    params = capped_params(arm, plan.openai_kwargs, chosen.prompt_tokens, decision.max_cost, 1)
-    hold = await router._hold(decision, limits)
-    pieces = stream(arm, msgs, params, **runner.provider_options(arm, plan.deadline))
+    plan = await pipeline.plan(request, key)
+    route, escalation = plan.route, pipeline.escalation
+    decision, msgs = route.decision, route.msgs
+    arm = route.arms[route.start]
+    if arm.samples > 1 or escalation.verifier is not None:
+        return replay(await pipeline.serve(plan))
+    chosen = next(e for e in decision.arms if e.arm == route.start)
+    params = capped_params(arm, route.openai_kwargs, chosen.prompt_tokens, decision.max_cost, 1)
+    hold = await pipeline.hold(plan)
+    options = escalation.provider_options(arm, route.keys, route.deadline)
+    pieces = stream(arm, msgs, params, **options)
     try:
         first = await anext(pieces)
     except (CallFailed, StopAsyncIteration) as exc:
-        await router.budgets.release(hold)
-        return await _fallback(router, plan, limits, exc)
-    c_id, created = f"chatcmpl-ponder-{uuid.uuid4().hex}", int(time.time())
+        await pipeline.budgets.release(hold)
+        return await _fallback(pipeline, plan, exc)
+    c_id, created = new_id(), int(time.time())
     settled = False
 
     async def close_provider() -> None:
@@ -124,7 +116,7 @@ async def open_stream(
         nonlocal settled
         if not settled:
             settled = True
-            await router.budgets.settle_detached(hold, cost, close_provider)
+            await pipeline.budgets.settle_detached(hold, cost, close_provider)
 
     async def events() -> AsyncGenerator[str | Completion, None]:
         parts: list[str] = []
@@ -140,29 +132,12 @@ async def open_stream(
             content = "".join(parts)
             usage = last.usage or _usage_estimate(msgs, content)
             cost = float(arm.price().cost(usage.prompt_tokens, usage.completion_tokens))
-            attempt = Attempt(
-                arm=arm.label,
-                model=arm.model,
-                samples_requested=1,
-                samples_used=1,
-                answers=(None,),
-                answer=None,
-                agreement=1.0,
-                cost=cost,
-                usage=usage,
-                outcome="accepted" if content else "refused",
-            )
-            choice = Choice(message=Message(content=content), finish_reason=last.finish_reason)
-            c = Completion(
-                id=c_id,
-                created=created,
-                model=arm.model,
-                choices=(choice,),
-                usage=usage,
-                ponder=_trace(decision, attempt, arm.label),
+            attempt = streamed_attempt(arm, content, usage, cost)
+            c = completion(
+                decision, (attempt,), arm, content, last.finish_reason, id=c_id, created=created
             )
             await settle(cost)
-            await router._after(c, plan)
+            await pipeline.record(c, plan)
             yield c
         except CallFailed as exc:
             await settle(_estimate(arm, msgs, "".join(parts)))
@@ -180,12 +155,10 @@ async def open_stream(
     )
 
 
-async def _fallback(
-    router: Router, plan: Plan, limits: list[tuple[str, float | None]], exc: BaseException
-) -> RoutedStream:
+async def _fallback(pipeline: Pipeline, plan: Plan, exc: BaseException) -> RoutedStream:
     """The provider failed before any text: escalate as a failure would, then replay."""
-    runner, decision = plan.runner, plan.decision
-    failed = next(e for e in decision.arms if e.arm == decision.chosen)
+    route, decision = plan.route, plan.decision
+    failed = next(e for e in decision.arms if e.arm == route.start)
     first = (
         exc
         if isinstance(exc, CallFailed)
@@ -195,55 +168,18 @@ async def _fallback(
     if nxt is None:
         message = f"'{failed.arm}' failed at the provider and no other arm fits"
         raise provider_error(message, [first])
-    moved = dataclasses.replace(decision, chosen=nxt.arm)
-    rest = dataclasses.replace(runner, tried=runner.tried | {failed.arm})
+    lost = failed_attempt(route.arms[failed.arm], str(exc) or type(exc).__name__)
+    moved = dataclasses.replace(plan, route=dataclasses.replace(route, start=nxt.arm))
     try:
-        c = await router._serve(dataclasses.replace(plan, runner=rest, decision=moved), limits)
+        c = await pipeline.serve(moved, before=(lost,))
     except ProviderError as later:
         # A timeout (504) if the streamed arm timed out too or time ran out; a mix is a 502.
         raise ProviderError(
             f"'{failed.arm}' failed at the provider ({first}), then {later}",
             status=later.status,
-            timeout=later.timeout and (first.timeout or passed(plan.deadline)),
+            timeout=later.timeout and (first.timeout or passed(route.deadline)),
         ) from None
-    arm = runner.arms[failed.arm]
-    lost = Attempt(
-        arm=failed.arm,
-        model=arm.model,
-        samples_requested=1,
-        samples_used=0,
-        answers=(),
-        answer=None,
-        agreement=0.0,
-        cost=0.0,
-        usage=Usage(),
-        outcome="provider_error",
-        error=str(exc) or type(exc).__name__,
-    )
-    t = c.ponder
-    trace = t.model_copy(
-        update={
-            "chosen_arm": failed.arm,
-            "attempts": (lost, *t.attempts),
-            "escalations": t.escalations + 1,
-        }
-    )
-    return replay(c.model_copy(update={"ponder": trace}))
-
-
-def _trace(decision: Decision, attempt: Attempt, answered_by: str) -> Trace:
-    return Trace(
-        chosen_arm=decision.chosen,
-        answered_by=answered_by,
-        reason=decision.reason,
-        difficulty=decision.difficulty,
-        arms=arm_choices(decision),
-        attempts=(attempt,),
-        escalations=0,
-        samples_used=1,
-        cost=attempt.cost,
-        max_cost=decision.max_cost,
-    )
+    return replay(c)
 
 
 def _usage_estimate(msgs: list[dict[str, Any]], content: str) -> Usage:

@@ -8,9 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ponder.cli import app
+from ponder.feedback import AttemptRecord, FeedbackEvent, feedback_table
 from ponder.router import RedisStore
-from ponder.router._feedback import feedback_table
-from ponder.router._stores import AttemptRecord, FeedbackEvent
 from tests.conftest import synthetic_table, write_table_jsonl
 from tests.redis_server import RedisServer
 
@@ -78,7 +77,7 @@ def test_train_reads_the_feedback_stream(redis_server: RedisServer, tmp_path: Pa
 
 
 def test_urls_are_redacted_in_manifests() -> None:
-    from ponder.router._redis import redact_url
+    from ponder.router import redact_url
 
     assert redact_url("redis://:s3cret@cache.local:6380/2") == "redis://:***@cache.local:6380/2"
     assert redact_url("redis://cache.local/0") == "redis://cache.local/0"

@@ -20,7 +20,7 @@ from openai import AsyncOpenAI, OpenAI
 from ponder.classifiers import DifficultyClassifier
 from ponder.proxy import create_app
 from ponder.router import Router, Settings
-from ponder.router._accounting import reservation
+from ponder.router._budgets import reservation
 from tests.proxy.conftest import KEY_A, ProxyFactory, settings
 from tests.proxy_server import ProxyServer
 from tests.upstream import FakeUpstream

@@ -6,7 +6,8 @@ import pytest
 from ponder import Arm, Menu, MenuError, NoArmFitsError
 from ponder.classifiers import DifficultyClassifier, FeaturizerSpec
 from ponder.outcomes import OutcomeTable
-from ponder.router import decide, resolve_profiles
+from ponder.router import decide
+from ponder.router._decide import resolve_profiles
 
 
 @pytest.fixture(scope="module")

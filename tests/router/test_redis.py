@@ -10,6 +10,7 @@ import redis
 
 from ponder import StoreUnavailable
 from ponder.errors import ConfigError
+from ponder.feedback import AttemptRecord, Feedback, FeedbackEvent
 from ponder.router import (
     Cache,
     Ledger,
@@ -18,7 +19,6 @@ from ponder.router import (
     read_feedback,
 )
 from ponder.router import _redis as redis_module
-from ponder.router._stores import AttemptRecord, Feedback, FeedbackEvent
 from tests.redis_server import RedisServer, free_port
 
 BUDGET = "ponder:budget:{global}"

@@ -1,84 +1,85 @@
-"""One request's attempts: run the chosen arm, judge its answer, escalate while allowed.
+"""The escalation loop: run an arm, judge its answer, move to a better arm while allowed.
 
-Kept apart from :class:`~ponder.router.Router` so the loop can be read (and tested) as one
-piece: it knows arms, settings and the extension points, not budgets or caches.
+Escalation asks the same policy again over what is left: the arms not yet tried whose
+worst-case cost (every sample drawn) fits in what remains of the request's ceiling. After a
+weak answer only arms predicted to do better qualify (a sideways move buys nothing); after a
+provider failure any remaining arm will do, since the point is to get an answer at all.
+
+The loop knows arms, settings and the extension points, not budgets, caches or streams:
+:mod:`ponder.router._pipeline` holds and settles around it.
 """
 
 from __future__ import annotations
 
-import math
-import time
-import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ponder._menu import Arm
 from ponder.aggregators import AnswerExtractor, StoppingRule
 from ponder.errors import NoArmFitsError, ProviderError
+from ponder.router._arm import ArmRun, SampleCall, Verifier, run_arm
 from ponder.router._ceiling import capped_params
+from ponder.router._completions import completion, run_attempt
 from ponder.router._deadline import passed
 from ponder.router._decide import ArmEstimate, Decision
-from ponder.router._escalate import next_arm
-from ponder.router._execute import ArmRun, SampleCall, Verifier, run_arm
 from ponder.router._judge import Judge
 from ponder.router._llm import CallFailed, Sample, call
 from ponder.router._settings import Settings
-from ponder.router._trace import (
-    ArmChoice,
-    Attempt,
-    Choice,
-    Completion,
-    Message,
-    Outcome,
-    Trace,
-    Usage,
-)
+from ponder.router._trace import Attempt, Completion, Outcome
 
 
 @dataclass(frozen=True)
-class Runner:
-    """Everything the attempt loop needs, fixed for the router's lifetime."""
+class Route:
+    """What one request's attempts run over: its messages and routed text, the decision,
+    the arms it may use and their provider keys (the router's menu, or one pass-through
+    model), where to start, and the ``time.monotonic()`` point by which it must end."""
 
+    msgs: list[dict[str, Any]]
+    text: str
+    decision: Decision
     arms: Mapping[str, Arm]
+    keys: Mapping[str, str]
+    openai_kwargs: Mapping[str, Any]
+    deadline: float | None
+    start: str
+    """The arm tried first: the decision's, unless a live stream already failed on it."""
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """The attempt loop's fixed parts: settings, stopping rule, extractor, verifier, judge."""
+
     settings: Settings
     rule: StoppingRule
     extractor: AnswerExtractor
     verifier: Verifier | None
     judge: Judge | None
-    keys: Mapping[str, str]
-    tried: frozenset[str] = frozenset()
-    """Arms this request has already tried elsewhere (a live stream that failed before any
-    text), so that escalation does not go back to them."""
 
-    async def run(
-        self,
-        msgs: list[dict[str, Any]],
-        text: str,
-        decision: Decision,
-        openai_kwargs: Mapping[str, Any],
-        deadline: float | None = None,
-    ) -> Completion:
-        """Attempts until one is accepted, escalation must stop or ``deadline`` (a
-        ``time.monotonic()`` point) passes; the completion. No arm starts after the
-        deadline, and a request that reaches it without an answer is a timeout."""
-        s = self.settings
+    async def run(self, route: Route, before: tuple[Attempt, ...] = ()) -> Completion:
+        """Attempts until one is accepted, escalation must stop or the deadline passes; the
+        completion. No arm starts after the deadline, and a request that reaches it without
+        an answer is a timeout. ``before``: attempts already made elsewhere (a live stream
+        that failed before any text); the loop does not go back to their arms, and the
+        trace lists them first."""
+        s, decision, deadline = self.settings, route.decision, route.deadline
         estimates = {e.arm: e for e in decision.arms}
-        current: ArmEstimate | None = estimates[decision.chosen]
+        current: ArmEstimate | None = estimates[route.start]
         attempts: list[Attempt] = []
         runs: list[tuple[Arm, ArmRun]] = []
         spent, used, stopped = 0.0, 0, None
         failures: list[CallFailed] = []
+        tried = {a.arm for a in before}
         while current is not None:
             if passed(deadline):
                 stopped = "deadline"
                 break
-            arm = self.arms[current.arm]
+            arm = route.arms[current.arm]
             # What is left of the ceiling bounds every sample this arm may draw.
             left = None if decision.max_cost is None else decision.max_cost - spent
             most = max(1, min(arm.samples, s.max_samples - used))
             try:
-                params = capped_params(arm, openai_kwargs, current.prompt_tokens, left, most)
+                params = capped_params(arm, route.openai_kwargs, current.prompt_tokens, left, most)
             except NoArmFitsError:
                 if not attempts:
                     raise
@@ -86,8 +87,8 @@ class Runner:
                 break
             run = await run_arm(
                 arm,
-                self.sampler(arm, msgs, params, deadline),
-                query=text,
+                self.sampler(arm, route, params),
+                query=route.text,
                 limit=s.max_samples - used,
                 rule=self.rule,
                 extract=self.extractor,
@@ -95,7 +96,7 @@ class Runner:
                 judge=self.judge,
             )
             outcome = self.outcome(run)
-            attempts.append(_attempt(arm, run, outcome))
+            attempts.append(run_attempt(arm, run, outcome))
             runs.append((arm, run))
             spent += run.cost
             used += len(run.samples) + len(run.failures)
@@ -111,46 +112,28 @@ class Runner:
                 break
             current, stopped = next_arm(
                 decision,
-                {a.arm for a in attempts} | self.tried,
+                {a.arm for a in attempts} | tried,
                 spent=spent,
                 after=current,
                 must_improve=outcome != "provider_error",
             )
         answered = [(arm, run) for arm, run in runs if run.chosen is not None]
         if not answered:
-            tried = ", ".join(a.arm for a in attempts) or "none"
+            names = ", ".join(a.arm for a in attempts) or "none"
             if stopped == "deadline" or passed(deadline):
-                message = f"the request's deadline ({s.deadline:g} s) passed (arms tried: {tried})"
+                message = f"the request's deadline ({s.deadline:g} s) passed (arms tried: {names})"
                 raise provider_error(message, failures, out_of_time=True)
-            raise provider_error(f"every arm tried failed at the provider ({tried})", failures)
+            raise provider_error(f"every arm tried failed at the provider ({names})", failures)
         arm, run = _final(answered, attempts)
         chosen = run.chosen
         assert chosen is not None
-        trace = Trace(
-            chosen_arm=decision.chosen,
-            answered_by=arm.label,
-            reason=decision.reason,
-            difficulty=decision.difficulty,
-            arms=arm_choices(decision),
-            attempts=tuple(attempts),
-            escalations=len(attempts) - 1,
-            samples_used=sum(a.samples_used for a in attempts),
-            cost=spent,
-            max_cost=decision.max_cost,
+        return completion(
+            decision,
+            (*before, *attempts),
+            arm,
+            chosen.content,
+            chosen.finish_reason or "stop",
             stopped=stopped,
-        )
-        return Completion(
-            id=f"chatcmpl-ponder-{uuid.uuid4().hex}",
-            created=int(time.time()),
-            model=arm.model,
-            choices=(
-                Choice(
-                    message=Message(content=chosen.content),
-                    finish_reason=chosen.finish_reason or "stop",
-                ),
-            ),
-            usage=sum((a.usage for a in attempts), Usage()),
-            ponder=trace,
         )
 
     def outcome(self, run: ArmRun) -> Outcome:
@@ -169,29 +152,26 @@ class Runner:
             return "low_agreement"
         return "accepted"
 
-    def provider_options(self, arm: Arm, deadline: float | None = None) -> dict[str, Any]:
+    def provider_options(
+        self, arm: Arm, keys: Mapping[str, str], deadline: float | None
+    ) -> dict[str, Any]:
         """The keyword arguments every provider call of ``arm`` takes from the settings,
         and the request's deadline."""
         s = self.settings
         return {
             "deadline": deadline,
-            "api_key": self.keys.get(arm.label),
+            "api_key": keys.get(arm.label),
             "timeout": s.timeout,
             "num_retries": s.num_retries,
             "backoff": s.retry_backoff,
             "max_wait": s.retry_max_wait,
         }
 
-    def sampler(
-        self,
-        arm: Arm,
-        msgs: list[dict[str, Any]],
-        params: Mapping[str, Any],
-        deadline: float | None = None,
-    ) -> SampleCall:
+    def sampler(self, arm: Arm, route: Route, params: Mapping[str, Any]) -> SampleCall:
         """One provider call of ``arm`` with the request's parameters as the arm sends them
         (:func:`~ponder.router._ceiling.capped_params`), ended by the request's deadline."""
-        options = self.provider_options(arm, deadline)
+        options = self.provider_options(arm, route.keys, route.deadline)
+        msgs = route.msgs
 
         async def one() -> Sample:
             return await call(arm, msgs, params, **options)
@@ -199,40 +179,27 @@ class Runner:
         return one
 
 
-@dataclass(frozen=True)
-class Plan:
-    """One request, ready to run: what runs it, its messages and routed text, the decision,
-    and the keys it is remembered and cached under (``None``: not remembered / not cached),
-    each worked out once. ``started`` is when it was planned: the request's deadline counts
-    from then, and a plan replaced for a fallback keeps it."""
-
-    runner: Runner
-    msgs: list[dict[str, Any]]
-    text: str
-    decision: Decision
-    tenant: str
-    openai_kwargs: Mapping[str, Any]
-    memory_key: str | None
-    cache_key: str | None
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def deadline(self) -> float:
-        """The ``time.monotonic()`` point by which the request must end."""
-        return self.started + self.runner.settings.deadline
-
-
-def arm_choices(decision: Decision) -> tuple[ArmChoice, ...]:
-    """Each arm as the policy saw it, for the trace (a pass-through has no prediction)."""
-    return tuple(
-        ArmChoice(
-            arm=e.arm,
-            p_success=None if math.isnan(e.p_success) else e.p_success,
-            expected_cost=e.expected_cost,
-            fits=e.fits,
-        )
-        for e in decision.arms
-    )
+def next_arm(
+    decision: Decision,
+    tried: Collection[str],
+    *,
+    spent: float,
+    after: ArmEstimate,
+    must_improve: bool,
+) -> tuple[ArmEstimate | None, str | None]:
+    """The next arm by the policy's utility, or ``None`` with the reason there is none
+    (``ceiling``: better arms exist but do not fit; ``no_better_arm``: none exist)."""
+    ceiling = decision.max_cost
+    untried = [e for e in decision.arms if e.arm not in tried]
+    if must_improve:
+        untried = [e for e in untried if e.p_success > after.p_success]
+    if not untried:
+        return None, "no_better_arm"
+    fits = [e for e in untried if ceiling is None or spent + e.worst_cost <= ceiling]
+    if not fits:
+        return None, "ceiling"
+    best = max(fits, key=lambda e: (e.utility, -e.expected_cost))
+    return best, None
 
 
 def provider_error(
@@ -256,21 +223,3 @@ def _final(answered: list[tuple[Arm, ArmRun]], attempts: list[Attempt]) -> tuple
         if att.outcome == "accepted":
             return arm, run
     return answered[-1]
-
-
-def _attempt(arm: Arm, run: ArmRun, outcome: Outcome) -> Attempt:
-    judged = run.judgement
-    return Attempt(
-        arm=arm.label,
-        model=arm.model,
-        samples_requested=arm.samples,
-        samples_used=len(run.samples),
-        answers=run.answers,
-        answer=run.aggregate.answer,
-        agreement=run.aggregate.agreement,
-        verifier_score=run.verifier_score,
-        cost=run.cost,
-        usage=sum((s.usage for s in run.samples), judged.usage if judged else Usage()),
-        outcome=outcome,
-        error=str(run.failures[-1]) if run.failures else (judged.error if judged else None),
-    )

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ponder.outcomes import LoadReport, OutcomeRow, OutcomeTable, rows_to_table
-from ponder.outcomes._schema import ArmOutcome
-from ponder.router._stores import FeedbackEvent
+from ponder.feedback._events import FeedbackEvent
+from ponder.outcomes import ArmOutcome, LoadReport, OutcomeRow, OutcomeTable, rows_to_table
 
 _SCORED = {"accepted": 1.0, "low_agreement": 0.0, "verifier_failed": 0.0, "refused": 0.0}
 

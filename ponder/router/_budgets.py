@@ -16,14 +16,18 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ponder.errors import BudgetExceededError, StoreUnavailable
-from ponder.router._decide import Decision
 from ponder.router._stores import Ledger
+
+if TYPE_CHECKING:
+    from ponder.router._decide import Decision
 
 log = logging.getLogger("ponder")
 
 GLOBAL = "global"
+"""The budget every request is held against (the settings' ``budget``, if any)."""
 
 
 def budget_key(name: str) -> str:
@@ -128,11 +132,13 @@ class Budgets:
         return await self.ledger.adjust(budget_key(name), 0.0, None) or 0.0
 
 
-def reservation(decision: Decision, max_escalations: int) -> float:
-    """What to hold while a request runs: its ceiling, or without one, the chosen arm's
-    worst case plus as many escalations at the dearest arm's worst case."""
+def reservation(decision: Decision, max_escalations: int, start: str | None = None) -> float:
+    """What to hold while a request runs: its ceiling, or without one, the worst case of the
+    arm it starts at (``start``, else the chosen one) plus as many escalations at the
+    dearest arm's worst case."""
     if decision.max_cost is not None:
         return decision.max_cost
-    chosen = next(e for e in decision.arms if e.arm == decision.chosen)
+    first = decision.chosen if start is None else start
+    chosen = next(e for e in decision.arms if e.arm == first)
     dearest = max(e.worst_cost for e in decision.arms)
     return chosen.worst_cost + max_escalations * dearest

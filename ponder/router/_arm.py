@@ -7,9 +7,9 @@ simulator says adaptive sampling costs is what the live router spends.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from ponder._menu import Arm
 from ponder.aggregators import (
@@ -137,16 +137,3 @@ def _score(verifier: Verifier, query: str, sample: Sample) -> float:
     if not sample.content:
         return float("-inf")
     return float(verifier(query, sample.content))
-
-
-def query_text(messages: Sequence[Mapping[str, Any]]) -> str:
-    """The text the classifier judges: the last user message (text parts joined)."""
-    for m in reversed(messages):
-        if m.get("role") == "user":
-            content = m.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                parts = [p.get("text") for p in content if isinstance(p, dict)]
-                return "\n".join(p for p in parts if isinstance(p, str))
-    return ""
