@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ponder._files import read_mapping
 from ponder._pricing import Price, estimate_tokens, lookup_price
+from ponder._thinking import Thinking, check_thinking
 from ponder.errors import MenuError
 
 Aggregation = Literal["first", "majority", "best_of_n"]
@@ -88,6 +89,14 @@ class Arm(BaseModel):
         )
 
     @property
+    def thinking(self) -> Thinking:
+        """What the arm asks its model to think (checked and mapped to the provider's
+        parameters by :mod:`ponder._thinking`)."""
+        return Thinking(
+            self.model, self.thinking_budget, self.reasoning_effort, self.output_tokens, self.label
+        )
+
+    @property
     def thinking_tokens(self) -> int:
         """Hidden reasoning tokens expected per sample: the thinking budget, else the
         effort's assumed count (:data:`EFFORT_TOKENS`), else, for a model that reasons by
@@ -143,11 +152,9 @@ class Menu(BaseModel):
     def check_prices(self) -> None:
         """Resolve every arm's price and check its thinking setting now, so a bad menu fails
         at load, not mid-request."""
-        from ponder._thinking import check_thinking
-
         for a in self.arms:
             a.price()
-            check_thinking(a)
+            check_thinking(a.thinking)
 
     @classmethod
     def load(cls, path: str | Path) -> Menu:

@@ -11,13 +11,28 @@ trust, since their prices must then be given by hand anyway.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from ponder._pricing import model_info
 from ponder.errors import MenuError
 
-if TYPE_CHECKING:
-    from ponder._menu import Arm
+
+@dataclass(frozen=True)
+class Thinking:
+    """What a model is asked to think: a token budget or an effort level (at most one),
+    and the visible answer's expected length above it. ``label`` names it in errors."""
+
+    model: str
+    thinking_budget: int | None = None
+    reasoning_effort: str | None = None
+    output_tokens: int = 0
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.model)
+
 
 ANTHROPIC_MIN_BUDGET = 1024
 # Gemini 2.5 caps the thinking budget by family (Google's documented ranges); Pro also
@@ -36,7 +51,7 @@ def provider_of(model: str) -> str | None:
     return None
 
 
-def check_thinking(arm: Arm) -> None:
+def check_thinking(arm: Thinking) -> None:
     """Raise MenuError when the arm's thinking setting cannot reach its provider as asked."""
     if arm.thinking_budget is None and arm.reasoning_effort is None:
         return
@@ -71,7 +86,7 @@ def check_thinking(arm: Arm) -> None:
             )
 
 
-def _check_gemini_budget(arm: Arm) -> None:
+def _check_gemini_budget(arm: Thinking) -> None:
     budget = arm.thinking_budget or 0
     family = "pro" if "-pro" in arm.model else "flash" if "-flash" in arm.model else None
     if family is None:
@@ -88,7 +103,7 @@ def _check_gemini_budget(arm: Arm) -> None:
         )
 
 
-def thinking_params(arm: Arm) -> dict[str, Any]:
+def thinking_params(arm: Thinking) -> dict[str, Any]:
     """The request parameters (litellm's names) that carry the arm's thinking setting.
 
     ``max_tokens`` leaves room for the visible answer above the budget, which Anthropic

@@ -21,23 +21,25 @@ from ponder._thinking import check_thinking, thinking_params
 )
 def test_impossible_thinking_is_refused(arm: Arm, needle: str) -> None:
     with pytest.raises(MenuError, match=needle):
-        check_thinking(arm)
+        check_thinking(arm.thinking)
 
 
 def test_possible_thinking_passes_and_maps_to_provider_parameters() -> None:
     sonnet = Arm(model="claude-sonnet-4-5", thinking_budget=2048, output_tokens=500)
-    check_thinking(sonnet)
-    params = thinking_params(sonnet)
+    check_thinking(sonnet.thinking)
+    params = thinking_params(sonnet.thinking)
     assert params["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     assert params["max_tokens"] > 2048  # Anthropic: the budget must be below max_tokens
     gpt5 = Arm(model="gpt-5", reasoning_effort="low")
-    check_thinking(gpt5)
-    assert thinking_params(gpt5) == {"reasoning_effort": "low"}
+    check_thinking(gpt5.thinking)
+    assert thinking_params(gpt5.thinking) == {"reasoning_effort": "low"}
     flash = Arm(model="gemini/gemini-2.5-flash", thinking_budget=800)
-    check_thinking(flash)  # Gemini has no 1024 floor
-    assert thinking_params(Arm(model="gpt-4o")) == {}
+    check_thinking(flash.thinking)  # Gemini has no 1024 floor
+    assert thinking_params(Arm(model="gpt-4o").thinking) == {}
     # A model litellm does not know is taken on trust (its prices are given by hand).
-    check_thinking(Arm(model="my-local", thinking_budget=10, input_price=0, output_price=0))
+    check_thinking(
+        Arm(model="my-local", thinking_budget=10, input_price=0, output_price=0).thinking
+    )
 
 
 def test_menu_load_refuses_impossible_thinking(tmp_path: Path) -> None:
@@ -70,8 +72,9 @@ def test_litellm_puts_thinking_in_the_providers_own_parameter(
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     from litellm.utils import get_optional_params
 
-    check_thinking(arm)
+    check_thinking(arm.thinking)
     model = arm.model.split("/", 1)[-1]
-    params = get_optional_params(model=model, custom_llm_provider=provider, **thinking_params(arm))
+    thinking = thinking_params(arm.thinking)
+    params = get_optional_params(model=model, custom_llm_provider=provider, **thinking)
     for key, value in expected.items():
         assert params[key] == value

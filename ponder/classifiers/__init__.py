@@ -13,7 +13,7 @@ from ponder.classifiers._featurize import (
     default_featurizer_spec,
 )
 from ponder.classifiers._irt import DifficultyClassifier, NotFittedError
-from ponder.classifiers._prior import ArmPrior
+from ponder.classifiers._prior import ArmPrior, table_arm_prices
 from ponder.classifiers._protocol import ArmProfile, Prediction, SuccessClassifier
 from ponder.classifiers._reasoning import reasoning_strength
 
@@ -37,4 +37,5 @@ __all__ = [
     "load_default_classifier",
     "reasoning_strength",
     "save_classifier",
+    "table_arm_prices",
 ]

@@ -166,7 +166,7 @@ def request_params(arm: Arm, user: Mapping[str, Any]) -> dict[str, Any]:
     as the room for the visible answer and the budget is added on top.
     """
     params = {k: v for k, v in user.items() if k not in _OWNED and v is not None}
-    thinking = thinking_params(arm)
+    thinking = thinking_params(arm.thinking)
     if "max_tokens" in thinking:
         answer = params.pop("max_tokens", None) or params.pop("max_completion_tokens", None)
         if answer is not None:

@@ -1,5 +1,6 @@
 """Replay outcome tables through policies: cost/quality frontiers and the metrics on them."""
 
+from ponder.simulate._baselines import Cascade, Oracle, RandomMix, SingleArm, random_mix_frontier
 from ponder.simulate._evaluate import price_table
 from ponder.simulate._metrics import (
     aiq,
@@ -15,7 +16,11 @@ from ponder.simulate._simulate import simulate
 from ponder.simulate._splits import grouped_kfold
 
 __all__ = [
+    "Cascade",
+    "Oracle",
+    "RandomMix",
     "Report",
+    "SingleArm",
     "aiq",
     "apgr",
     "cost_to_reach",
@@ -24,6 +29,7 @@ __all__ = [
     "grouped_kfold",
     "price_table",
     "quality_at_cost",
+    "random_mix_frontier",
     "simulate",
     "upper_frontier",
 ]

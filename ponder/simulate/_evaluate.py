@@ -14,8 +14,7 @@ import numpy.typing as npt
 
 from ponder._menu import Menu
 from ponder._pricing import estimate_tokens
-from ponder.classifiers import ArmProfile, DifficultyClassifier
-from ponder.classifiers._prior import table_arm_prices
+from ponder.classifiers import ArmProfile, DifficultyClassifier, table_arm_prices
 from ponder.errors import MenuError
 from ponder.outcomes import OutcomeTable
 from ponder.simulate._progress import Step, StepCallback

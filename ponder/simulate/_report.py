@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from ponder.policies import random_mix_frontier
+from ponder.simulate._baselines import random_mix_frontier
 from ponder.simulate._metrics import aiq, apgr, cost_to_reach, cpt, gap_closed, quality_at_cost
 
 FloatArray = npt.NDArray[np.float64]

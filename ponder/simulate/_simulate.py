@@ -17,13 +17,13 @@ import numpy as np
 
 from ponder.outcomes import OutcomeTable
 from ponder.policies import (
-    Cascade,
     FloatArray,
     IntArray,
     choose_by_utility,
     default_cost_scale,
     lambda_grid,
 )
+from ponder.simulate._baselines import Cascade
 from ponder.simulate._holes import (
     BoolArray,
     column_means,

@@ -1,4 +1,4 @@
-"""Reference policies every router is compared against.
+"""Reference policies every router is compared against in the simulator.
 
 * :class:`SingleArm` - always the same arm: what you do without a router.
 * :class:`Oracle` - the per-query best arm in hindsight (true scores): the ceiling.
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ponder.policies._protocol import FloatArray, IntArray, as_matrices
-from ponder.policies._utility import choose_by_utility, default_cost_scale
+from ponder.policies import FloatArray, IntArray, as_matrices, choose_by_utility, default_cost_scale
+from ponder.simulate._metrics import upper_frontier
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,6 @@ def random_mix_frontier(
     between two arms is reachable without looking at the query. The hull of those segments
     is what a router must beat to be worth its classifier.
     """
-    # Imported here: ponder.simulate depends on ponder.policies, not the other way round,
-    # so a package-level import would be a cycle once ponder.simulate re-exports.
-    from ponder.simulate._metrics import upper_frontier
-
     return upper_frontier(mean_cost, mean_quality)
 
 
