@@ -1,4 +1,4 @@
-"""Run ``tests.upstream.FakeUpstream`` in a process of its own, for the proxy benchmarks.
+"""Run ``tests.fakes.upstream.FakeUpstream`` in a process of its own, for the proxy benchmarks.
 
     python bench/_fake_upstream.py MODEL[,MODEL...] ANSWER [--nagle] [--fill]
 
@@ -33,9 +33,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tests.upstream
-from tests.upstream import FakeUpstream
-from tests.upstream_wire import _message_text, _prompt_tokens, count_tokens
+import tests.fakes.upstream
+from tests.fakes.upstream import FakeUpstream
+from tests.fakes.upstream_wire import _message_text, _prompt_tokens, count_tokens
 
 FILL_CAP = 100_000  # words: $0.2 at 2 USD/Mtok, far past any ceiling a bench sets
 
@@ -60,7 +60,7 @@ def usage(up: FakeUpstream, answer: str, fill: bool) -> list[list[Any]]:
 def main() -> None:
     models, answer = sys.argv[1].split(","), sys.argv[2]
     fill = "--fill" in sys.argv[3:]
-    tests.upstream._Handler.disable_nagle_algorithm = "--nagle" not in sys.argv[3:]
+    tests.fakes.upstream._Handler.disable_nagle_algorithm = "--nagle" not in sys.argv[3:]
     with FakeUpstream() as up:
         for model in models:
             up.script(model, (lambda body: filled(answer, body)) if fill else [answer])

@@ -1,8 +1,9 @@
 """Provider faults through the proxy: what a client gets when a share of provider calls fail.
 
-One fake OpenAI-compatible upstream (``tests.upstream.FakeUpstream``) serves two arms,
-``small`` (cheap, chosen first) and ``big``; its seeded injector (``tests/upstream_faults.py``)
-gives a share of each arm's calls a fault, drawn uniformly from: a timeout (the call sleeps
+One fake OpenAI-compatible upstream (``tests.fakes.upstream.FakeUpstream``) serves two arms,
+``small`` (cheap, chosen first) and ``big``; its seeded injector
+(``tests/fakes/upstream_faults.py``) gives a share of each arm's calls a fault, drawn
+uniformly from: a timeout (the call sleeps
 past the router's timeout), 429 with ``Retry-After``, 500, 503, a truncated answer (a stream
 cut after about half its text with no ``[DONE]``, or a plain answer cut mid-body) and a 200
 whose body is not JSON. ``ponder``'s proxy (uvicorn, in this process, like the upstream) routes
@@ -52,9 +53,9 @@ import numpy as np
 from ponder.classifiers import load_default_classifier
 from ponder.proxy import create_app
 from ponder.router import Router, Settings
-from tests.proxy_server import ProxyServer
-from tests.upstream import FakeUpstream
-from tests.upstream_faults import FAULT_KINDS
+from tests.fakes.proxy_server import ProxyServer
+from tests.fakes.upstream import FakeUpstream
+from tests.fakes.upstream_faults import FAULT_KINDS
 
 KEY = "sk-bench-faults-0123456789"
 KEY_ENV = "PONDER_BENCH_FAULTS_KEY"

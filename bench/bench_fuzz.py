@@ -1,7 +1,7 @@
 """Bad input against the proxy: how many cases were tried, and what broke.
 
 Starts the proxy of the test suite in this process (uvicorn on loopback, auth on, two arms on
-``tests.upstream.FakeUpstream``, which answers both) and runs:
+``tests.fakes.upstream.FakeUpstream``, which answers both) and runs:
 
 - **schemathesis** from the proxy's own ``/openapi.json``: for each operation, positive cases
   (valid by the schema; a valid request may still be refused: 400 when nothing fits the

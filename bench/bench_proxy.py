@@ -1,6 +1,6 @@
 """Latency the ponder proxy adds over calling the upstream directly, next to LiteLLM's proxy.
 
-One fake OpenAI-compatible upstream (``tests.upstream.FakeUpstream``, in a process of its own,
+One fake OpenAI-compatible upstream (``tests.fakes.upstream.FakeUpstream``, in a process of its own,
 answering a fixed short sentence at once, with ``TCP_NODELAY``: see ``bench/_fake_upstream.py``)
 sits behind every target:
 
@@ -591,7 +591,7 @@ def main(argv: list[str] | None = None) -> None:
             notes.append("Redis rows: skipped (redis-server is not on PATH).")
         else:
             sys.path.insert(0, str(ROOT))
-            from tests.redis_server import RedisServer
+            from tests.fakes.redis_server import RedisServer
 
             redis = RedisServer().start()
             stack.callback(redis.close)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ponder.outcomes import OutcomeTable
-from tests.redis_server import RedisServer
+from tests.fakes.redis_server import RedisServer
 
 WORDS = [
     "alpha",
@@ -84,6 +84,15 @@ def write_table_jsonl(table: OutcomeTable, path: Path) -> Path:
     ]
     write_jsonl(rows, path)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def litellm_offline() -> Iterator[None]:
+    """litellm reads its price table from the package, not the network (no test may
+    download anything), whichever test imports it first."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        yield
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Progress of long commands on stderr: the stage, a bar and an ETA where steps are counted.
 
 Training and cross-validation run for minutes; a bare spinner cannot say whether that is one
-minute or twenty. Counted steps arrive structured (:class:`ponder.simulate._progress.Step`,
+minute or twenty. Counted steps arrive structured (:class:`ponder.simulate.Step`,
 the folds of ``--cv``) and drive the top bar and its ETA. The classifier only speaks text;
 its lines are shown as they come, and an inner "fold i/k" in them, when present, moves a
 second bar as a best effort: if the wording changes, the line still shows, only the bar is
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, ProgressColumn, Task, TaskID
 
-    from ponder.simulate._progress import Step
+    from ponder.simulate import Step
 
 _FOLD = re.compile(r"\bfold (\d+)/(\d+)\b")
 

@@ -67,8 +67,7 @@ def serve(
     """
     import uvicorn
 
-    from ponder.proxy import create_app
-    from ponder.proxy._auth import Authenticator
+    from ponder.proxy import Authenticator, create_app
     from ponder.router import Router
 
     source: dict[str, Any] = {

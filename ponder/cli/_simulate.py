@@ -11,7 +11,7 @@ from ponder.cli._progress import progress_display
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from ponder.simulate._report import Holes, Report, SampledArmReport
+    from ponder.simulate import Holes, Report, SampledArmReport
 
 
 @one_line_errors
@@ -65,14 +65,14 @@ def simulate(
     from ponder._menu import Menu
     from ponder.classifiers import DifficultyClassifier, load_classifier
     from ponder.outcomes import LoadResult, load_outcomes
-    from ponder.simulate._evaluate import (
+    from ponder.simulate import (
         expected_costs,
         predict_cross_validated,
         predict_holdout,
         predict_saved,
         price_table,
     )
-    from ponder.simulate._simulate import simulate as run_simulation
+    from ponder.simulate import simulate as run_simulation
 
     if test is not None and cv is not None:
         raise ValueError("give --test or --cv, not both")
@@ -141,7 +141,7 @@ def simulate(
         result.to_json(report)
         typer.echo(f"report written to {report}", err=True)
     if plot is not None:
-        from ponder.simulate._plot import plot_frontier
+        from ponder.simulate import plot_frontier
 
         plot_frontier(result, plot)
         typer.echo(f"plot written to {plot}", err=True)

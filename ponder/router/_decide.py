@@ -254,6 +254,8 @@ class Decider:
         scale = float(cost.max()) or 1.0
         fits = np.ones(len(cost), dtype=bool) if ceiling is None else worst <= ceiling
         j = self._choose(p, cost, lam, scale, fits)
+        if j == NO_ARM and (ceiling is None or fits.any()):
+            raise NoArmFitsError(f"the policy ({type(self.policy).__name__}) chose no arm")
         if j == NO_ARM:
             raise NoArmFitsError(
                 f"no arm fits the ceiling of ${ceiling:.6f}: the cheapest, "

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,9 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ponder.cli import app
-from tests.upstream import FakeUpstream
+from tests.fakes.upstream import FakeUpstream
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 runner = CliRunner()
 
 

@@ -11,7 +11,7 @@ from ponder.cli import app
 from ponder.feedback import AttemptRecord, FeedbackEvent, feedback_table
 from ponder.router import RedisStore
 from tests.conftest import synthetic_table, write_table_jsonl
-from tests.redis_server import RedisServer
+from tests.fakes.redis_server import RedisServer
 
 runner = CliRunner()
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -9,10 +8,8 @@ import pytest
 from ponder.classifiers import DifficultyClassifier, load_default_classifier
 from ponder.proxy import create_app
 from ponder.router import Router, Settings
-from tests.proxy_server import ProxyServer
-from tests.upstream import FakeUpstream
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+from tests.fakes.proxy_server import ProxyServer
+from tests.fakes.upstream import FakeUpstream
 
 KEY_A = "sk-ponder-tenant-a"
 KEY_B = "sk-ponder-tenant-b"

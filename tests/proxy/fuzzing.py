@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import select
 import socket
 import threading
@@ -24,13 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 
 from ponder.proxy import create_app
 from ponder.router import Router
+from tests.fakes.proxy_server import ProxyServer
+from tests.fakes.upstream import FakeUpstream
 from tests.proxy.conftest import KEY_A, settings
 from tests.proxy.fuzz_cases import ANSWER, CASES, CHAT, VALID, Case
-from tests.proxy_server import ProxyServer
-from tests.upstream import FakeUpstream
 
 
 @dataclass(frozen=True)
@@ -60,22 +60,15 @@ def running_proxy(
     """The proxy of ``tests/proxy/conftest.py`` (two arms, auth on), started once."""
     from ponder.classifiers import load_default_classifier
 
-    old = os.environ.get("PONDER_TEST_KEY")
-    os.environ["PONDER_TEST_KEY"] = "sk-provider-secret"
-    try:
-        with FakeUpstream() as up:
-            up.script("small", [ANSWER])
-            up.script("big", [ANSWER])
-            s = settings(up, max_body_bytes=max_body_bytes)
-            router = Router(s, classifier=load_default_classifier())
-            app = create_app(router=router, body_timeout=body_timeout)
-            with ProxyServer(app) as server:
-                yield Target("127.0.0.1", server.port, KEY_A, body_timeout, max_body_bytes)
-    finally:
-        if old is None:
-            os.environ.pop("PONDER_TEST_KEY", None)
-        else:
-            os.environ["PONDER_TEST_KEY"] = old
+    with pytest.MonkeyPatch.context() as mp, FakeUpstream() as up:
+        mp.setenv("PONDER_TEST_KEY", "sk-provider-secret")
+        up.script("small", [ANSWER])
+        up.script("big", [ANSWER])
+        s = settings(up, max_body_bytes=max_body_bytes)
+        router = Router(s, classifier=load_default_classifier())
+        app = create_app(router=router, body_timeout=body_timeout)
+        with ProxyServer(app) as server:
+            yield Target("127.0.0.1", server.port, KEY_A, body_timeout, max_body_bytes)
 
 
 def not_openai_error(body: bytes) -> str | None:

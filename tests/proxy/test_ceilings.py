@@ -10,8 +10,8 @@ import openai
 import pytest
 from openai import OpenAI
 
+from tests.fakes.upstream import FakeUpstream, count_tokens
 from tests.proxy.conftest import BIG, KEY_A, SMALL, ProxyFactory, settings
-from tests.upstream import FakeUpstream, count_tokens
 
 QUESTION = "What is 6 times 7?"
 ASK = [{"role": "user", "content": QUESTION}]

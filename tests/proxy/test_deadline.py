@@ -11,9 +11,9 @@ import openai
 import pytest
 from openai import OpenAI
 
+from tests.fakes.proxy_server import ProxyServer
+from tests.fakes.upstream import FakeUpstream
 from tests.proxy.conftest import KEY_A, ProxyFactory, settings
-from tests.proxy_server import ProxyServer
-from tests.upstream import FakeUpstream
 
 QUESTION = "What is 6 times 7?"
 SMALL_ANSWER = "Small says the answer is 42."

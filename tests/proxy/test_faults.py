@@ -1,7 +1,7 @@
 """Provider faults through the proxy, with the official openai client: fallback to the next
 arm, retries that respect Retry-After, 502/504 only when every option is spent, and streams
 that break mid-way ending with an error event. Faults come from FakeUpstream's seeded
-injector (tests/upstream_faults.py)."""
+injector (tests/fakes/upstream_faults.py)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from ponder.classifiers import DifficultyClassifier
 from ponder.proxy import create_app
 from ponder.router import Router, Settings
 from ponder.router._budgets import reservation
+from tests.fakes.proxy_server import ProxyServer
+from tests.fakes.upstream import FakeUpstream
+from tests.fakes.upstream_faults import FAULT_KINDS
 from tests.proxy.conftest import KEY_A, ProxyFactory, settings
-from tests.proxy_server import ProxyServer
-from tests.upstream import FakeUpstream
-from tests.upstream_faults import FAULT_KINDS
 
 QUESTION = "What is 6 times 7?"
 SMALL_ANSWER = "Small says the answer is 42, after some careful thought."

@@ -15,9 +15,9 @@ from openai import OpenAI
 from ponder.classifiers import DifficultyClassifier, Featurizer
 from ponder.proxy import create_app
 from ponder.router import Router
+from tests.fakes.proxy_server import ProxyServer
+from tests.fakes.upstream import FakeUpstream
 from tests.proxy.conftest import KEY_A, settings
-from tests.proxy_server import ProxyServer
-from tests.upstream import FakeUpstream
 
 
 class ThreadRecorder:

@@ -11,8 +11,8 @@ import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
+from tests.fakes.upstream import FakeUpstream
 from tests.proxy.conftest import KEY_A, ProxyFactory, settings
-from tests.upstream import FakeUpstream
 
 QUESTION = "What is 6 times 7?"
 

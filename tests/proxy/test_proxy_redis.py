@@ -11,9 +11,9 @@ import pytest
 from openai import AsyncOpenAI, OpenAI
 
 from ponder.router import read_feedback
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.upstream import FakeUpstream, count_tokens
 from tests.proxy.conftest import KEY_A, KEY_B, ProxyFactory, settings
-from tests.redis_server import RedisServer
-from tests.upstream import FakeUpstream, count_tokens
 
 QUESTION = "What is 6 times 7?"
 ASK = [{"role": "user", "content": QUESTION}]

@@ -14,9 +14,9 @@ from ponder import ConfigError
 from ponder.proxy import create_app
 from ponder.proxy._auth import Authenticator
 from ponder.router import Settings
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.upstream import FakeUpstream
 from tests.proxy.conftest import KEY_A, KEY_B, ProxyFactory, menu, settings
-from tests.redis_server import RedisServer
-from tests.upstream import FakeUpstream
 
 SECRET_PROMPT = "the launch code is tangerine-4471"
 

@@ -13,8 +13,8 @@ import pytest
 import redis
 from openai import OpenAI
 
-from tests.redis_server import RedisServer, free_port
-from tests.upstream import FakeUpstream
+from tests.fakes.redis_server import RedisServer, free_port
+from tests.fakes.upstream import FakeUpstream
 
 
 def test_ponder_serve_subprocess(

@@ -24,10 +24,10 @@ from ponder.errors import ConfigError
 from ponder.proxy import create_app
 from ponder.proxy._auth import Authenticator
 from ponder.router import Router, Settings
+from tests.fakes.proxy_server import ProxyServer
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.upstream import FakeUpstream
 from tests.proxy.conftest import KEY_A, KEY_B, ProxyFactory, settings
-from tests.proxy_server import ProxyServer
-from tests.redis_server import RedisServer
-from tests.upstream import FakeUpstream
 
 QUESTION = "What is 6 times 7?"
 ASK = [{"role": "user", "content": QUESTION}]

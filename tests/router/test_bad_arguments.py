@@ -15,7 +15,7 @@ import pytest
 from ponder.classifiers import DifficultyClassifier, load_default_classifier
 from ponder.errors import PonderError, RequestError
 from ponder.router import Router, Settings
-from tests.upstream import FakeUpstream
+from tests.fakes.upstream import FakeUpstream
 
 Q = [{"role": "user", "content": "What is 6 times 7?"}]
 

@@ -4,7 +4,6 @@ tokenizer where it knows the model, an over-estimate elsewhere) and the answer's
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,9 +13,7 @@ from ponder import Menu, NoArmFitsError, Router, Settings
 from ponder.classifiers import DifficultyClassifier, load_default_classifier
 from ponder.router._ceiling import conservative_tokens, prompt_tokens
 from ponder.router._llm import litellm
-from tests.upstream import FakeUpstream, count_tokens
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+from tests.fakes.upstream import FakeUpstream, count_tokens
 
 TEXTS = [
     "What is 6 times 7?",

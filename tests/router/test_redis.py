@@ -19,7 +19,7 @@ from ponder.router import (
     read_feedback,
 )
 from ponder.router import _redis as redis_module
-from tests.redis_server import RedisServer, free_port
+from tests.fakes.redis_server import RedisServer, free_port
 
 BUDGET = "ponder:budget:{global}"
 

@@ -7,7 +7,6 @@ the way the router does, with small timeouts and backoffs so the suite stays fas
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -25,9 +24,7 @@ from ponder.router._llm import (
     retry_wait,
     stream,
 )
-from tests.upstream import FakeUpstream
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+from tests.fakes.upstream import FakeUpstream
 
 ANSWER = "The answer is forty two, as computed."
 MESSAGES = [{"role": "user", "content": "What is 6 times 7?"}]

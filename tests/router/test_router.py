@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -19,48 +16,9 @@ from ponder import (
     Router,
     Settings,
 )
-from ponder.classifiers import DifficultyClassifier, load_default_classifier
-from tests.upstream import FakeUpstream, count_tokens
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-SMALL = {"input_price": 1.0, "output_price": 2.0}  # USD per million tokens
-BIG = {"input_price": 10.0, "output_price": 40.0}
-QUESTION = "What is 6 times 7?"
-
-
-@pytest.fixture(scope="module")
-def clf() -> DifficultyClassifier:
-    return load_default_classifier()
-
-
-@pytest.fixture(autouse=True)
-def provider_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PONDER_TEST_KEY", "sk-test-key")
-
-
-@pytest.fixture
-def up() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as server:
-        yield server
-
-
-def make_router(clf: DifficultyClassifier, arms: list[dict[str, Any]], **settings: Any) -> Router:
-    menu_keys = {k: settings.pop(k) for k in ("max_cost", "lam") if k in settings}
-    menu = Menu.parse({"arms": arms, "lam": 1.0, **menu_keys})
-    defaults: dict[str, Any] = {"num_retries": 0, "timeout": 10.0}
-    return Router(Settings(**{**defaults, **settings}), menu=menu, classifier=clf)
-
-
-def arm(up: FakeUpstream, model: str, **kw: Any) -> dict[str, Any]:
-    """An arm served by the fake upstream; ``ability`` pins P(success) for a stable order."""
-    base = {"model": f"openai/{model}", "name": model, "api_base": up.base_url}
-    return {**base, "api_key_env": "PONDER_TEST_KEY", **kw}
-
-
-def call_cost(body: dict[str, Any], answer: str, price: dict[str, float]) -> float:
-    prompt = sum(count_tokens(m["content"]) for m in body["messages"])
-    return (prompt * price["input_price"] + count_tokens(answer) * price["output_price"]) / 1e6
+from ponder.classifiers import DifficultyClassifier
+from tests.fakes.upstream import FakeUpstream, count_tokens
+from tests.router.menus import BIG, QUESTION, SMALL, arm, call_cost, make_router
 
 
 def test_five_sample_arm_makes_five_calls_and_votes(
@@ -199,7 +157,7 @@ def test_reasoning_effort_reaches_the_wire(clf: DifficultyClassifier, up: FakeUp
 
 
 def test_thinking_budget_reaches_anthropic_wire(
-    clf: DifficultyClassifier, up: FakeUpstream
+    clf: DifficultyClassifier, up: FakeUpstream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     up.script("claude-sonnet-4-5", ["It is 42"])
     arms = [
@@ -212,11 +170,9 @@ def test_thinking_budget_reaches_anthropic_wire(
             "api_key_env": "PONDER_TEST_ANTHROPIC_KEY",
         }
     ]
-    os.environ["PONDER_TEST_ANTHROPIC_KEY"] = "sk-test-secret"
-    try:
-        router = make_router(clf, arms)
-    finally:
-        del os.environ["PONDER_TEST_ANTHROPIC_KEY"]  # read once, at construction
+    monkeypatch.setenv("PONDER_TEST_ANTHROPIC_KEY", "sk-test-secret")
+    router = make_router(clf, arms)
+    monkeypatch.delenv("PONDER_TEST_ANTHROPIC_KEY")  # read once, at construction
     out = router.complete(QUESTION)
     (body,) = up.bodies("claude-sonnet-4-5")
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}

@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from tests.redis_server import free_port
+from tests.fakes.redis_server import free_port
 
 
 class ProxyServer:

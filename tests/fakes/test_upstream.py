@@ -14,7 +14,7 @@ import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from tests.upstream import THINKING_TEXT, FakeUpstream, count_tokens
+from tests.fakes.upstream import THINKING_TEXT, FakeUpstream, count_tokens
 
 # litellm fetches its price table over the network at import unless told otherwise.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

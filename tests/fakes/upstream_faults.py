@@ -1,4 +1,4 @@
-"""Seeded provider faults for :class:`tests.upstream.FakeUpstream`.
+"""Seeded provider faults for :class:`tests.fakes.upstream.FakeUpstream`.
 
 Real providers time out, rate-limit with ``Retry-After``, answer 500/503, cut streams
 mid-way and, behind a misbehaving gateway, send a 200 whose body is not JSON. ``FakeUpstream``
@@ -118,7 +118,7 @@ class FaultInjector:
 
 
 class FaultInjection:
-    """The fault half of :class:`tests.upstream.FakeUpstream`: per-model plans and the log
+    """The fault half of :class:`tests.fakes.upstream.FakeUpstream`: per-model plans and the log
     of draws. The upstream calls :meth:`_draw_fault` under its own lock, once per counted
     completion call of a scripted model."""
 

@@ -20,7 +20,7 @@ endpoint with ``model="anthropic/<name>", api_base=up.root_url`` (litellm append
 
 ``up.faults(model, rate=..., seed=...)`` injects seeded provider faults (timeouts, 429 with
 ``Retry-After``, 500/503, truncated streams, invalid JSON) into a share of a model's calls;
-``up.fault_log()`` records what each call got. See :mod:`tests.upstream_faults`.
+``up.fault_log()`` records what each call got. See :mod:`tests.fakes.upstream_faults`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, NamedTuple
 
-from tests.upstream_faults import (
+from tests.fakes.upstream_faults import (
     Fault,
     FaultInjection,
     FaultKind,
@@ -46,7 +46,7 @@ from tests.upstream_faults import (
     write_dripping,
     write_quietly,
 )
-from tests.upstream_wire import (
+from tests.fakes.upstream_wire import (
     THINKING_TEXT,
     _anthropic_invalid,
     _anthropic_prompt_tokens,

@@ -14,8 +14,8 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.upstream import FakeUpstream
-from tests.upstream_faults import FAULT_KINDS, INVALID_BODY
+from tests.fakes.upstream import FakeUpstream
+from tests.fakes.upstream_faults import FAULT_KINDS, INVALID_BODY
 
 ANSWER = "one two three four five six"
 
