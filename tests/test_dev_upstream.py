@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from ponder.cli import app
 from ponder.devserver import DEFAULT_MODELS, answer, create_app, tokens
-from tests.proxy_server import ProxyServer
+from tests.fakes.proxy_server import ProxyServer
 
 runner = CliRunner()
 

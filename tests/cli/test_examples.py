@@ -30,7 +30,7 @@ from ponder import Menu, Router
 from ponder.cli import app
 from ponder.cli._dev_upstream import DEFAULT_PORT
 from ponder.devserver import answer
-from tests.redis_server import free_port
+from tests.fakes.redis_server import free_port
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 ROOT = Path(__file__).resolve().parents[2]
