@@ -32,7 +32,6 @@ from ponder.cli._dev_upstream import DEFAULT_PORT
 from ponder.devserver import answer
 from tests.fakes.redis_server import free_port
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}/v1"

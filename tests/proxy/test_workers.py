@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.redis_server import RedisServer, free_port
-from tests.upstream import FakeUpstream
+from tests.fakes.redis_server import RedisServer, free_port
+from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
 

@@ -9,7 +9,6 @@ Real parts throughout: the fake upstream on loopback, litellm itself, a litellm
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,9 +19,7 @@ from ponder import Menu, ProviderError, Router, Settings
 from ponder._pricing import Price, lookup_price
 from ponder.classifiers import DifficultyClassifier, load_default_classifier
 from ponder.router._llm import _kwargs, litellm, request_params
-from tests.upstream import FakeUpstream, count_tokens
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+from tests.fakes.upstream import FakeUpstream, count_tokens
 
 PRICE = {"input_price": 1.0, "output_price": 2.0}  # USD per million tokens
 QUESTION = "What is 6 times 7?"
