@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ponder.cli._common import one_line_errors
+from ponder.cli._common import import_lightgbm_alone, one_line_errors
 from ponder.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ def serve(
             "share budgets and the cache; without it, run one worker"
         )
     Authenticator(settings)  # the keys first: a bad one fails before the model loads
+    import_lightgbm_alone()  # serving never needs LightGBM's scikit-learn estimators
     # The router is built here rather than in the app's startup, so that a bad menu, model
     # or Redis URL is one line and exit code 2, not uvicorn's traceback and exit code 3.
     router = Router(settings)
@@ -124,6 +125,7 @@ def worker_app() -> FastAPI:
     settings its parent process ran with."""
     from ponder.proxy import create_app
 
+    import_lightgbm_alone()
     raw = os.environ.get(WORKER_ENV)
     if raw is None:
         raise ConfigError(f"{WORKER_ENV} is not set: start workers with ponder serve --workers")
