@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,8 +16,6 @@ from openai import AsyncOpenAI, OpenAI
 from tests.fakes.upstream import THINKING_TEXT, FakeUpstream, count_tokens
 
 # litellm fetches its price table over the network at import unless told otherwise.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 
 @pytest.fixture
 def up() -> Iterator[FakeUpstream]:
