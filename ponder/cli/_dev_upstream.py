@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import socket
 from typing import Annotated
 
 import typer
 
-from ponder.cli._common import fail, one_line_errors
+from ponder.cli._common import listen, one_line_errors
 
 DEFAULT_PORT = 8001
 """Where ``examples/local.yaml`` looks for it: next to ``ponder serve``'s 8000."""
@@ -27,7 +26,7 @@ def dev_upstream(
     `examples/local.yaml` point at it (litellm's `hosted_vllm/` provider, `api_base`
     `http://127.0.0.1:8001/v1`).
     """
-    sock = _listen(host, port)
+    sock = listen(host, port)
     import uvicorn
 
     from ponder.devserver import create_app
@@ -37,24 +36,3 @@ def dev_upstream(
     typer.echo(f"dev upstream on http://{shown}:{bound}/v1 (Ctrl-C to stop)", err=True)
     config = uvicorn.Config(create_app(), log_level=log_level, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """Bind before starting uvicorn, so a port in use is one line and exit code 2 (uvicorn
-    logs a traceback-free error but exits 1 with its own wording), and port 0 can report the
-    port it got."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-    except socket.gaierror as exc:
-        raise fail(f"cannot listen on {host}: {exc.strerror}") from None
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        hint = "; is another server on it? pick another --port" if port else ""
-        raise fail(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
-    return sock

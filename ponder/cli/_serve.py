@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ponder.cli._common import import_lightgbm_alone, one_line_errors
+from ponder.cli._common import import_lightgbm_alone, listen, one_line_errors
 from ponder.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ def serve(
     passed through. Clients authenticate with a proxy key (`api_keys` in the config, or
     `PONDER_API_KEYS`); provider keys stay on the server.
     """
+    sock = listen(host, port)  # a port in use is one line, before the model loads
     import uvicorn
 
     from ponder.proxy import Authenticator, create_app
@@ -95,6 +96,7 @@ def serve(
         # uvicorn starts each worker from an import string; each builds its own router in
         # the app's lifespan from the same settings. This one only checked that they load.
         del router
+        sock.close()  # uvicorn's parent binds its own; this one only proved the port free
         os.environ[WORKER_ENV] = json.dumps(source)
         uvicorn.run(
             f"{__name__}:worker_app",
@@ -106,7 +108,7 @@ def serve(
         )
         return
     app = create_app(settings, router=router, own_router=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.Server(uvicorn.Config(app, log_level=log_level)).run(sockets=[sock])
 
 
 def _settings(source: dict[str, Any]) -> Settings:

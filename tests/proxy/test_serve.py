@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -159,3 +160,21 @@ def test_serve_checks_redis_at_start_up(
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_serve_on_a_port_in_use_is_one_line(up: FakeUpstream, tmp_path: Path) -> None:
+    """The port is bound before the model loads: taken, it is one line and exit 2, not
+    uvicorn's log and exit 1 after seconds of loading."""
+    cfg = tmp_path / "ponder.yaml"
+    cfg.write_text(
+        "auth: false\nmenu:\n  arms:\n    - {model: openai/small, input_price: 1, "
+        f"output_price: 2, api_base: '{up.base_url}', api_key_env: PONDER_TEST_KEY}}\n"
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        proc = _serve(cfg, taken.getsockname()[1])
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "cannot listen on 127.0.0.1:" in lines[0], err
