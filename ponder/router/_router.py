@@ -8,12 +8,10 @@ records. ``complete``, ``acomplete``, ``aforward`` and ``astream`` are shells ov
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Coroutine, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ponder._menu import Arm, Menu
 from ponder.aggregators import AnswerExtractor, StoppingRule, extract_answer
@@ -32,9 +30,8 @@ from ponder.router._request import Bounds, Request, parse_request
 from ponder.router._settings import Settings
 from ponder.router._stores import Cache, Digests, Ledger, MemoryCache, MemoryLedger
 from ponder.router._streaming import RoutedStream, open_stream
+from ponder.router._sync import SyncLoop
 from ponder.router._trace import Completion
-
-T = TypeVar("T")
 
 
 class Router:
@@ -100,6 +97,7 @@ class Router:
             classifier, self.menu, policy=policy, adaptive_confidence=s.adaptive_confidence
         )
         self.verifier = verifier
+        self._sync = SyncLoop()
         self.judge = judge
         self.passthrough: Mapping[str, Arm] = _passthrough_arms(self.menu, s.passthrough)
         self.pipeline = Pipeline(
@@ -194,7 +192,12 @@ class Router:
 
     def complete(self, messages: Sequence[Mapping[str, Any]] | str, **kwargs: Any) -> Completion:
         """Blocking :meth:`acomplete`."""
-        return _run_sync(self.acomplete(messages, **kwargs))
+        return self._sync.run(self.acomplete(messages, **kwargs))
+
+    def close(self) -> None:
+        """Blocking :meth:`aclose`, for a router used through :meth:`complete`: also stops
+        the event loop those calls share (their provider connections with it)."""
+        self._sync.close(self.aclose())
 
     async def acomplete(
         self,
@@ -378,14 +381,3 @@ def _provider_keys(menu: Menu) -> dict[str, str]:
             )
         keys[arm.label] = value
     return keys
-
-
-def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion, also from inside a running event loop (a notebook),
-    where ``asyncio.run`` is not allowed: then it runs on a worker thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()

@@ -215,3 +215,36 @@ def test_calls_of_an_arm_reuse_one_client(
     asyncio.run(requests())
     assert up.calls("small") == 6
     assert len(built) <= 1
+
+
+def test_blocking_calls_share_one_loop_and_client(
+    clf: DifficultyClassifier, up: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Router.complete`` runs every call on one event loop kept for the router's life, so
+    consecutive blocking calls reuse litellm's client (and its connections) as async ones
+    do; ``close()`` stops that loop, and the router still answers after it."""
+    import openai
+
+    built: list[object] = []
+    init = openai.AsyncOpenAI.__init__
+
+    def counting(self: openai.AsyncOpenAI, *args: Any, **kwargs: Any) -> None:
+        built.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(openai.AsyncOpenAI, "__init__", counting)
+    up.script("small", [ANSWER] * 6)
+    r = router(clf, arm(up, "openai/small", **PRICE))
+    for i in range(4):
+        assert r.complete(f"question {i}", cache=False).content == ANSWER
+    assert len(built) <= 1
+
+    async def inside_a_running_loop() -> str | None:  # a notebook's case
+        return r.complete("question 4", cache=False).content
+
+    assert asyncio.run(inside_a_running_loop()) == ANSWER
+    assert len(built) <= 1
+    r.close()
+    assert r.complete("question 5", cache=False).content == ANSWER
+    assert up.calls("small") == 6
+    r.close()
