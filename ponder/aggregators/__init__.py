@@ -8,6 +8,16 @@ from ponder.aggregators._extract import (
     extract_answer,
     normalize_answer,
 )
+from ponder.aggregators._stopping import (
+    CannotBeOvertaken,
+    DirichletStop,
+    SamplePlan,
+    StopRule,
+    cannot_be_overtaken,
+    correct_answer_posterior,
+    leader_win_probability,
+    next_draw,
+)
 from ponder.aggregators._vote import (
     Aggregate,
     Aggregator,
@@ -24,12 +34,20 @@ __all__ = [
     "AnswerEquality",
     "AnswerExtractor",
     "BestOfN",
+    "CannotBeOvertaken",
     "Clusters",
+    "DirichletStop",
     "FirstAnswer",
     "MajorityVote",
+    "SamplePlan",
+    "StopRule",
     "StoppingRule",
     "adaptive_vote",
     "answers_equal",
+    "cannot_be_overtaken",
+    "correct_answer_posterior",
     "extract_answer",
+    "leader_win_probability",
+    "next_draw",
     "normalize_answer",
 ]
