@@ -1,7 +1,20 @@
 """Routing policies: from predicted success and expected cost to the arm(s) to call."""
 
-from ponder.policies._compute import DEFAULT_KAPPA, VoteModel
+from ponder.policies._compute import DEFAULT_KAPPA, VoteModel, fit_kappa
 from ponder.policies._protocol import NO_ARM, FloatArray, IntArray, Policy, as_matrices
+from ponder.policies._sampling import (
+    Calibration,
+    SampleBudget,
+    SamplingPolicy,
+    budgets_from_curve,
+)
+from ponder.policies._sampling_fit import (
+    WITHIN,
+    Recorded,
+    calibrate_sampling,
+    fit_gamma,
+    recorded_samples,
+)
 from ponder.policies._utility import (
     UtilityPolicy,
     calibrate_to_cost,
@@ -15,16 +28,26 @@ from ponder.policies._utility import (
 __all__ = [
     "DEFAULT_KAPPA",
     "NO_ARM",
+    "WITHIN",
+    "Calibration",
     "FloatArray",
     "IntArray",
     "Policy",
+    "Recorded",
+    "SampleBudget",
+    "SamplingPolicy",
     "UtilityPolicy",
     "VoteModel",
     "as_matrices",
+    "budgets_from_curve",
+    "calibrate_sampling",
     "calibrate_to_cost",
     "calibrate_to_quality",
     "choose_by_utility",
     "default_cost_scale",
+    "fit_gamma",
+    "fit_kappa",
     "lambda_grid",
+    "recorded_samples",
     "top_lambda",
 ]

@@ -114,6 +114,15 @@ def _stop_table(max_n: int, confidence: float) -> npt.NDArray[np.bool_]:
     return stop
 
 
+@functools.lru_cache(maxsize=64)
+def _exact_table(budget: int) -> npt.NDArray[np.bool_]:
+    """``stop[c, w]``: whether the leader's lead outruns the samples left of ``budget``
+    (the two-answer form of :class:`~ponder.aggregators.CannotBeOvertaken`)."""
+    c = np.arange(budget + 1)[:, None]
+    w = np.arange(budget + 1)[None, :]
+    return np.asarray(np.abs(c - w) > budget - c - w)
+
+
 class VoteModel:
     """Predicted success and sample count of majority votes and adaptive sampling.
 
@@ -159,11 +168,25 @@ class VoteModel:
         ``(p kappa + c) / (kappa + t)`` (the Polya urn of the beta-binomial), so the
         per-query rate never has to be integrated out explicitly.
         """
-        p = _as_p(p1)
         max_n = _check_n(max_n, "max_n")
-        batch = _check_n(batch, "batch")
+        return self._walk(
+            p1, max_n, _check_n(batch, "batch"), _stop_table(max_n, float(confidence))
+        )
+
+    def budgeted(self, p1: npt.ArrayLike, budget: int) -> tuple[FloatArray, FloatArray]:
+        """Expected samples and P(right) of a vote over at most ``budget`` samples that
+        stops once the leader cannot be overtaken: its answer is ``vote@budget``'s, so
+        P(right) is :meth:`p_vote`'s and only the samples differ. What a router expects a
+        calibrated arm to draw (the Dirichlet rule stops sooner still, so it is an upper
+        bound)."""
+        budget = _check_n(budget, "budget")
+        return self._walk(p1, budget, 1, _exact_table(budget))
+
+    def _walk(
+        self, p1: npt.ArrayLike, max_n: int, batch: int, stop: npt.NDArray[np.bool_]
+    ) -> tuple[FloatArray, FloatArray]:
+        p = _as_p(p1)
         kappa = self._kappa()
-        stop = _stop_table(max_n, float(confidence))
         flat = p.reshape(-1, 1)
         mass = np.zeros((flat.shape[0], max_n + 1))
         mass[:, 0] = 1.0
@@ -278,6 +301,28 @@ class VoteModel:
         return self
 
 
+def fit_kappa(total: npt.ArrayLike, right: npt.ArrayLike, mean: npt.ArrayLike) -> float:
+    """Maximum-likelihood ``kappa`` of queries with ``right`` of ``total`` samples right,
+    each query's single-sample success being ``mean`` (a classifier's prediction): the
+    correlation between samples left once the prediction has said what it can. With a
+    constant ``mean`` it is the marginal ``kappa`` of :meth:`VoteModel.fit`, which also
+    absorbs how much queries differ, and so is smaller."""
+    from scipy.optimize import minimize_scalar
+
+    m = np.asarray(total, dtype=np.float64)
+    k = np.asarray(right, dtype=np.float64)
+    mu = np.clip(_as_p(mean, "mean"), 1e-6, 1 - 1e-6)
+    if not (m >= 2).any():
+        raise ValueError("fitting kappa needs a query with at least 2 recorded samples")
+    r = minimize_scalar(
+        lambda x: _nll(m, k, mu, math.exp(x)),
+        bounds=_LOG_KAPPA_BOUNDS,
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
+    return math.exp(float(r.x))
+
+
 def _counts(
     table: OutcomeTable, arm: str, p: FloatArray | None
 ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
@@ -305,4 +350,4 @@ def _nll(m: FloatArray, k: FloatArray, mu: FloatArray, kappa: float) -> float:
     return float(-np.sum(log_p))
 
 
-__all__ = ["DEFAULT_KAPPA", "VoteModel", "correct_pmf"]
+__all__ = ["DEFAULT_KAPPA", "VoteModel", "correct_pmf", "fit_kappa"]

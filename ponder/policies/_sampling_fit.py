@@ -1,0 +1,283 @@
+"""Calibrate one arm's :class:`~ponder.policies.SamplingPolicy` on its recorded samples.
+
+The knobs (how much to trust the classifier, the budget's ``gain`` and ``floor``, the
+stopping rule's confidence) are chosen by cross-validation on the training queries: the
+vote model's ``kappa``, the scatter ``gamma`` and the arm's mean are fitted on all folds
+but one, every setting is replayed on the held-out fold from its recorded samples, and the
+setting that draws the fewest samples while its pooled out-of-fold accuracy stays within
+``within`` of the vote over every recorded sample wins. The classifier's predictions must
+be out of fold as well (a model never predicts the queries it was trained on), or the
+calibration would trust it more than it deserves.
+
+Replays use the same rule objects, and the same loop order, as
+:func:`~ponder.aggregators.adaptive_vote`: a trajectory of
+:meth:`~ponder.aggregators.DirichletStop.settled` values per query and budget is compared
+with each confidence, which is what ``should_stop`` compares.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from ponder.aggregators import Clusters, DirichletStop, cannot_be_overtaken
+from ponder.policies._compute import VoteModel, fit_kappa
+from ponder.policies._sampling import (
+    Calibration,
+    SampleBudget,
+    SamplingPolicy,
+    budgets_from_curve,
+)
+
+if TYPE_CHECKING:
+    from ponder.outcomes import OutcomeTable
+
+FloatArray = npt.NDArray[np.float64]
+
+WITHIN = 0.005
+"""Accuracy a calibrated policy may give up against the vote over every sample (0.5 points)."""
+TRUSTS: tuple[float, ...] = (0.0, 0.5, 1.0)
+FLOORS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3)
+CONFIDENCES: tuple[float, ...] = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0)
+BUDGET_SIZES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64)
+"""Vote sizes whose predicted loss, at the arm's mean, sets the grid of ``gain`` values:
+with ``trust`` 0 each is then the budget of every query, so a fixed budget is a candidate."""
+_LOG_GAMMA_BOUNDS = (math.log(1e-3), math.log(1e3))
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One query's recorded samples of one arm: answers (``None``: no answer) and whether
+    each was right, in the order they were drawn, and the out-of-fold prediction ``p``
+    (NaN: none)."""
+
+    answers: tuple[str | None, ...]
+    right: tuple[bool, ...]
+    p: float = math.nan
+
+
+def recorded_samples(table: OutcomeTable, arm: str, p: npt.ArrayLike) -> list[Recorded]:
+    """Every query's recorded samples of ``arm`` (empty where none), with the prediction
+    ``p[i]`` for query ``i``; a sample is right at score 0.5 or more."""
+    if arm not in table.samples:
+        raise ValueError(f"arm '{arm}' has no recorded samples in this table")
+    preds = np.broadcast_to(np.asarray(p, dtype=np.float64), (table.n_queries,))
+    return [
+        Recorded(
+            tuple(s.answer for s in row or ()),
+            tuple(s.score >= 0.5 for s in row or ()),
+            float(preds[i]),
+        )
+        for i, row in enumerate(table.samples[arm])
+    ]
+
+
+def _str_equal(a: str, b: str) -> bool:
+    return a == b
+
+
+@dataclass(frozen=True)
+class _Prefixes:
+    """Per prefix length ``s`` (1 .. len): the vote's counts and whether its answer is right."""
+
+    counts: tuple[tuple[int, ...], ...]
+    correct: tuple[bool, ...]
+
+
+def _prefixes(q: Recorded) -> _Prefixes:
+    clusters = Clusters(_str_equal)
+    counts, correct = [], []
+    for answer in q.answers:
+        clusters.add(answer)
+        agg = clusters.aggregate()
+        counts.append(tuple(clusters.counts))
+        correct.append(bool(q.right[agg.index if agg.index is not None else 0]))
+    return _Prefixes(tuple(counts), tuple(correct))
+
+
+def fit_gamma(queries: Sequence[Recorded]) -> float:
+    """Maximum-likelihood scatter of wrong answers: the concentration of a Chinese
+    restaurant process over each query's wrong answers (large: every wrong answer differs;
+    small: wrong samples repeat one wrong answer). 1 when no query has two wrong answers."""
+    from scipy.optimize import minimize_scalar
+
+    groups: list[list[int]] = []
+    for q in queries:
+        sizes: dict[str, int] = {}
+        for a, r in zip(q.answers, q.right, strict=True):
+            if a is not None and not r:
+                sizes[a] = sizes.get(a, 0) + 1
+        if sum(sizes.values()) >= 2:
+            groups.append(list(sizes.values()))
+    if not groups:
+        return 1.0
+    n_clusters = np.array([len(g) for g in groups], dtype=np.float64)
+    totals = np.array([sum(g) for g in groups], dtype=np.float64)
+
+    def nll(log_gamma: float) -> float:
+        from scipy.special import gammaln
+
+        g = math.exp(log_gamma)
+        return -float(np.sum(n_clusters * log_gamma - gammaln(g + totals) + gammaln(g)))
+
+    r = minimize_scalar(nll, bounds=_LOG_GAMMA_BOUNDS, method="bounded", options={"xatol": 1e-4})
+    return math.exp(float(r.x))
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """What one training split gives: the arm's mean, the scatter, ``kappa`` per trust."""
+
+    mean: float
+    gamma: float
+    kappa: dict[float, float]
+
+
+def _fit(queries: Sequence[Recorded], trusts: Sequence[float]) -> _Fitted:
+    total = np.array([len(q.right) for q in queries], dtype=np.float64)
+    right = np.array([sum(q.right) for q in queries], dtype=np.float64)
+    mean = float(right.sum() / total.sum())
+    p = np.array([q.p for q in queries])
+    kappa = {}
+    for t in trusts:
+        prior = SampleBudget(kappa=1.0, trust=t, mean=mean).prior(p)
+        kappa[t] = fit_kappa(total, right, prior)
+    return _Fitted(mean, fit_gamma(queries), kappa)
+
+
+def _stops(
+    pre: _Prefixes, budget: int, rule: DirichletStop, p: float, confidences: Sequence[float]
+) -> list[int]:
+    """Samples drawn at each confidence by a batch-1 replay within ``budget``."""
+    out: list[int | None] = [None] * len(confidences)
+    pending = len(confidences)
+    for s in range(1, budget + 1):
+        counts, left = pre.counts[s - 1], budget - s
+        level = 1.0 if left == 0 or cannot_be_overtaken(counts, left) else None
+        for i, c in enumerate(confidences):
+            if out[i] is not None:
+                continue
+            if level is None:
+                level = rule.settled(counts, left, p)
+            if level >= c:
+                out[i] = s
+                pending -= 1
+        if pending == 0:
+            break
+    return [budget if s is None else s for s in out]
+
+
+def calibrate_sampling(
+    queries: Sequence[Recorded],
+    fold_of: npt.ArrayLike,
+    *,
+    within: float = WITHIN,
+    trusts: Sequence[float] = TRUSTS,
+    floors: Sequence[float] = FLOORS,
+    confidences: Sequence[float] = CONFIDENCES,
+) -> SamplingPolicy:
+    """The cheapest :class:`SamplingPolicy` whose out-of-fold accuracy stays within
+    ``within`` of the vote over every recorded sample; ``fold_of`` gives each query's fold.
+
+    Queries without samples are ignored. A query given a budget of 0 counts as answered
+    wrong (the arm gave no answer), so skipping only pays where the vote would be wrong
+    anyway. A fixed budget with the exact rule (``trust`` 0, confidence 1) is always among
+    the candidates, and the largest one is the vote itself, so some setting always passes.
+    """
+    folds = np.asarray(fold_of)
+    keep = [i for i, q in enumerate(queries) if q.answers]
+    if not keep:
+        raise ValueError("no query has recorded samples; nothing to calibrate")
+    qs = [queries[i] for i in keep]
+    folds = folds[keep]
+    if any(len(q.answers) != len(q.right) for q in qs):
+        raise ValueError("every recorded answer needs its right/wrong flag")
+    most = max(len(q.answers) for q in qs)
+    pres = [_prefixes(q) for q in qs]
+    vote_acc = float(np.mean([pre.correct[-1] for pre in pres]))
+    whole = _fit(qs, (0.0,))
+    gains = _gain_grid(whole, most)
+    ids = np.unique(folds)
+    grid = [(t, g, f) for t in trusts for g in gains for f in floors]
+    index = {key: row for row, key in enumerate(grid)}
+    correct = np.zeros((len(grid), len(confidences)))
+    drawn = np.zeros((len(grid), len(confidences)))
+    skipped = np.zeros(len(grid))
+    for fold in ids:
+        train = [q for q, f in zip(qs, folds, strict=True) if f != fold]
+        held = [i for i, f in enumerate(folds) if f == fold]
+        if len(ids) < 2:
+            train, held = qs, list(range(len(qs)))
+        fitted = _fit(train, trusts)
+        p = np.array([qs[i].p for i in held])
+        n_held = np.array([len(qs[i].answers) for i in held])
+        cache: dict[tuple[float, int, int], list[int]] = {}
+        for t in trusts:
+            shape = SampleBudget(fitted.kappa[t], 0.0, 0.0, t, fitted.mean)
+            curve, prior = shape.curve(p, most), shape.prior(p)
+            rule = DirichletStop(0.5, fitted.kappa[t], fitted.gamma, fitted.mean)
+            for g in gains:
+                for f in floors:
+                    row = index[(t, g, f)]
+                    budgets = np.minimum(budgets_from_curve(curve, g, f), n_held)
+                    skipped[row] += int(np.count_nonzero(budgets == 0))
+                    for j, i in enumerate(held):
+                        b = int(budgets[j])
+                        if b == 0:
+                            continue
+                        key = (t, i, b)
+                        if key not in cache:
+                            cache[key] = _stops(pres[i], b, rule, float(prior[j]), confidences)
+                        for c, s in enumerate(cache[key]):
+                            correct[row, c] += pres[i].correct[s - 1]
+                            drawn[row, c] += s
+    n = len(qs)
+    acc, mean_drawn = correct / n, drawn / n
+    ok = acc >= vote_acc - within - 1e-12
+    # Fewest samples; then the more accurate; then the less trust in the classifier and
+    # the higher confidence (the safer of two equal settings).
+    best: tuple[float, float, int, int] | None = None
+    for row, c in zip(*np.nonzero(ok), strict=True):
+        rank = (float(mean_drawn[row, c]), -float(acc[row, c]), int(row), -int(c))
+        if best is None or rank < best:
+            best = rank
+    assert best is not None, "the largest fixed budget is the vote itself and always passes"
+    row, c = best[2], -best[3]
+    t, g, f = grid[row]
+    final = _fit(qs, (t,))
+    calibration = Calibration(
+        n_queries=n,
+        max_samples=most,
+        folds=len(ids),
+        vote_accuracy=vote_acc,
+        accuracy=float(acc[row, c]),
+        mean_samples=float(mean_drawn[row, c]),
+        skipped=float(skipped[row] / n),
+        within=within,
+    )
+    return SamplingPolicy(
+        SampleBudget(final.kappa[t], g, f, t, final.mean),
+        confidence=float(confidences[c]),
+        gamma=final.gamma,
+        calibration=calibration,
+    )
+
+
+def _gain_grid(fitted: _Fitted, most: int) -> list[float]:
+    """0, and the predicted loss of each vote size in :data:`BUDGET_SIZES` against
+    ``most`` at the arm's mean (so trust 0 can give every query that size)."""
+    votes = VoteModel(kappa=fitted.kappa[0.0])
+    full = float(votes.p_vote(fitted.mean, most))
+    gains = {0.0}
+    for n in BUDGET_SIZES:
+        if n < most:
+            gains.add(max(0.0, full - float(votes.p_vote(fitted.mean, n))) + 1e-9)
+    return sorted(gains)
+
+
+__all__ = ["WITHIN", "Recorded", "calibrate_sampling", "fit_gamma", "recorded_samples"]

@@ -1,0 +1,164 @@
+"""Per-query sample budgets and their calibration on recorded samples: budgets against the
+vote model, fits of known kappa and scatter, and calibrations on synthetic arms whose
+classifier is informative, or is not."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ponder.aggregators import CannotBeOvertaken, DirichletStop
+from ponder.policies import (
+    Calibration,
+    Recorded,
+    SampleBudget,
+    SamplingPolicy,
+    VoteModel,
+    calibrate_sampling,
+    fit_gamma,
+    fit_kappa,
+)
+
+
+def test_budget_is_one_when_near_certain_none_when_hopeless_most_in_between() -> None:
+    budget = SampleBudget(kappa=2.0, gain=0.01, floor=0.2, trust=1.0, mean=0.6)
+    assert budget.samples(0.995, 9) == 1
+    assert budget.samples(0.05, 9) == 0
+    middle = budget.samples(0.55, 9)
+    assert 1 < middle <= 9
+    p = np.linspace(0.0, 1.0, 41)
+    b = budget.samples_many(p, 9)
+    assert b.max() >= middle > b[-1]
+    assert b[0] == 0 and b[-1] == 1
+    # the predicted vote at the budget is within gain of the whole vote
+    votes = VoteModel(kappa=2.0)
+    for q, n in zip(p, b, strict=True):
+        if n > 0:
+            assert votes.p_vote(q, 9) - votes.p_vote(q, int(n)) <= 0.01 + 1e-9
+
+
+def test_gain_zero_draws_everything_and_trust_zero_ignores_the_classifier() -> None:
+    assert SampleBudget(kappa=1.0, gain=0.0).samples(0.999, 7) == 7
+    flat = SampleBudget(kappa=1.0, gain=0.02, trust=0.0, mean=0.7)
+    assert len(set(flat.samples_many(np.linspace(0, 1, 11), 9).tolist())) == 1
+    assert flat.samples(None, 9) == flat.samples(0.01, 9)
+    half = SampleBudget(kappa=1.0, trust=0.5, mean=0.6)
+    assert half.prior(1.0) == pytest.approx(0.8)
+    assert half.prior(np.nan) == pytest.approx(0.6)
+
+
+def test_a_policy_plans_and_round_trips() -> None:
+    cal = Calibration(100, 8, 5, 0.93, 0.93, 1.4, 0.02, 0.005)
+    policy = SamplingPolicy(SampleBudget(0.8, 0.01, 0.1, 0.5, 0.9), 0.95, 1.3, cal)
+    assert SamplingPolicy.from_state(policy.to_state()) == policy
+    plan = policy.plan(0.99, 8)
+    assert plan.budget == policy.budget.samples(0.99, 8)
+    assert plan.p == pytest.approx(policy.budget.prior(0.99))
+    assert isinstance(plan.rule, DirichletStop) and plan.rule.confidence == 0.95
+    assert isinstance(SamplingPolicy(policy.budget, 1.0).rule(), CannotBeOvertaken)
+    with pytest.raises(ValueError):
+        SamplingPolicy(policy.budget, 0.0)
+    with pytest.raises(ValueError):
+        SampleBudget(kappa=0.0)
+
+
+def _arm(
+    n: int, kappa: float, gamma: float, m: int, seed: int, informative: bool = True
+) -> tuple[list[Recorded], np.ndarray]:
+    """Queries of known one-sample success ``mu``; ``m`` samples each, drawn from the
+    vote model with wrong answers by a Chinese restaurant process. ``p`` is ``mu`` seen
+    through noise (informative) or pure noise around the mean."""
+    rng = np.random.default_rng(seed)
+    mu = rng.beta(1.2, 0.6, size=n)
+    out = []
+    for i in range(n):
+        rate = rng.beta(mu[i] * kappa, (1 - mu[i]) * kappa)
+        wrong: list[int] = []
+        answers: list[str | None] = []
+        right: list[bool] = []
+        for _ in range(m):
+            if rng.random() < rate:
+                answers.append("R")
+                right.append(True)
+                continue
+            sizes = [wrong.count(k) for k in range(len(set(wrong)))]
+            w = np.array([*sizes, gamma], dtype=float)
+            k = int(rng.choice(len(w), p=w / w.sum()))
+            wrong.append(k)
+            answers.append(f"W{k}")
+            right.append(False)
+        noise = rng.normal(0, 0.05)
+        p = np.clip(mu[i] + noise, 0.001, 0.999) if informative else np.clip(0.7 + noise, 0, 1)
+        out.append(Recorded(tuple(answers), tuple(right), float(p)))
+    return out, mu
+
+
+def test_fits_recover_a_known_scatter_and_kappa() -> None:
+    queries, mu = _arm(2500, 1.5, 3.0, 8, seed=1)
+    assert fit_gamma(queries) == pytest.approx(3.0, rel=0.25)
+    total = np.array([len(q.right) for q in queries])
+    right = np.array([sum(q.right) for q in queries])
+    assert fit_kappa(total, right, mu) == pytest.approx(1.5, rel=0.25)
+    # knowing nothing of each query, kappa also has to absorb how queries differ
+    assert fit_kappa(total, right, np.full(mu.shape, right.sum() / total.sum())) < 1.0
+    assert fit_gamma([Recorded(("a",), (False,))]) == 1.0  # nothing to learn from
+    with pytest.raises(ValueError, match="at least 2"):
+        fit_kappa([1, 1], [0, 1], [0.5, 0.5])
+
+
+def _vote_accuracy(queries: list[Recorded]) -> float:
+    from ponder.aggregators import MajorityVote
+
+    correct = 0
+    for q in queries:
+        agg = MajorityVote(lambda a, b: a == b).aggregate(list(q.answers))
+        correct += q.right[agg.index or 0]
+    return correct / len(queries)
+
+
+def test_calibration_stays_within_half_a_point_and_uses_an_informative_classifier() -> None:
+    queries, _ = _arm(600, 1.5, 3.0, 8, seed=2)
+    folds = np.arange(len(queries)) % 5
+    policy = calibrate_sampling(queries, folds)
+    cal = policy.calibration
+    assert cal is not None
+    assert cal.vote_accuracy == pytest.approx(_vote_accuracy(queries))
+    assert cal.accuracy >= cal.vote_accuracy - 0.005
+    assert (cal.n_queries, cal.max_samples, cal.folds) == (600, 8, 5)
+    # The exact rule alone over a fixed budget needs more: the classifier pays its way.
+    blind = calibrate_sampling(queries, folds, trusts=(0.0,), floors=(0.0,), confidences=(1.0,))
+    assert blind.calibration is not None
+    assert cal.mean_samples < blind.calibration.mean_samples
+    assert policy.budget.trust > 0
+    assert policy.budget.mean == pytest.approx(
+        sum(sum(q.right) for q in queries) / (8 * len(queries))
+    )
+
+
+def test_calibration_without_a_useful_classifier_does_not_trust_it() -> None:
+    queries, _ = _arm(400, 1.5, 3.0, 6, seed=3, informative=False)
+    policy = calibrate_sampling(queries, np.arange(len(queries)) % 4, floors=(0.0,))
+    cal = policy.calibration
+    assert cal is not None and cal.accuracy >= cal.vote_accuracy - 0.005
+    assert cal.skipped == 0.0
+    assert policy.budget.trust == 0.0
+
+
+def test_calibration_needs_samples() -> None:
+    with pytest.raises(ValueError, match="no query has recorded samples"):
+        calibrate_sampling([Recorded((), ())], [0])
+    with pytest.raises(ValueError, match="right/wrong"):
+        calibrate_sampling([Recorded(("a", "b"), (True,))], [0])
+
+
+def test_budgeted_vote_model_is_the_vote_at_the_budget_for_fewer_samples() -> None:
+    votes = VoteModel(kappa=1.2)
+    p = np.array([0.1, 0.5, 0.8, 0.99])
+    for budget in (1, 3, 4, 9):
+        samples, right = votes.budgeted(p, budget)
+        assert np.allclose(right, votes.p_vote(p, budget))
+        assert (samples <= budget + 1e-12).all()
+        assert budget < 3 or (samples < budget).all()
+    assert math.isclose(float(votes.budgeted(0.5, 1)[0]), 1.0)
