@@ -60,6 +60,9 @@ class ArmModelChoice:
     """The best rank-1 interaction anchored to reasoning strength, whatever was chosen for
     the trained arms: what gives an arm the model never saw its gain from thinking. None
     when the training arms do not differ in reasoning strength."""
+    oof_logits: FloatArray | None = None
+    """The chosen candidate's out-of-fold logit of every observation: what calibrations
+    that need predictions of queries the model did not see are fitted on."""
 
 
 def observation_matrix(obs: Observations, values: FloatArray, n_queries: int) -> FloatArray:
@@ -170,11 +173,13 @@ def select_arm_model(
         reasoning = fitted
     best = max(gains, key=lambda name: gains[name])
     if best == "shared" or gains[best] < gains["shared"] + MARGIN:
-        return ArmModelChoice("shared", None, losses["shared"], losses, gains, reasoning)
+        return ArmModelChoice(
+            "shared", None, losses["shared"], losses, gains, reasoning, oof["shared"]
+        )
     say(f"arm model: {best} (out-of-fold routing gain {gains[best]:.3f}); final fit")
     kind = best.split("(")[0]
     model = reasoning if best == head and reasoning is not None else fits[best]()
-    return ArmModelChoice(kind, model, losses[best], losses, gains, reasoning)
+    return ArmModelChoice(kind, model, losses[best], losses, gains, reasoning, oof[best])
 
 
 def _trees_oof(

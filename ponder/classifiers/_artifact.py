@@ -25,6 +25,7 @@ from ponder.classifiers._prior import ArmPrior
 from ponder.classifiers._protocol import ArmProfile
 from ponder.classifiers._reasoning import reasoning_strength
 from ponder.errors import ModelArtifactError
+from ponder.policies import SamplingPolicy
 
 FORMAT = "ponder-classifier"
 FORMAT_VERSION = 1
@@ -86,6 +87,9 @@ def save_classifier(
         ),
         "training": {"data_hash": clf.data_hash_, "sources": sources or []},
         "metrics": clf.metrics_,
+        # Calibrated sampling per arm with recorded samples (absent from older models,
+        # whose adaptive arms keep the Beta rule).
+        "sampling": {arm: policy.to_state() for arm, policy in clf.sampling_.items()},
     }
     files: dict[str, str] = {}
     if isinstance(clf.arm_model_, ArmResidual):
@@ -176,6 +180,10 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
         )
         clf.prior_ = ArmPrior(**m["prior"])
         clf.metrics_ = dict(m.get("metrics", {}))
+        sampling = m.get("sampling") or {}
+        if not isinstance(sampling, dict):
+            raise TypeError("sampling must be a mapping of arm to policy")
+        clf.sampling_ = {str(a): SamplingPolicy.from_state(st) for a, st in sampling.items()}
         clf.data_hash_ = str(m["training"]["data_hash"])
         if m["backend"] == "lightgbm":
             booster = root / BOOSTER

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ponder.classifiers._arm_linear import PerArmLinear
-from ponder.classifiers._arm_select import select_arm_model
+from ponder.classifiers._arm_select import observation_matrix, select_arm_model
 from ponder.classifiers._difficulty import (
     ArmResidual,
     BoostedEasiness,
@@ -40,6 +40,7 @@ from ponder.classifiers._protocol import ArmProfile, Prediction
 from ponder.classifiers._reasoning import reasoning_strength
 from ponder.errors import PonderError
 from ponder.outcomes import OutcomeTable
+from ponder.policies import SamplingPolicy, calibrate_sampling, recorded_samples
 
 FloatArray = npt.NDArray[np.float64]
 Backend = Literal["lightgbm", "logistic"]
@@ -99,7 +100,9 @@ class DifficultyClassifier:
     ``folds_by`` is how cross-validation holds data out: ``queries`` (at random, which
     rewards what helps on more traffic of the kinds in the table) or ``clusters`` (whole
     clusters of similar queries, which rewards only what carries over to kinds of query the
-    table does not have).
+    table does not have). With ``sampling``, every arm with recorded samples also gets a
+    :class:`~ponder.policies.SamplingPolicy` (``sampling_``), calibrated on the model's own
+    out-of-fold predictions, which the router's adaptive arms then follow.
     """
 
     def __init__(
@@ -113,6 +116,7 @@ class DifficultyClassifier:
         arm_models: Sequence[str] = ("lowrank", "trees", "linear"),
         folds_by: FoldsBy = "clusters",
         seed: int = 0,
+        sampling: bool = True,
     ) -> None:
         self.backend = backend
         self.featurizer = featurizer
@@ -123,6 +127,8 @@ class DifficultyClassifier:
         self.arm_models = arm_models
         self.folds_by = folds_by
         self.seed = seed
+        self.sampling = sampling
+        self.sampling_: dict[str, SamplingPolicy] = {}
 
     # ----------------------------------------------------------------- fitting
     def fit(self, table: OutcomeTable, *, progress: Progress | None = None) -> DifficultyClassifier:
@@ -237,7 +243,24 @@ class DifficultyClassifier:
             "n_observations": float(len(obs.y)),
         }
         self.data_hash_ = table.fingerprint()
+        oof = choice.oof_logits if choice.oof_logits is not None else z_oof
+        self.oof_p_ = observation_matrix(obs, sigmoid(oof), table.n_queries)
+        self.sampling_ = self._calibrate_sampling(table, fold_of, say) if self.sampling else {}
         return self
+
+    def _calibrate_sampling(
+        self, table: OutcomeTable, fold_of: npt.NDArray[np.int64], say: Progress
+    ) -> dict[str, SamplingPolicy]:
+        """A sampling policy per arm with at least two samples of some query, chosen on
+        the same folds as the model, with its out-of-fold predictions as the prior."""
+        out: dict[str, SamplingPolicy] = {}
+        for arm, rows in table.samples.items():
+            if max((len(r or ()) for r in rows), default=0) < 2:
+                continue
+            say(f"calibrating the sampling of {arm}")
+            j = table.arm_index(arm)
+            out[arm] = calibrate_sampling(recorded_samples(table, arm, self.oof_p_[:, j]), fold_of)
+        return out
 
     def _candidates(self) -> list[dict[str, Any]]:
         if self.backend == "logistic":
