@@ -1,7 +1,8 @@
 """Running one arm: its samples concurrently (or in adaptive batches), then one answer.
 
-The same aggregators and stopping rule the simulator replays decide here, so what the
-simulator says adaptive sampling costs is what the live router spends.
+The same aggregators, sample plan and draw loop (:func:`~ponder.aggregators.next_draw`)
+the simulator replays decide here, so what the simulator says adaptive sampling costs is
+what the live router spends.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from ponder.aggregators import (
     AnswerExtractor,
     BestOfN,
     Clusters,
-    StoppingRule,
+    SamplePlan,
     extract_answer,
+    next_draw,
 )
 from ponder.router._judge import Judge, Judgement
 from ponder.router._llm import CallFailed, Sample
@@ -77,28 +79,25 @@ async def run_arm(
     call: SampleCall,
     *,
     query: str,
-    limit: int,
-    rule: StoppingRule,
+    plan: SamplePlan,
     extract: AnswerExtractor = extract_answer,
     verifier: Verifier | None = None,
     judge: Judge | None = None,
 ) -> ArmRun:
-    """Draw up to ``min(arm.samples, limit)`` samples and combine them.
+    """Draw up to ``plan.budget`` samples (at least one) and combine them.
 
-    Adaptive arms draw ``arm.batch`` at a time and stop once ``rule`` is satisfied; the
-    others draw all at once. A failed call uses no budget and casts no vote; if all fail,
-    the run has no answer and the caller falls back. ``best_of_n`` arms pick by the
-    verifier when there is one, else by the judge, else (no usable verdict) by majority.
+    Adaptive arms draw ``arm.batch`` at a time until ``plan.rule`` stops them; the others
+    draw the whole budget at once. A failed call casts no vote; if a whole batch fails the
+    arm stops, and if every call failed the run has no answer and the caller falls back.
+    ``best_of_n`` arms pick by the verifier when there is one, else by the judge, else (no
+    usable verdict) by majority.
     """
-    most = max(1, min(arm.samples, limit))
+    most = max(1, plan.budget)
     samples: list[Sample] = []
     failures: list[CallFailed] = []
     answers: list[str | None] = []
     clusters = Clusters()
-    while len(samples) + len(failures) < most:
-        k = most - len(samples) - len(failures)
-        if arm.adaptive:
-            k = min(k, arm.batch)
+    while k := _next(arm, plan, clusters.counts, len(samples) + len(failures), most):
         ok, failed = await _draw(call, k)
         samples.extend(ok)
         failures.extend(failed)
@@ -106,9 +105,7 @@ async def run_arm(
             answer = extract(s.content) if s.content else None
             answers.append(answer)
             clusters.add(answer)
-        if not arm.adaptive or (failed and not ok):
-            break
-        if rule.should_stop(clusters.counts):
+        if failed and not ok:
             break
     if not samples:
         empty = Aggregate(answer=None, index=None, agreement=0.0, n=0)
@@ -131,6 +128,14 @@ async def run_arm(
     if score is None and verifier is not None and chosen.content:
         score = _score(verifier, query, chosen)
     return ArmRun(tuple(samples), tuple(failures), tuple(answers), agg, chosen, score, judgement)
+
+
+def _next(arm: Arm, plan: SamplePlan, counts: list[int], drawn: int, most: int) -> int:
+    """How many to draw next: an adaptive arm asks its plan's rule (the simulator's loop);
+    any other draws everything at once."""
+    if not arm.adaptive:
+        return most if drawn == 0 else 0
+    return next_draw(plan.rule, counts, drawn=drawn, budget=most, batch=arm.batch, p=plan.p)
 
 
 def _score(verifier: Verifier, query: str, sample: Sample) -> float:

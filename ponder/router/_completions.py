@@ -44,13 +44,14 @@ def arm_choices(decision: Decision) -> tuple[ArmChoice, ...]:
     )
 
 
-def run_attempt(arm: Arm, run: ArmRun, outcome: Outcome) -> Attempt:
-    """One arm's run as the trace records it (a judge's tokens count in its usage)."""
+def run_attempt(arm: Arm, run: ArmRun, outcome: Outcome, requested: int | None = None) -> Attempt:
+    """One arm's run as the trace records it (a judge's tokens count in its usage);
+    ``requested``: the query's sample budget, when a calibration set one."""
     judged = run.judgement
     return Attempt(
         arm=arm.label,
         model=arm.model,
-        samples_requested=arm.samples,
+        samples_requested=arm.samples if requested is None else requested,
         samples_used=len(run.samples),
         answers=run.answers,
         answer=run.aggregate.answer,
@@ -76,6 +77,23 @@ def streamed_attempt(arm: Arm, content: str, usage: Usage, cost: float) -> Attem
         cost=cost,
         usage=usage,
         outcome="accepted" if content else "refused",
+    )
+
+
+def declined_attempt(arm: Arm) -> Attempt:
+    """An adaptive arm passed by without drawing: its calibrated budget for the query was
+    0, the vote predicted hopeless."""
+    return Attempt(
+        arm=arm.label,
+        model=arm.model,
+        samples_requested=0,
+        samples_used=0,
+        answers=(),
+        answer=None,
+        agreement=0.0,
+        cost=0.0,
+        usage=Usage(),
+        outcome="declined",
     )
 
 

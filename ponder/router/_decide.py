@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +21,7 @@ from ponder._menu import Menu
 from ponder._pricing import estimate_tokens
 from ponder.classifiers import ArmProfile, DifficultyClassifier, SuccessClassifier
 from ponder.errors import MenuError, NoArmFitsError, PriorWarning
-from ponder.policies import NO_ARM, Policy, VoteModel, choose_by_utility
+from ponder.policies import NO_ARM, Policy, SamplingPolicy, VoteModel, choose_by_utility
 from ponder.router._request import check_controls
 
 FloatArray = npt.NDArray[np.float64]
@@ -46,11 +46,18 @@ class ArmEstimate:
     prompt_tokens: int = 0
     """The whole request's tokens as this arm's provider counts them (or an over-estimate);
     the router sizes the answer's ``max_tokens`` from it."""
+    p_sample: float = math.nan
+    """The classifier's predicted success of one sample (NaN: not predicted)."""
+    budget: int = 1
+    """Samples the arm may draw for this query: its ``samples``, or for an adaptive arm
+    with a calibrated :class:`~ponder.policies.SamplingPolicy`, the query's budget (0: the
+    vote is predicted hopeless, and escalation passes the arm by without drawing)."""
 
 
 @dataclass(frozen=True)
 class Estimates:
-    """Per query and arm, ``[n, k]``: success, expected and worst-case cost, samples."""
+    """Per query and arm, ``[n, k]``: success, expected and worst-case cost, samples, and
+    the one-sample success and sample budget behind them."""
 
     p_success: FloatArray
     expected_cost: FloatArray
@@ -58,6 +65,8 @@ class Estimates:
     expected_samples: FloatArray
     difficulty: FloatArray
     reasoning_need: FloatArray | None = None
+    p_sample: FloatArray | None = None
+    budget: npt.NDArray[np.int64] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,11 @@ class Decider:
     :class:`~ponder.classifiers.SuccessClassifier` can predict; the packaged
     :class:`~ponder.classifiers.DifficultyClassifier` also matches arms it was not trained
     on by their price, reasoning or ``like:`` (other classifiers are asked by arm label).
+
+    ``sampling`` maps arm labels, or the trained arms they are or are ``like``, to the
+    calibrated :class:`~ponder.policies.SamplingPolicy` of adaptive arms: those are priced
+    at the query's sample budget (:meth:`~ponder.policies.VoteModel.budgeted`); other
+    adaptive arms at the Beta rule's expected samples.
     """
 
     def __init__(
@@ -143,6 +157,7 @@ class Decider:
         policy: Policy | None = None,
         votes: VoteModel | None = None,
         adaptive_confidence: float = 0.95,
+        sampling: Mapping[str, SamplingPolicy] | None = None,
     ) -> None:
         self.clf = clf
         self.menu = menu
@@ -168,6 +183,8 @@ class Decider:
         self._thinking = np.array([a.thinking_tokens for a in menu.arms], dtype=np.float64)
         self._answer = np.array([a.output_tokens for a in menu.arms], dtype=np.float64)
         self._samples = np.array([a.samples for a in menu.arms], dtype=np.float64)
+        self.sampling = _resolve_sampling(menu, self.profiles, sampling or {})
+        """The calibrated sampling policy of each adaptive arm that has one, by label."""
 
     def sample_costs(
         self,
@@ -207,10 +224,14 @@ class Decider:
         p1 = pred.p_success
         p = p1.copy()
         samples = np.broadcast_to(self._samples, p1.shape).copy()
+        budget = samples.astype(np.int64)
         for j, arm in enumerate(self.menu.arms):
             if arm.samples == 1:
                 continue
-            if arm.adaptive:
+            planned = self.sampling.get(arm.label)
+            if arm.adaptive and planned is not None:
+                budget[:, j], samples[:, j], p[:, j] = _budgeted(planned, p1[:, j], arm.samples)
+            elif arm.adaptive:
                 n_j, p_j = self.votes.adaptive(
                     p1[:, j], arm.samples, self.adaptive_confidence, arm.batch
                 )
@@ -227,6 +248,8 @@ class Decider:
             expected_samples=samples,
             difficulty=np.asarray(pred.difficulty, dtype=np.float64),
             reasoning_need=pred.reasoning_need,
+            p_sample=p1,
+            budget=budget,
         )
 
     def decide(
@@ -279,6 +302,8 @@ class Decider:
                 expected_samples=float(est.expected_samples[0, i]),
                 worst_cost=float(worst[i]),
                 prompt_tokens=tokens[i],
+                p_sample=float(est.p_sample[0, i]) if est.p_sample is not None else math.nan,
+                budget=int(est.budget[0, i]) if est.budget is not None else 1,
             )
             for i, prof in enumerate(self.profiles)
         )
@@ -308,6 +333,39 @@ class Decider:
 
     def _thinks(self) -> tuple[bool, ...]:
         return tuple(p.reasoning >= 0.5 for p in self.profiles)
+
+
+def _resolve_sampling(
+    menu: Menu, profiles: Sequence[ArmProfile], sampling: Mapping[str, SamplingPolicy]
+) -> dict[str, SamplingPolicy]:
+    """Each adaptive arm's policy: under its label, its ``like``, the trained arm its
+    profile reads, or its model name, in that order."""
+    out: dict[str, SamplingPolicy] = {}
+    for arm, prof in zip(menu.arms, profiles, strict=True):
+        if not arm.adaptive:
+            continue
+        for name in (arm.label, arm.like, prof.residual_arm, arm.model):
+            if name is not None and name in sampling:
+                out[arm.label] = sampling[name]
+                break
+    return out
+
+
+def _budgeted(
+    policy: SamplingPolicy, p1: FloatArray, most: int
+) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray]:
+    """Budget, expected samples and P(success) of a calibrated adaptive arm per query. A
+    hopeless query (budget 0) is expected to draw nothing; its P(success) is what the
+    whole vote is predicted to get, so that escalation sees the arms that beat it."""
+    budget = policy.budget.samples_many(p1, most)
+    prior = policy.budget.prior(p1)
+    votes = VoteModel(kappa=policy.budget.kappa)
+    samples = np.zeros(p1.shape)
+    success = np.asarray(votes.p_vote(prior, most), dtype=np.float64)
+    for b in np.unique(budget[budget > 0]):
+        at = budget == b
+        samples[at], success[at] = votes.budgeted(prior[at], int(b))
+    return budget, samples, success
 
 
 def decide(

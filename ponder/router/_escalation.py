@@ -3,7 +3,9 @@
 Escalation asks the same policy again over what is left: the arms not yet tried whose
 worst-case cost (every sample drawn) fits in what remains of the request's ceiling. After a
 weak answer only arms predicted to do better qualify (a sideways move buys nothing); after a
-provider failure any remaining arm will do, since the point is to get an answer at all.
+provider failure any remaining arm will do, since the point is to get an answer at all. An
+adaptive arm whose calibrated sample budget for the query is 0 (its vote is predicted
+hopeless) is passed by without drawing, to the next better arm, when one is allowed.
 
 The loop knows arms, settings and the extension points, not budgets, caches or streams:
 :mod:`ponder.router._pipeline` holds and settles around it.
@@ -11,16 +13,19 @@ The loop knows arms, settings and the extension points, not budgets, caches or s
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ponder._menu import Arm
-from ponder.aggregators import AnswerExtractor, StoppingRule
+from ponder.aggregators import AnswerExtractor, SamplePlan, StopRule
 from ponder.errors import NoArmFitsError, ProviderError
+from ponder.policies import SamplingPolicy
 from ponder.router._arm import ArmRun, SampleCall, Verifier, run_arm
 from ponder.router._ceiling import capped_params
-from ponder.router._completions import completion, run_attempt
+from ponder.router._completions import completion, declined_attempt, run_attempt
 from ponder.router._deadline import passed
 from ponder.router._decide import ArmEstimate, Decision
 from ponder.router._judge import Judge
@@ -48,13 +53,27 @@ class Route:
 
 @dataclass(frozen=True)
 class Escalation:
-    """The attempt loop's fixed parts: settings, stopping rule, extractor, verifier, judge."""
+    """The attempt loop's fixed parts: settings, stopping rule, extractor, verifier, judge,
+    and the calibrated sampling policies of adaptive arms (by label). ``rule`` stops the
+    adaptive arms without a policy (the Beta rule at ``adaptive_confidence``)."""
 
     settings: Settings
-    rule: StoppingRule
+    rule: StopRule
     extractor: AnswerExtractor
     verifier: Verifier | None
     judge: Judge | None
+    sampling: Mapping[str, SamplingPolicy] = field(default_factory=dict)
+
+    def plan(self, arm: Arm, estimate: ArmEstimate, limit: int) -> SamplePlan:
+        """What ``arm`` may draw for this query with ``limit`` samples left to the request:
+        its calibrated policy's plan for an adaptive arm that has one, else everything it
+        allows, stopped (when adaptive) by ``rule``."""
+        most = max(1, min(arm.samples, limit))
+        policy = self.sampling.get(arm.label) if arm.adaptive else None
+        if policy is None:
+            return SamplePlan(most, self.rule)
+        p1 = None if math.isnan(estimate.p_sample) else estimate.p_sample
+        return policy.plan(p1, most)
 
     async def run(self, route: Route, before: tuple[Attempt, ...] = ()) -> Completion:
         """Attempts until one is accepted, escalation must stop or the deadline passes; the
@@ -85,18 +104,34 @@ class Escalation:
                     raise
                 stopped = "ceiling"  # escalation checked the fit; rounding may still differ
                 break
+            plan = self.plan(arm, current, s.max_samples - used)
+            if plan.budget == 0:
+                # Predicted hopeless: pass it by for a better arm, as a weak answer would,
+                # if escalation may go on; otherwise it answers once.
+                better, _ = next_arm(
+                    decision,
+                    {a.arm for a in attempts} | tried | {current.arm},
+                    spent=spent,
+                    after=current,
+                    must_improve=True,
+                )
+                if better is not None and len(attempts) < s.max_escalations:
+                    attempts.append(declined_attempt(arm))
+                    current = better
+                    continue
+                plan = dataclasses.replace(plan, budget=1)
             run = await run_arm(
                 arm,
                 self.sampler(arm, route, params),
                 query=route.text,
-                limit=s.max_samples - used,
-                rule=self.rule,
+                plan=plan,
                 extract=self.extractor,
                 verifier=self.verifier,
                 judge=self.judge,
             )
             outcome = self.outcome(run)
-            attempts.append(run_attempt(arm, run, outcome))
+            calibrated = arm.adaptive and arm.label in self.sampling
+            attempts.append(run_attempt(arm, run, outcome, plan.budget if calibrated else None))
             runs.append((arm, run))
             spent += run.cost
             used += len(run.samples) + len(run.failures)

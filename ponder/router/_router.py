@@ -18,7 +18,7 @@ from ponder.aggregators import AnswerExtractor, StoppingRule, extract_answer
 from ponder.classifiers import SuccessClassifier
 from ponder.errors import ConfigError, RequestError, UnknownModelError
 from ponder.feedback import Feedback, MemoryFeedback
-from ponder.policies import Policy
+from ponder.policies import Policy, SamplingPolicy
 from ponder.router._arm import Verifier
 from ponder.router._budgets import GLOBAL, Budgets
 from ponder.router._ceiling import count_prompts
@@ -43,6 +43,11 @@ class Router:
     ``settings.redis_url`` is set, else in this process; pass stores explicitly to share
     or replace them. ``classifier`` and ``policy`` replace the packaged model and the
     utility rule (``policy`` then decides alone; ``lam`` is recorded but not used).
+    ``sampling`` gives adaptive arms their calibrated sample budgets and stopping rule (by
+    arm label, or the trained arm's name); by default a
+    :class:`~ponder.classifiers.DifficultyClassifier`'s own (``sampling_``, calibrated by
+    ``ponder train`` on recorded samples). Adaptive arms without one stop by the Beta rule
+    at ``adaptive_confidence``.
     """
 
     def __init__(
@@ -59,6 +64,7 @@ class Router:
         cache: Cache | None = None,
         memory: Cache | None = None,
         feedback: Feedback | None = None,
+        sampling: Mapping[str, SamplingPolicy] | None = None,
     ) -> None:
         s = self.settings = settings if settings is not None else Settings.from_env()
         self.menu = menu if menu is not None else s.load_menu()
@@ -93,8 +99,14 @@ class Router:
         shared = default is not None and None in (cache, memory)
         self.digests = Digests.from_settings(s, shared=shared)
         self.budgets = Budgets(self.ledger, fail_open=s.budget_fail_open)
+        if sampling is None:
+            sampling = getattr(classifier, "sampling_", None) or {}
         self.decider = Decider(
-            classifier, self.menu, policy=policy, adaptive_confidence=s.adaptive_confidence
+            classifier,
+            self.menu,
+            policy=policy,
+            adaptive_confidence=s.adaptive_confidence,
+            sampling=sampling,
         )
         self.verifier = verifier
         self._sync = SyncLoop()
@@ -110,6 +122,7 @@ class Router:
                 extractor=extractor,
                 verifier=verifier,
                 judge=judge,
+                sampling=self.decider.sampling,
             ),
             budgets=self.budgets,
             cache=self.cache,

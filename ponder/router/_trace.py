@@ -11,7 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Outcome = Literal["accepted", "low_agreement", "verifier_failed", "refused", "provider_error"]
+Outcome = Literal[
+    "accepted", "low_agreement", "verifier_failed", "refused", "provider_error", "declined"
+]
+"""``declined``: an adaptive arm passed by without drawing, its vote predicted hopeless."""
 
 
 class _Frozen(BaseModel):

@@ -3,11 +3,12 @@ tests (the provider key comes from the ``provider_key`` fixture)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ponder import Menu, Router, Settings
 from ponder.classifiers import SuccessClassifier
-from ponder.policies import Policy
+from ponder.policies import Policy, SamplingPolicy
 from tests.fakes.upstream import FakeUpstream
 from tests.fakes.upstream_wire import count_tokens
 
@@ -21,13 +22,18 @@ def make_router(
     arms: list[dict[str, Any]],
     *,
     policy: Policy | None = None,
+    sampling: Mapping[str, SamplingPolicy] | None = None,
     **settings: Any,
 ) -> Router:
     menu_keys = {k: settings.pop(k) for k in ("max_cost", "lam") if k in settings}
     menu = Menu.parse({"arms": arms, "lam": 1.0, **menu_keys})
     defaults: dict[str, Any] = {"num_retries": 0, "timeout": 10.0}
     return Router(
-        Settings(**{**defaults, **settings}), menu=menu, classifier=clf, policy=policy
+        Settings(**{**defaults, **settings}),
+        menu=menu,
+        classifier=clf,
+        policy=policy,
+        sampling=sampling,
     )
 
 
