@@ -68,7 +68,6 @@ def simulate(
     from ponder.simulate import (
         expected_costs,
         predict_cross_validated,
-        predict_holdout,
         predict_saved,
         price_table,
     )
@@ -98,14 +97,17 @@ def simulate(
     if complete_only and test is None and not table.measured.all(axis=1).any():
         raise ValueError("no query has every arm measured; nothing to simulate")
 
-    def make() -> DifficultyClassifier:
-        return DifficultyClassifier(backend=backend, seed=seed)  # type: ignore[arg-type]
+    def make(sampling: bool = True) -> DifficultyClassifier:
+        # Cross-validation's fold models predict only: their sampling calibrations would
+        # be thrown away.
+        return DifficultyClassifier(backend=backend, seed=seed, sampling=sampling)  # type: ignore[arg-type]
 
+    sampling = None
     with progress_display("", quiet=quiet) as shown:
         if cv is not None:
             p, cost = predict_cross_validated(
                 table,
-                make,
+                lambda: make(sampling=False),
                 cv,
                 by_task=group_by_task,
                 seed=seed,
@@ -121,20 +123,27 @@ def simulate(
             )
             if replay.n_arms == 0:
                 raise ValueError("DATA and --test share no arm")
-            if model is not None:
-                shown.say("predicting")
-                p = predict_saved(load_classifier(model), replay)
-            else:
-                p = predict_holdout(table, replay, make, shown.say)
+            clf = (
+                load_classifier(model)
+                if model is not None
+                else make().fit(table, progress=shown.say)
+            )
+            shown.say("predicting")
+            p = predict_saved(clf, replay)
+            sampling = clf.sampling_
             cost = expected_costs(table, replay)
         else:
             assert model is not None
             replay = table
             shown.say("predicting")
-            p = predict_saved(load_classifier(model), replay)
+            clf = load_classifier(model)
+            p = predict_saved(clf, replay)
+            sampling = clf.sampling_
             cost = expected_costs(replay, replay)
         shown.say("replaying")
-        result = run_simulation(replay, p, cost, complete_only=complete_only, steps=shown.step)
+        result = run_simulation(
+            replay, p, cost, complete_only=complete_only, steps=shown.step, sampling=sampling
+        )
 
     print_report(result)
     if report is not None:
@@ -218,6 +227,8 @@ def print_report(result: Report) -> None:
         console.print(bt)
     for arm, sampled in result.samples.items():
         console.print(_samples_table(arm, sampled))
+        if sampled.needed:
+            console.print(_needed_table(arm, sampled))
 
 
 _SHOWN_GAPS = 5
@@ -291,4 +302,40 @@ def _samples_table(arm: str, sampled: SampledArmReport) -> Table:
             continue
         cost = "—" if pol.cost_per_query is None else f"${pol.cost_per_query:.6f}"
         t.add_row(name, f"{pol.quality:.3f}", f"{pol.mean_samples:.2f}", cost)
+    return t
+
+
+_WAYS = {
+    "vote": "vote of N",
+    "adaptive": "Beta rule",
+    "exact": "can't be overtaken",
+    "allocation": "budget + Dirichlet",
+    "calibrated": "model's calibration",
+}
+
+
+def _needed_table(arm: str, sampled: SampledArmReport) -> Table:
+    """Per way of sampling, the fewest mean samples within 0.5 points of vote@max."""
+    from rich.table import Table
+
+    top = sampled.policies[f"vote@{sampled.max_samples}"]
+    t = Table(
+        title=f"{arm}: samples to stay within 0.5 points of vote@{sampled.max_samples} "
+        f"({top.quality:.3f})",
+        caption="settings chosen on this table, except the model's calibration "
+        "(bench/bench_samples.py chooses them out of fold); declined: no sample drawn, "
+        "left to a stronger arm",
+    )
+    for c in ("way", "setting", "quality", "mean samples", "vs vote@max", "declined"):
+        t.add_column(c, justify="left" if c in ("way", "setting") else "right")
+    for name, need in sampled.needed.items():
+        ratio = top.mean_samples / need.mean_samples if need.mean_samples > 0 else float("inf")
+        t.add_row(
+            _WAYS.get(name, name),
+            need.setting,
+            f"{need.quality:.3f}",
+            f"{need.mean_samples:.2f}",
+            f"{ratio:.1f}x fewer",
+            f"{need.declined:.0%}",
+        )
     return t

@@ -111,15 +111,30 @@ class SamplePolicy(_Frozen):
     cost_per_query: float | None = None
 
 
+class Needed(_Frozen):
+    """The cheapest setting of one way of sampling whose ``quality`` stays within 0.5
+    points of vote@max: its name, quality, mean samples and the share of queries it gave
+    no sample (``declined``: predicted hopeless, left to a stronger arm; scored wrong)."""
+
+    setting: str
+    quality: float
+    mean_samples: float
+    declined: float = 0.0
+
+
 class SampledArmReport(_Frozen):
     """Votes and adaptive sampling replayed from an arm's recorded samples, on the queries
-    of the report that have them (``skipped``: the ones that do not)."""
+    of the report that have them (``skipped``: the ones that do not). ``needed``: for each
+    way of sampling (``vote``, ``adaptive``, ``exact``, ``allocation``, and ``calibrated``
+    when a saved model's policy was replayed), the samples it needs to stay within 0.5
+    points of vote@max (arms with two or more samples)."""
 
     n_queries: int
     skipped: int
     max_samples: int
     cost_per_sample: float | None
     policies: dict[str, SamplePolicy]
+    needed: dict[str, Needed] = Field(default_factory=dict)
 
 
 class ArmCoverage(_Frozen):

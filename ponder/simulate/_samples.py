@@ -19,19 +19,27 @@ Conventions:
   scores as recorded (0);
 * queries with no recorded samples for an arm are skipped and counted, never scored 0;
 * costs are in per-sample price units given by the caller, because the tables that ship
-  samples have no dollar costs.
+  samples have no dollar costs;
+* a query a sampling policy gives no sample (predicted hopeless: the router escalates it)
+  counts as answered wrong by the arm and is counted in ``declined``.
+
+Every replay runs :func:`ponder.aggregators.adaptive_vote`, the loop the live router runs,
+with the plan :class:`~ponder.policies.SamplingPolicy` makes for the query.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
+from ponder.aggregators import CannotBeOvertaken, SamplePlan, StoppingRule, adaptive_vote
 from ponder.outcomes import OutcomeTable, Sample
+from ponder.policies import WITHIN, SamplingPolicy, calibrate_sampling, recorded_samples
 from ponder.simulate._progress import Step, StepCallback
-from ponder.simulate._report import SampledArmReport, SamplePolicy
+from ponder.simulate._report import Needed, SampledArmReport, SamplePolicy
 
 _CORRECT = 0.5
 
@@ -44,6 +52,8 @@ class VoteResult:
     mean_samples: float
     n_queries: int
     skipped: int
+    declined: int = 0
+    """Queries the policy gave no sample (scored wrong): the router escalates those."""
 
 
 @dataclass(frozen=True)
@@ -128,22 +138,66 @@ def adaptive(
     Uses :func:`ponder.aggregators.adaptive_vote` with string equality over the recorded
     samples in order; ``mean_samples`` is the mean number it drew (at most ``max_n``).
     """
-    from ponder.aggregators import StoppingRule, adaptive_vote
-
     _check_n(max_n, "max_n")
     rule = StoppingRule(confidence=confidence)
-    correct = used = scored = skipped = 0
-    for row in _arm_samples(table, arm):
+    return planned(table, arm, lambda _i, n: SamplePlan(min(max_n, n), rule), batch)
+
+
+def exact(table: OutcomeTable, arm: str, budget: int, batch: int = 1) -> VoteResult:
+    """Draw until the leader cannot be overtaken within ``budget`` samples: the answers of
+    :func:`vote_at_n` at ``budget``, for fewer samples."""
+    _check_n(budget, "budget")
+    rule = CannotBeOvertaken()
+    return planned(table, arm, lambda _i, n: SamplePlan(min(budget, n), rule), batch)
+
+
+def allocated(
+    table: OutcomeTable,
+    arm: str,
+    policy: SamplingPolicy,
+    p: npt.ArrayLike | None = None,
+    batch: int = 1,
+) -> VoteResult:
+    """``policy``'s plan for each query (``p[i]``: the predicted one-sample success of the
+    arm on query ``i``; ``None`` or NaN: none), replayed on its recorded samples."""
+    preds = np.full(table.n_queries, np.nan) if p is None else np.asarray(p, dtype=np.float64)
+    if preds.shape != (table.n_queries,):
+        raise ValueError(f"p has shape {preds.shape}; expected ({table.n_queries},)")
+
+    def plan(i: int, n: int) -> SamplePlan:
+        q = float(preds[i])
+        return policy.plan(None if np.isnan(q) else q, n)
+
+    return planned(table, arm, plan, batch)
+
+
+def planned(
+    table: OutcomeTable,
+    arm: str,
+    plan: Callable[[int, int], SamplePlan],
+    batch: int = 1,
+) -> VoteResult:
+    """Replay ``plan(i, n)`` (query ``i``, ``n`` samples recorded) on every query with
+    samples; a plan with budget 0 draws nothing and scores the query wrong."""
+    _check_n(batch, "batch")
+    correct = used = scored = skipped = declined = 0
+    for i, row in enumerate(_arm_samples(table, arm)):
         if not row:
             skipped += 1
             continue
-        drawn = row[:max_n]
-        answers = [s.answer for s in drawn]
-        agg, n_used = adaptive_vote(answers, len(drawn), batch=batch, rule=rule, equal=_str_equal)
-        correct += _correct(drawn[agg.index if agg.index is not None else 0])
-        used += n_used
         scored += 1
-    return _result(correct, used, scored, skipped)
+        chosen = plan(i, len(row))
+        if chosen.budget == 0:
+            declined += 1
+            continue
+        answers = [s.answer for s in row]
+        agg, n_used = adaptive_vote(
+            answers, chosen.budget, batch=batch, rule=chosen.rule, equal=_str_equal, p=chosen.p
+        )
+        correct += _correct(row[agg.index if agg.index is not None else 0])
+        used += n_used
+    result = _result(correct, used, scored, skipped)
+    return VoteResult(result.accuracy, result.mean_samples, scored, skipped, declined)
 
 
 def _str_equal(a: str, b: str) -> bool:
@@ -198,21 +252,31 @@ def escalation(
 
 ADAPTIVE_CONFIDENCES: tuple[float, ...] = (0.8, 0.9, 0.95)
 """Confidences at which the simulator report replays adaptive sampling."""
+SWEPT_CONFIDENCES: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0.999)
+"""Confidences of the Beta rule searched for the fewest samples within 0.5 points of vote@max."""
 
 
 def sampled_arm_reports(
     table: OutcomeTable,
     confidences: Sequence[float] = ADAPTIVE_CONFIDENCES,
     steps: StepCallback | None = None,
+    p: npt.ArrayLike | None = None,
+    sampling: Mapping[str, SamplingPolicy] | None = None,
 ) -> dict[str, SampledArmReport]:
-    """``vote@1 .. vote@max`` and ``adaptive@<c>`` for every arm of ``table`` with samples.
+    """``vote@1 .. vote@max`` and ``adaptive@<c>`` for every arm of ``table`` with samples,
+    and for arms with two or more, the samples each way of sampling needs to stay within
+    0.5 points of vote@max (:func:`needed_samples`).
 
-    Cost per sample is the arm's mean recorded cost per call on the queries that have
-    samples (the arm is one call); ``null`` where the table has no cost for it. The replay
-    is pure Python and takes seconds per arm on large tables, so ``steps`` hears of each.
+    ``p`` (queries x arms, the table's order) is the classifier's predicted one-sample
+    success, the prior of the compute-optimal allocation; ``sampling`` holds the policies
+    a saved model calibrated, replayed as they are. Cost per sample is the arm's mean
+    recorded cost per call on the queries that have samples (the arm is one call); ``null``
+    where the table has no cost for it. The replay is pure Python and takes seconds per
+    arm on large tables, so ``steps`` hears of each.
     """
     out: dict[str, SampledArmReport] = {}
     sampled = [a for a in table.arms if any(table.samples.get(a) or ())]
+    preds = None if p is None else np.asarray(p, dtype=np.float64)
     for i, arm in enumerate(sampled):
         if steps is not None:
             steps(Step("votes", i, len(sampled), f"samples of {arm}"))
@@ -227,16 +291,77 @@ def sampled_arm_reports(
         for c in confidences:
             r = adaptive(table, arm, max_n, c)
             policies[f"adaptive@{c:g}"] = _policy(r, max_n, per_sample, c)
+        column = None if preds is None else preds[:, table.arm_index(arm)]
+        calibrated = None if sampling is None else sampling.get(arm)
         out[arm] = SampledArmReport(
             n_queries=curve[0].n_queries,
             skipped=curve[0].skipped,
             max_samples=max_n,
             cost_per_sample=per_sample,
             policies=policies,
+            needed=needed_samples(table, arm, column, calibrated, curve) if max_n > 1 else {},
         )
     if steps is not None and sampled:
         steps(Step("votes", len(sampled), len(sampled), "done"))
     return out
+
+
+def needed_samples(
+    table: OutcomeTable,
+    arm: str,
+    p: npt.ArrayLike | None = None,
+    calibrated: SamplingPolicy | None = None,
+    curve: Sequence[VoteResult] | None = None,
+    within: float = WITHIN,
+) -> dict[str, Needed]:
+    """The fewest mean samples with which each way of sampling stays within ``within`` of
+    vote@max on this table: ``vote`` (the smallest N), ``adaptive`` (the Beta rule over
+    :data:`SWEPT_CONFIDENCES`), ``exact`` (the can't-be-overtaken rule, smallest budget)
+    and ``allocation`` (the per-query budget and Dirichlet rule, with ``p`` as prior).
+    Each setting is chosen on this table, so these are what the table allows, not what a
+    setting chosen elsewhere would get (``bench/bench_samples.py`` chooses out of fold);
+    ``calibrated`` (a saved model's policy, chosen on its training data) is replayed as it
+    is. A family with no setting within reach is left out.
+    """
+    votes = list(curve) if curve is not None else majority_curve(table, arm)
+    target = votes[-1].accuracy - within - 1e-12
+    max_n = len(votes)
+    out: dict[str, Needed] = {}
+
+    def keep(family: str, setting: str, r: VoteResult) -> None:
+        if r.accuracy < target:
+            return
+        old = out.get(family)
+        if old is None or r.mean_samples < old.mean_samples:
+            out[family] = _needed(setting, r)
+
+    for n, r in enumerate(votes, start=1):
+        keep("vote", f"vote@{n}", r)
+        keep("exact", f"exact@{n}", exact(table, arm, n))
+    for c in SWEPT_CONFIDENCES:
+        keep("adaptive", f"adaptive@{c:g}", adaptive(table, arm, max_n, c))
+    rows = recorded_samples(table, arm, np.nan if p is None else p)
+    chosen = calibrate_sampling(rows, np.zeros(len(rows), dtype=np.int64), within=within)
+    keep("allocation", _describe(chosen), allocated(table, arm, chosen, p))
+    if calibrated is not None:
+        r = allocated(table, arm, calibrated, p)
+        out["calibrated"] = _needed(_describe(calibrated), r)
+    return out
+
+
+def _describe(policy: SamplingPolicy) -> str:
+    b = policy.budget
+    return (
+        f"allocation(trust={b.trust:g}, gain={b.gain:.3g}, floor={b.floor:g}, "
+        f"confidence={policy.confidence:g})"
+    )
+
+
+def _needed(setting: str, r: VoteResult) -> Needed:
+    declined = r.declined / r.n_queries if r.n_queries else 0.0
+    return Needed(
+        setting=setting, quality=r.accuracy, mean_samples=r.mean_samples, declined=declined
+    )
 
 
 def _policy(
@@ -259,11 +384,16 @@ def _result(correct: int, used: int, scored: int, skipped: int) -> VoteResult:
 
 __all__ = [
     "ADAPTIVE_CONFIDENCES",
+    "SWEPT_CONFIDENCES",
     "EscalationResult",
     "VoteResult",
     "adaptive",
+    "allocated",
     "escalation",
+    "exact",
     "majority_curve",
+    "needed_samples",
+    "planned",
     "sampled_arm_reports",
     "vote_at_n",
 ]

@@ -10,7 +10,7 @@ matrix per knob value, with the per-task means taken by ``bincount`` in the same
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +19,7 @@ from ponder.outcomes import OutcomeTable
 from ponder.policies import (
     FloatArray,
     IntArray,
+    SamplingPolicy,
     choose_by_utility,
     default_cost_scale,
     lambda_grid,
@@ -77,6 +78,7 @@ def simulate(
     adaptive_confidences: Sequence[float] = ADAPTIVE_CONFIDENCES,
     complete_only: bool = False,
     steps: StepCallback | None = None,
+    sampling: Mapping[str, SamplingPolicy] | None = None,
 ) -> Report:
     """Replay ``ponder`` (utility routing on ``p``), every single arm, random mixing, the
     oracle and a cascade on ``table``; return the :class:`Report`.
@@ -91,8 +93,11 @@ def simulate(
     where decisions change. The oracle always gets its own grid on the true scores, so the
     ceiling is traced in full. Arms with recorded samples also get their votes (``vote@N``)
     and adaptive sampling at ``adaptive_confidences`` replayed on the same queries (each on
-    the queries that have its samples), in ``Report.samples``; ``steps`` hears of each
-    sampled arm, the slow part on large tables.
+    the queries that have its samples), in ``Report.samples``, with the samples each way
+    of sampling needs to stay within 0.5 points of vote@max (the compute-optimal
+    allocation takes ``p`` as its prior; ``sampling``, a saved model's calibrated policies,
+    are replayed as they are); ``steps`` hears of each sampled arm, the slow part on large
+    tables.
     """
     r = _prepare(table, p, expected_cost, complete_only)
     table, kept, mask = r.table, r.kept, r.mask
@@ -176,7 +181,9 @@ def simulate(
             main, table.arms, strong, order, stopped_at, swept["cascade"][0][1], pk, single_s, mask
         )
     sampled = (
-        sampled_arm_reports(table.take(kept), adaptive_confidences, steps) if table.samples else {}
+        sampled_arm_reports(table.take(kept), adaptive_confidences, steps, r.p, sampling)
+        if table.samples
+        else {}
     )
     holes = None
     if mask is not None or r.never_measured:
