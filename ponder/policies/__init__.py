@@ -9,11 +9,13 @@ from ponder.policies._sampling import (
     budgets_from_curve,
 )
 from ponder.policies._sampling_fit import (
+    CAUTION,
     WITHIN,
     Recorded,
     calibrate_sampling,
     fit_gamma,
     recorded_samples,
+    within_reach,
 )
 from ponder.policies._utility import (
     UtilityPolicy,
@@ -26,6 +28,7 @@ from ponder.policies._utility import (
 )
 
 __all__ = [
+    "CAUTION",
     "DEFAULT_KAPPA",
     "NO_ARM",
     "WITHIN",
@@ -50,4 +53,5 @@ __all__ = [
     "lambda_grid",
     "recorded_samples",
     "top_lambda",
+    "within_reach",
 ]

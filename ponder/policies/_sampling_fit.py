@@ -5,9 +5,12 @@ stopping rule's confidence) are chosen by cross-validation on the training queri
 vote model's ``kappa``, the scatter ``gamma`` and the arm's mean are fitted on all folds
 but one, every setting is replayed on the held-out fold from its recorded samples, and the
 setting that draws the fewest samples while its pooled out-of-fold accuracy stays within
-``within`` of the vote over every recorded sample wins. The classifier's predictions must
-be out of fold as well (a model never predicts the queries it was trained on), or the
-calibration would trust it more than it deserves.
+``within`` of the vote over every recorded sample wins (:func:`within_reach`: with
+``caution`` standard errors of the difference as a margin, since the cheapest of many
+settings that pass on a few hundred queries would otherwise be the luckiest, and fall
+short on the next ones). The classifier's predictions must be out of fold as well (a model
+never predicts the queries it was trained on), or the calibration would trust it more than
+it deserves.
 
 Replays use the same rule objects, and the same loop order, as
 :func:`~ponder.aggregators.adaptive_vote`: a trajectory of
@@ -41,9 +44,11 @@ FloatArray = npt.NDArray[np.float64]
 
 WITHIN = 0.005
 """Accuracy a calibrated policy may give up against the vote over every sample (0.5 points)."""
+CAUTION = 1.0
+"""Standard errors of the accuracy difference a setting must clear ``within`` by."""
 TRUSTS: tuple[float, ...] = (0.0, 0.5, 1.0)
-FLOORS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3)
-CONFIDENCES: tuple[float, ...] = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0)
+FLOORS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3)
+CONFIDENCES: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0)
 BUDGET_SIZES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64)
 """Vote sizes whose predicted loss, at the arm's mean, sets the grid of ``gain`` values:
 with ``trust`` 0 each is then the budget of every query, so a fixed budget is a candidate."""
@@ -98,6 +103,24 @@ def _prefixes(q: Recorded) -> _Prefixes:
         counts.append(tuple(clusters.counts))
         correct.append(bool(q.right[agg.index if agg.index is not None else 0]))
     return _Prefixes(tuple(counts), tuple(correct))
+
+
+def within_reach(
+    lost: npt.ArrayLike,
+    gained: npt.ArrayLike,
+    n: int,
+    within: float = WITHIN,
+    caution: float = CAUTION,
+) -> npt.NDArray[np.bool_]:
+    """Whether a policy stays within ``within`` of the vote over every sample, judged on
+    ``n`` queries paired with it: ``lost`` where the vote is right and the policy is not,
+    ``gained`` the reverse. Its accuracy falls short by ``(lost - gained) / n``; that
+    estimate plus ``caution`` standard errors (``sqrt(lost + gained) / n``, McNemar's)
+    must stay within. ``caution`` 0 asks only what the queries show."""
+    lo = np.asarray(lost, dtype=np.float64)
+    ga = np.asarray(gained, dtype=np.float64)
+    drop = (lo - ga) / n + caution * np.sqrt(lo + ga) / n
+    return np.asarray(drop <= within + 1e-12)
 
 
 def fit_gamma(queries: Sequence[Recorded]) -> float:
@@ -177,17 +200,20 @@ def calibrate_sampling(
     fold_of: npt.ArrayLike,
     *,
     within: float = WITHIN,
+    caution: float = CAUTION,
     trusts: Sequence[float] = TRUSTS,
     floors: Sequence[float] = FLOORS,
     confidences: Sequence[float] = CONFIDENCES,
 ) -> SamplingPolicy:
     """The cheapest :class:`SamplingPolicy` whose out-of-fold accuracy stays within
-    ``within`` of the vote over every recorded sample; ``fold_of`` gives each query's fold.
+    ``within`` of the vote over every recorded sample (by :func:`within_reach`, with
+    ``caution``); ``fold_of`` gives each query's fold.
 
     Queries without samples are ignored. A query given a budget of 0 counts as answered
     wrong (the arm gave no answer), so skipping only pays where the vote would be wrong
     anyway. A fixed budget with the exact rule (``trust`` 0, confidence 1) is always among
-    the candidates, and the largest one is the vote itself, so some setting always passes.
+    the candidates, and the largest one is the vote itself (nothing lost or gained), so
+    some setting always passes.
     """
     folds = np.asarray(fold_of)
     keep = [i for i, q in enumerate(queries) if q.answers]
@@ -206,8 +232,11 @@ def calibrate_sampling(
     grid = [(t, g, f) for t in trusts for g in gains for f in floors]
     index = {key: row for row, key in enumerate(grid)}
     correct = np.zeros((len(grid), len(confidences)))
+    lost = np.zeros((len(grid), len(confidences)))
+    gained = np.zeros((len(grid), len(confidences)))
     drawn = np.zeros((len(grid), len(confidences)))
     skipped = np.zeros(len(grid))
+    vote_right = [pre.correct[-1] for pre in pres]
     for fold in ids:
         train = [q for q, f in zip(qs, folds, strict=True) if f != fold]
         held = [i for i, f in enumerate(folds) if f == fold]
@@ -229,16 +258,20 @@ def calibrate_sampling(
                     for j, i in enumerate(held):
                         b = int(budgets[j])
                         if b == 0:
+                            lost[row] += vote_right[i]
                             continue
                         key = (t, i, b)
                         if key not in cache:
                             cache[key] = _stops(pres[i], b, rule, float(prior[j]), confidences)
                         for c, s in enumerate(cache[key]):
-                            correct[row, c] += pres[i].correct[s - 1]
+                            right = pres[i].correct[s - 1]
+                            correct[row, c] += right
+                            lost[row, c] += vote_right[i] and not right
+                            gained[row, c] += right and not vote_right[i]
                             drawn[row, c] += s
     n = len(qs)
     acc, mean_drawn = correct / n, drawn / n
-    ok = acc >= vote_acc - within - 1e-12
+    ok = within_reach(lost, gained, n, within, caution)
     # Fewest samples; then the more accurate; then the less trust in the classifier and
     # the higher confidence (the safer of two equal settings).
     best: tuple[float, float, int, int] | None = None
@@ -280,4 +313,12 @@ def _gain_grid(fitted: _Fitted, most: int) -> list[float]:
     return sorted(gains)
 
 
-__all__ = ["WITHIN", "Recorded", "calibrate_sampling", "fit_gamma", "recorded_samples"]
+__all__ = [
+    "CAUTION",
+    "WITHIN",
+    "Recorded",
+    "calibrate_sampling",
+    "fit_gamma",
+    "recorded_samples",
+    "within_reach",
+]

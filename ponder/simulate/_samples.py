@@ -171,33 +171,72 @@ def allocated(
     return planned(table, arm, plan, batch)
 
 
+@dataclass(frozen=True)
+class Replayed:
+    """Per query with samples (in table order, the others skipped): whether the policy's
+    answer is right, how many samples it drew, whether it declined the query."""
+
+    right: npt.NDArray[np.bool_]
+    samples: npt.NDArray[np.int64]
+    declined: npt.NDArray[np.bool_]
+    rows: npt.NDArray[np.int64]
+    """The table rows these are of."""
+    skipped: int
+
+    def result(self) -> VoteResult:
+        n = int(self.right.size)
+        r = _result(int(self.right.sum()), int(self.samples.sum()), n, self.skipped)
+        return VoteResult(r.accuracy, r.mean_samples, n, self.skipped, int(self.declined.sum()))
+
+
+def replayed(
+    table: OutcomeTable,
+    arm: str,
+    plan: Callable[[int, int], SamplePlan],
+    batch: int = 1,
+) -> Replayed:
+    """Replay ``plan(i, n)`` (query ``i``, ``n`` samples recorded) on every query with
+    samples; a plan with budget 0 draws nothing and scores the query wrong."""
+    _check_n(batch, "batch")
+    right: list[bool] = []
+    samples: list[int] = []
+    declined: list[bool] = []
+    rows: list[int] = []
+    skipped = 0
+    for i, row in enumerate(_arm_samples(table, arm)):
+        if not row:
+            skipped += 1
+            continue
+        rows.append(i)
+        chosen = plan(i, len(row))
+        declined.append(chosen.budget == 0)
+        if chosen.budget == 0:
+            right.append(False)
+            samples.append(0)
+            continue
+        answers = [s.answer for s in row]
+        agg, n_used = adaptive_vote(
+            answers, chosen.budget, batch=batch, rule=chosen.rule, equal=_str_equal, p=chosen.p
+        )
+        right.append(_correct(row[agg.index if agg.index is not None else 0]))
+        samples.append(n_used)
+    return Replayed(
+        np.array(right, dtype=bool),
+        np.array(samples, dtype=np.int64),
+        np.array(declined, dtype=bool),
+        np.array(rows, dtype=np.int64),
+        skipped,
+    )
+
+
 def planned(
     table: OutcomeTable,
     arm: str,
     plan: Callable[[int, int], SamplePlan],
     batch: int = 1,
 ) -> VoteResult:
-    """Replay ``plan(i, n)`` (query ``i``, ``n`` samples recorded) on every query with
-    samples; a plan with budget 0 draws nothing and scores the query wrong."""
-    _check_n(batch, "batch")
-    correct = used = scored = skipped = declined = 0
-    for i, row in enumerate(_arm_samples(table, arm)):
-        if not row:
-            skipped += 1
-            continue
-        scored += 1
-        chosen = plan(i, len(row))
-        if chosen.budget == 0:
-            declined += 1
-            continue
-        answers = [s.answer for s in row]
-        agg, n_used = adaptive_vote(
-            answers, chosen.budget, batch=batch, rule=chosen.rule, equal=_str_equal, p=chosen.p
-        )
-        correct += _correct(row[agg.index if agg.index is not None else 0])
-        used += n_used
-    result = _result(correct, used, scored, skipped)
-    return VoteResult(result.accuracy, result.mean_samples, scored, skipped, declined)
+    """:func:`replayed`, summed up."""
+    return replayed(table, arm, plan, batch).result()
 
 
 def _str_equal(a: str, b: str) -> bool:
@@ -341,7 +380,8 @@ def needed_samples(
     for c in SWEPT_CONFIDENCES:
         keep("adaptive", f"adaptive@{c:g}", adaptive(table, arm, max_n, c))
     rows = recorded_samples(table, arm, np.nan if p is None else p)
-    chosen = calibrate_sampling(rows, np.zeros(len(rows), dtype=np.int64), within=within)
+    single = np.zeros(len(rows), dtype=np.int64)
+    chosen = calibrate_sampling(rows, single, within=within, caution=0.0)
     keep("allocation", _describe(chosen), allocated(table, arm, chosen, p))
     if calibrated is not None:
         r = allocated(table, arm, calibrated, p)
@@ -386,6 +426,7 @@ __all__ = [
     "ADAPTIVE_CONFIDENCES",
     "SWEPT_CONFIDENCES",
     "EscalationResult",
+    "Replayed",
     "VoteResult",
     "adaptive",
     "allocated",
@@ -394,6 +435,7 @@ __all__ = [
     "majority_curve",
     "needed_samples",
     "planned",
+    "replayed",
     "sampled_arm_reports",
     "vote_at_n",
 ]
