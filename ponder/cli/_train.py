@@ -102,3 +102,12 @@ def train(
             f"(shared difficulty alone {gains.get('oof_routing_gain_shared', float('nan')):.3f})"
             + ("; reasoning trait learned" if clf.reasoning_ is not None else "")
         )
+    for arm, policy in clf.sampling_.items():
+        cal = policy.calibration
+        if cal is None:
+            continue
+        typer.echo(
+            f"sampling of {arm}: {cal.mean_samples:.2f} samples a query out of fold, accuracy "
+            f"{cal.accuracy:.3f} (the vote over all {cal.max_samples}: {cal.vote_accuracy:.3f}); "
+            f"trust {policy.budget.trust:g}, confidence {policy.confidence:g}"
+        )

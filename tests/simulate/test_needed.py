@@ -86,7 +86,7 @@ def test_the_report_carries_them(table: OutcomeTable, tmp_path: Path) -> None:
     assert Report.from_json(report.to_json(tmp_path / "r.json")) == report
 
 
-def test_ponder_simulate_prints_the_samples_needed(tmp_path: Path) -> None:
+def test_ponder_train_calibrates_and_simulate_prints_the_samples_needed(tmp_path: Path) -> None:
     from ponder.outcomes import ArmOutcome, OutcomeRow, Sample, write_jsonl
     from tests.conftest import synthetic_table
 
@@ -108,12 +108,14 @@ def test_ponder_simulate_prints_the_samples_needed(tmp_path: Path) -> None:
         rows.append(OutcomeRow(id=table.ids[i], prompt=table.prompts[i], arms=arms))
     data = tmp_path / "sampled.jsonl"
     write_jsonl(rows, data)
-    res = CliRunner().invoke(
-        app, ["simulate", str(data), "--test", str(data), "--backend", "logistic", "-q"]
-    )
+    model = tmp_path / "m"
+    res = CliRunner().invoke(app, ["train", str(data), "-o", str(model), "--folds", "3", "-q"])
+    assert res.exit_code == 0, res.output
+    assert "sampling of weak:" in res.output and "out of fold" in res.output
+    res = CliRunner().invoke(app, ["simulate", str(data), "--model", str(model), "-q"])
     assert res.exit_code == 0, res.output
     out = " ".join(res.output.split())
     assert "weak: samples to stay within 0.5 points of vote@6" in out
     for way in ("vote of N", "can't be overtaken", "Beta rule", "budget + Dirichlet"):
         assert way in out
-    assert "model's calibration" in out  # --test trains a model, which calibrates the arm
+    assert "model's calibration" in out  # the saved model's policy, replayed as it is
