@@ -182,9 +182,9 @@ def correct_answer_posterior(
     The model behind :class:`DirichletStop`: one sample is right with a per-query rate
     ``~ Beta(p kappa, (1 - p) kappa)`` (the :class:`~ponder.policies.VoteModel`), and wrong
     samples fall into wrong answers by a Chinese restaurant process with concentration
-    ``gamma``. A big cluster beside scattered ones is then very probably the right answer:
-    under any other hypothesis it would be a wrong answer repeated far more often than
-    wrong answers repeat.
+    ``gamma``. Where wrong answers scatter (``gamma`` large), a big cluster beside
+    scattered ones is very probably the right answer: under any other hypothesis it would
+    be a wrong answer repeated far more often than wrong answers repeat.
     """
     q = min(max(p, _P_EDGE), 1.0 - _P_EDGE)
     a, b = q * kappa, (1.0 - q) * kappa
