@@ -102,7 +102,7 @@ def train(
             f"(shared difficulty alone {gains.get('oof_routing_gain_shared', float('nan')):.3f})"
             + ("; reasoning trait learned" if clf.reasoning_ is not None else "")
         )
-    for arm, policy in clf.sampling_.items():
+    for arm, policy in getattr(clf, "sampling_", {}).items():
         cal = policy.calibration
         if cal is None:
             continue
