@@ -7,7 +7,7 @@ the table (``ponder.simulate._evaluate.predict_saved``: what ``ponder route --me
 
 * the mean absolute error of arm ``j``'s mean predicted P(success) against its true mean on
   the test split, over all ``j`` (what the prior is for: is a new arm placed at the right
-  level of quality), for the legacy prior and the current one; and against the mean the
+  level of quality); and against the mean the
   model trained *with* arm ``j`` predicts, which leaves out what the difficulty model gets
   wrong on the test split whoever answers (held-out reasoning-gym generators are harder
   than the training ones for every arm) and so isolates the prior;
@@ -16,10 +16,8 @@ the table (``ponder.simulate._evaluate.predict_saved``: what ``ponder route --me
   same with the model trained with ``j`` (the ceiling) for comparison. 90% bootstrap
   intervals over the left-out arms.
 
-*legacy* is the prior as it was before the stable-ability fit: an ordinary least-squares
-line of ``beta/alpha`` on log10 price, flat at the median when its slope is not positive.
-Both priors are computed from the same fitted model (the change touches the prior alone),
-so the difference between them is the prior's and nothing else's.
+To compare a change to the prior, run it before and after on the same folds (it is
+deterministic, seed 0); ``bench/RESULTS_unseen_arms.md`` has the figures of the last study.
 
     python bench/bench_unseen_arms.py [--only NAME ...] [--folds N] [--shared PATH] [--json FILE]
 
@@ -46,9 +44,8 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_routing import DATASETS, default_shared
-from ponder.classifiers import ArmPrior, DifficultyClassifier
+from ponder.classifiers import DifficultyClassifier
 from ponder.classifiers._routing_score import routing_gain
-from ponder.outcomes import OutcomeTable
 from ponder.simulate._evaluate import expected_costs, predict_saved
 
 FloatArray = npt.NDArray[np.float64]
@@ -60,25 +57,6 @@ _T0 = time.perf_counter()
 
 def say(msg: str) -> None:
     print(f"[{time.perf_counter() - _T0:7.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-def legacy_prior(clf: DifficultyClassifier, prices: FloatArray) -> ArmPrior:
-    """The prior as ``ArmPrior.fit`` made it before: OLS of beta/alpha on log10 price."""
-    ability = np.array([a.ability for a in clf.arms_])
-    disc = float(np.median([a.discrimination for a in clf.arms_]))
-    ok = np.isfinite(prices) & (prices > 0)
-    if ok.sum() >= 3 and np.ptp(np.log10(prices[ok])) > 0.3:
-        slope, intercept = np.polyfit(np.log10(prices[ok]), ability[ok], 1)
-        if slope > 0:
-            return ArmPrior(float(intercept), float(slope), disc, int(ok.sum()))
-    return ArmPrior(float(np.median(ability)), 0.0, disc, int(ok.sum()))
-
-
-def _train_prices(train: OutcomeTable, arms: tuple[str, ...]) -> FloatArray:
-    from ponder.classifiers import table_arm_prices
-
-    prices = table_arm_prices(train)
-    return np.array([prices[train.arm_index(a)] for a in arms])
 
 
 def run_set(name: str, shared: Path, fold: int) -> dict[str, Any]:
@@ -96,26 +74,21 @@ def run_set(name: str, shared: Path, fold: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         others = [a for a in train.arms if a != arm]
         clf = DifficultyClassifier(seed=SEED).fit(train.select_arms(others))
+        p = p_full.copy()
+        p[:, j] = predict_saved(clf, test)[:, j]
         row: dict[str, Any] = {
             "arm": arm,
             "true": float(np.nanmean(y[:, j])),
             "trained": float(np.mean(p_full[:, j])),
+            "unseen": float(np.mean(p[:, j])),
+            "gain_unseen": routing_gain(p, y, cost),
+            "prior_slope": clf.prior_.slope,
         }
-        priors = {
-            "legacy": legacy_prior(clf, _train_prices(train, clf.arm_names)),
-            "current": clf.prior_,
-        }
-        for label, prior in priors.items():
-            clf.prior_ = prior
-            p = p_full.copy()
-            p[:, j] = predict_saved(clf, test)[:, j]
-            row[label] = float(np.mean(p[:, j]))
-            row[f"gain_{label}"] = routing_gain(p, y, cost)
         rows.append(row)
         say(
             f"{name}: without {arm} ({time.perf_counter() - t0:.0f}s): true {row['true']:.3f}, "
-            f"legacy {row['legacy']:.3f}, current {row['current']:.3f}; routing gain "
-            f"legacy {row['gain_legacy']:.3f}, current {row['gain_current']:.3f}"
+            f"trained with it {row['trained']:.3f}, unseen {row['unseen']:.3f}; routing gain "
+            f"{row['gain_unseen']:.3f} (prior slope {clf.prior_.slope:.2f})"
         )
     for row in rows:
         row["fold"] = fold
@@ -131,37 +104,35 @@ def _mean_ci(v: FloatArray, rng: np.random.Generator, n_boot: int = 2000) -> str
 def markdown(results: dict[str, dict[str, Any]]) -> str:
     rng = np.random.default_rng(SEED)
     lines = [
-        "| set | arms | MAE vs true mean: legacy | current | current - legacy "
-        "| MAE vs trained with the arm: legacy | current | current - legacy "
-        "| routing gain: legacy | current | current - legacy | trained with the arm |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| set | left-out arms | MAE vs true mean | MAE vs trained with the arm "
+        "| routing gain, arm unseen | trained with the arm | flat priors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, res in results.items():
         r = res["rows"]
+        unseen = np.array([x["unseen"] for x in r])
         cells = [name, str(len(r))]
         for ref in ("true", "trained"):
-            target = np.array([x[ref] for x in r])
-            err = {k: np.abs(np.array([x[k] for x in r]) - target) for k in ("legacy", "current")}
-            cells += [_mean_ci(err["legacy"], rng), _mean_ci(err["current"], rng)]
-            cells.append(_mean_ci(err["current"] - err["legacy"], rng))
-        gain = {k: np.array([x[f"gain_{k}"] for x in r]) for k in ("legacy", "current")}
-        cells += [_mean_ci(gain["legacy"], rng), _mean_ci(gain["current"], rng)]
-        cells += [_mean_ci(gain["current"] - gain["legacy"], rng), f"{res['gain_full']:.3f}"]
+            cells.append(_mean_ci(np.abs(unseen - np.array([x[ref] for x in r])), rng))
+        cells.append(_mean_ci(np.array([x["gain_unseen"] for x in r]), rng))
+        cells.append(f"{res['gain_full']:.3f}")
+        cells.append(f"{sum(x['prior_slope'] <= 0 for x in r)}/{len(r)}")
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
         "MAE: mean over left-out arms of |mean predicted P(success) - target| on the test "
-        "split; routing gain: over every arm, the left-out one predicted unseen; 90% bootstrap "
-        "intervals over the left-out arms.",
+        "split; routing gain: over every arm, the left-out one predicted unseen (the model "
+        "trained with it, last but one column, for comparison); 90% bootstrap intervals over "
+        "the left-out arms; flat priors: left-out fits whose price prior had slope 0.",
         "",
-        "| set | fold | arm | true | trained with it | legacy prior | current prior |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "| set | fold | arm | true | trained with it | unseen (price prior) |",
+        "|---|---:|---|---:|---:|---:|",
     ]
     for name, res in results.items():
         for x in res["rows"]:
             lines.append(
-                f"| {name} | {x['fold'] + 1} | {x['arm']} | {x['true']:.3f} | {x['trained']:.3f} | "
-                f"{x['legacy']:.3f} | {x['current']:.3f} |"
+                f"| {name} | {x['fold'] + 1} | {x['arm']} | {x['true']:.3f} | "
+                f"{x['trained']:.3f} | {x['unseen']:.3f} |"
             )
     return "\n".join(lines)
 

@@ -6,9 +6,7 @@ Fitting runs in two stages. A Rasch model (one slope for every arm) learns diffi
 all (query, arm) outcomes at once. Then, on out-of-fold difficulties, a one-feature logistic
 fit per arm sets that arm's slope ``a_j`` and ability: this is Platt scaling per arm, which is
 what makes the probabilities calibrated, and the same numbers give an unseen arm a sensible
-default (median slope, ability from its price, fitted on each arm's ability at that median
-slope rather than on ``beta / alpha``, which explodes when an arm's slope is at its floor:
-see :mod:`._prior`).
+default (median slope, ability from its price).
 """
 
 from __future__ import annotations
@@ -37,7 +35,7 @@ from ponder.classifiers._featurize import (
 )
 from ponder.classifiers._folds import clustered_folds
 from ponder.classifiers._interaction import LowRankInteraction
-from ponder.classifiers._prior import ArmPrior, common_slope_abilities, table_arm_prices
+from ponder.classifiers._prior import ArmPrior, table_arm_prices
 from ponder.classifiers._protocol import ArmProfile, Prediction
 from ponder.classifiers._reasoning import reasoning_strength
 from ponder.errors import PonderError
@@ -233,11 +231,7 @@ class DifficultyClassifier:
             )
             for j, a in enumerate(table.arms)
         )
-        # The prior is fitted on the abilities arms have at the common slope: see _prior.
-        disc = float(np.median(alpha))
-        pooled = common_slope_abilities(f_oof[obs.qi], obs.y, obs.aj, table.n_arms, disc)
-        counts = np.bincount(obs.aj, minlength=table.n_arms).astype(np.float64)
-        self.prior_ = ArmPrior.fit(pooled, table_arm_prices(table), alpha, counts)
+        self.prior_ = ArmPrior.fit(ability, table_arm_prices(table), alpha)
         self.metrics_ = {
             "oof_log_loss": choice.oof_log_loss,
             **{f"oof_log_loss_{name}": v for name, v in choice.candidates.items()},
