@@ -7,10 +7,10 @@ the table (``ponder.simulate._evaluate.predict_saved``: what ``ponder route --me
 
 * the mean absolute error of arm ``j``'s mean predicted P(success) against its true mean on
   the test split, over all ``j`` (what the prior is for: is a new arm placed at the right
-  level of quality); and against the mean the
-  model trained *with* arm ``j`` predicts, which leaves out what the difficulty model gets
-  wrong on the test split whoever answers (held-out reasoning-gym generators are harder
-  than the training ones for every arm) and so isolates the prior;
+  level of quality); and against the mean the model trained *with* arm ``j`` predicts,
+  which leaves out what the difficulty model gets wrong on the test split whoever answers
+  (on the first reasoning-gym fold the held-out generators are harder than the training
+  ones for every arm) and so isolates the prior;
 * the routing gain (``ponder.classifiers._routing_score``) on the test split over every
   arm, with arm ``j``'s column from the model that never saw it, averaged over ``j``; and the
   same with the model trained with ``j`` (the ceiling) for comparison. 90% bootstrap
