@@ -22,9 +22,8 @@ import argparse
 import copy
 import gc
 import json
-import math
 import os
-import re
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,10 +31,15 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from ponder import Arm, Menu
 from ponder.classifiers import Concat, StaticEmbedding, TextStats, load_default_classifier
 from ponder.classifiers._featurize import clip
 from ponder.router import Decider
+from tests.classifiers.text_stats_reference import reference
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 LENGTHS = (238, 2_000, 20_000, 200_000)
 FALLBACK = [
@@ -68,48 +72,13 @@ def prompts(text: str, length: int, count: int = 64) -> list[str]:
 
 # --- the implementations replaced, for the side-by-side baseline ------------------------------
 
-_LATEX_CMD = re.compile(r"\\[A-Za-z]+")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_CODE_WORD = re.compile(
-    r"\b(?:def|return|import|elif|lambda|function|const|void|printf|println)\b|#include"
-)
-_CHOICE_LINE = re.compile(r"^[ \t]*(?:\([A-Ha-h]\)|[A-H][.)])[ \t]+\S", re.MULTILINE)
-_TURN_LINE = re.compile(r"^[ \t]*(?:User|Assistant|Human|System|Q|A)[ \t]*:", re.MULTILINE)
-_DIGITS = str.maketrans("", "", "0123456789")
 
 
 class BeforeStats:
     """TextStats as it was: one pure-Python pass per statistic."""
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.empty((len(texts), 18), dtype=np.float32)
-        for i, text in enumerate(texts):
-            t = clip(text)
-            n = len(t)
-            words = t.split()
-            log = math.log1p
-            denom = max(n, 1)
-            out[i] = [
-                log(len(text)),
-                log(len(words)),
-                log(t.count("\n") + 1 if t else 0),
-                (n - len(t.translate(_DIGITS))) / denom,
-                (n - len(t.encode("ascii", "ignore"))) / denom,
-                log(len(_LATEX_CMD.findall(t))),
-                log(t.count("$")),
-                log(t.count("^")),
-                log(t.count("=")),
-                log(len(_NUMBER.findall(t))),
-                log(t.count("```")),
-                log(len(_CODE_WORD.findall(t))),
-                log(t.count("{") + t.count("}")),
-                log(t.count(";")),
-                log(t.count("?")),
-                log(len(_CHOICE_LINE.findall(t))),
-                log(len(_TURN_LINE.findall(t))),
-                log(max(map(len, words), default=0)),
-            ]
-        return out
+        return reference(list(texts))
 
 
 class BeforeStatic:

@@ -1,8 +1,9 @@
 """TextStats must give the features the packaged model was trained on, bit for bit.
 
-``_reference_row`` is a frozen copy of the pure-Python implementation the default model was
-trained with (ponder up to the vectorised rewrite); whatever TextStats becomes, it must
-agree with it on every text, one at a time and in batches.
+``reference_row`` (``text_stats_reference.py``) is a frozen copy of the pure-Python
+implementation the default model was trained with (ponder up to the vectorised rewrite);
+whatever TextStats becomes, it must agree with it on every text, one at a time and in
+batches.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import math
 import os
 import random
-import re
 from pathlib import Path
 
 import numpy as np
@@ -19,61 +19,7 @@ import pytest
 
 from ponder.classifiers import TextStats
 from ponder.classifiers._textstats import short_row
-
-# --- the reference implementation, frozen: do not edit -------------------------------------
-
-_HEAD_CHARS = 4096
-_TAIL_CHARS = 4096
-_LATEX_CMD = re.compile(r"\\[A-Za-z]+")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_CODE_WORD = re.compile(
-    r"\b(?:def|return|import|elif|lambda|function|const|void|printf|println)\b|#include"
-)
-_CHOICE_LINE = re.compile(r"^[ \t]*(?:\([A-Ha-h]\)|[A-H][.)])[ \t]+\S", re.MULTILINE)
-_TURN_LINE = re.compile(r"^[ \t]*(?:User|Assistant|Human|System|Q|A)[ \t]*:", re.MULTILINE)
-_DIGITS = str.maketrans("", "", "0123456789")
-
-
-def _clip(text: str) -> str:
-    if len(text) <= _HEAD_CHARS + _TAIL_CHARS:
-        return text
-    return f"{text[:_HEAD_CHARS]}\n{text[-_TAIL_CHARS:]}"
-
-
-def _reference_row(text: str) -> list[float]:
-    t = _clip(text)
-    n = len(t)
-    words = t.split()
-    log = math.log1p
-    denom = max(n, 1)
-    return [
-        log(len(text)),
-        log(len(words)),
-        log(t.count("\n") + 1 if t else 0),
-        (n - len(t.translate(_DIGITS))) / denom,
-        (n - len(t.encode("ascii", "ignore"))) / denom,
-        log(len(_LATEX_CMD.findall(t))),
-        log(t.count("$")),
-        log(t.count("^")),
-        log(t.count("=")),
-        log(len(_NUMBER.findall(t))),
-        log(t.count("```")),
-        log(len(_CODE_WORD.findall(t))),
-        log(t.count("{") + t.count("}")),
-        log(t.count(";")),
-        log(t.count("?")),
-        log(len(_CHOICE_LINE.findall(t))),
-        log(len(_TURN_LINE.findall(t))),
-        log(max(map(len, words), default=0)),
-    ]
-
-
-def _reference(texts: list[str]) -> np.ndarray:
-    out = np.empty((len(texts), 18), dtype=np.float32)
-    for i, text in enumerate(texts):
-        out[i] = _reference_row(text)
-    return out
-
+from tests.classifiers.text_stats_reference import reference, reference_row
 
 # --- the corpus ------------------------------------------------------------------------------
 
@@ -163,14 +109,14 @@ def test_corpus_is_varied() -> None:
 
 
 @pytest.mark.parametrize("i", range(len(_HAND)))
-def test_each_hand_written_text_matches_the_reference(i: int) -> None:
+def test_each_hand_written_text_matches_thereference(i: int) -> None:
     text = _HAND[i]
     ours = TextStats().transform([text])
-    np.testing.assert_allclose(ours, _reference([text]), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ours, reference([text]), rtol=0, atol=1e-9)
 
 
-def test_one_at_a_time_matches_the_reference() -> None:
-    ref = _reference(CORPUS)
+def test_one_at_a_time_matches_thereference() -> None:
+    ref = reference(CORPUS)
     stats = TextStats()
     for i, text in enumerate(CORPUS):
         got = stats.transform([text])[0]
@@ -186,7 +132,7 @@ def test_one_at_a_time_matches_the_reference() -> None:
 def test_both_ways_match_the_reference_on_every_text() -> None:
     """A single short text goes through string methods, anything else through the
     vectorised pass: each must agree with the reference on the whole corpus."""
-    ref = _reference(CORPUS)
+    ref = reference(CORPUS)
     short = np.array([short_row(t) for t in CORPUS], dtype=np.float32)
     np.testing.assert_allclose(short, ref, rtol=0, atol=1e-9)
     for i, text in enumerate(CORPUS):
@@ -194,20 +140,20 @@ def test_both_ways_match_the_reference_on_every_text() -> None:
         np.testing.assert_allclose(pair, ref[[i, i]], rtol=0, atol=1e-9, err_msg=repr(text[:60]))
 
 
-def test_batches_match_the_reference() -> None:
-    ref = _reference(CORPUS)
+def test_batches_match_thereference() -> None:
+    ref = reference(CORPUS)
     np.testing.assert_allclose(TextStats().transform(CORPUS), ref, rtol=0, atol=1e-9)
     rng = random.Random(1)
     shuffled = CORPUS[:]
     rng.shuffle(shuffled)
     np.testing.assert_allclose(
-        TextStats().transform(shuffled), _reference(shuffled), rtol=0, atol=1e-9
+        TextStats().transform(shuffled), reference(shuffled), rtol=0, atol=1e-9
     )
 
 
 def test_the_reference_itself_is_what_it_was() -> None:
     """Pins a few values of the oracle, so an edit to it cannot pass unnoticed."""
-    row = _reference_row("Q: Is 2^10 = 1,024? $\\sqrt{x}$\nA. yes\ndef f(): return 1;")
+    row = reference_row("Q: Is 2^10 = 1,024? $\\sqrt{x}$\nA. yes\ndef f(): return 1;")
     assert row[9] == pytest.approx(math.log1p(4))  # 2, 10, 1,024, 1
     assert row[15] == pytest.approx(math.log1p(1))  # one choice line
     assert row[16] == pytest.approx(math.log1p(1))  # one turn line (Q:)
