@@ -86,6 +86,39 @@ def write_table_jsonl(table: OutcomeTable, path: Path) -> Path:
     return path
 
 
+def write_sampled_jsonl(path: Path, n: int, seed: int, extra: int, scatter: int = 0) -> Path:
+    """The synthetic table with recorded samples for its ``weak`` arm: the first sample is
+    the table's outcome, then ``extra`` more that agree with it 80% of the time. Wrong
+    answers are all ``"wrong"``, or spread over ``scatter`` distinct ones."""
+    from ponder.outcomes import ArmOutcome, OutcomeRow, Sample, write_jsonl
+
+    table, _ = synthetic_table(n=n, seed=seed)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(table.n_queries):
+        arms = {}
+        for j, a in enumerate(table.arms):
+            first = bool(table.scores[i, j])
+            samples = None
+            if a == "weak":
+                rest = rng.random(extra) < (0.8 if first else 0.2)
+                samples = [
+                    Sample(
+                        answer="right"
+                        if r
+                        else f"wrong{rng.integers(scatter)}"
+                        if scatter
+                        else "wrong",
+                        score=float(r),
+                    )
+                    for r in [first, *rest]
+                ]
+            arms[a] = ArmOutcome(score=float(first), cost=float(table.costs[i, j]), samples=samples)
+        rows.append(OutcomeRow(id=table.ids[i], prompt=table.prompts[i], arms=arms))
+    write_jsonl(rows, path)
+    return path
+
+
 @pytest.fixture(scope="session", autouse=True)
 def litellm_offline() -> Iterator[None]:
     """litellm reads its price table from the package, not the network (no test may

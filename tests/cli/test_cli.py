@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from ponder.cli import app
 from ponder.outcomes import OutcomeTable
-from tests.conftest import synthetic_table, write_table_jsonl
+from tests.conftest import synthetic_table, write_sampled_jsonl, write_table_jsonl
 
 runner = CliRunner()
 
@@ -108,27 +108,7 @@ def test_simulate_saved_model_and_holdout(
 
 def test_simulate_prints_and_reports_sampled_arms(tmp_path: Path) -> None:
     """Samples recorded for one arm add its votes and adaptive sampling to the output."""
-    import numpy as np
-
-    from ponder.outcomes import ArmOutcome, OutcomeRow, Sample, write_jsonl
-
-    table, _ = synthetic_table(n=300, seed=3)
-    rng = np.random.default_rng(0)
-    rows = []
-    for i in range(table.n_queries):
-        arms = {}
-        for j, a in enumerate(table.arms):
-            first = bool(table.scores[i, j])
-            samples = None
-            if a == "weak":
-                rest = rng.random(6) < (0.8 if first else 0.2)
-                samples = [
-                    Sample(answer="right" if r else "wrong", score=float(r)) for r in [first, *rest]
-                ]
-            arms[a] = ArmOutcome(score=float(first), cost=float(table.costs[i, j]), samples=samples)
-        rows.append(OutcomeRow(id=table.ids[i], prompt=table.prompts[i], arms=arms))
-    data = tmp_path / "sampled.jsonl"
-    write_jsonl(rows, data)
+    data = write_sampled_jsonl(tmp_path / "sampled.jsonl", n=300, seed=3, extra=6)
     report = tmp_path / "r.json"
     res = runner.invoke(
         app,

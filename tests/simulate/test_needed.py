@@ -87,27 +87,9 @@ def test_the_report_carries_them(table: OutcomeTable, tmp_path: Path) -> None:
 
 
 def test_ponder_train_calibrates_and_simulate_prints_the_samples_needed(tmp_path: Path) -> None:
-    from ponder.outcomes import ArmOutcome, OutcomeRow, Sample, write_jsonl
-    from tests.conftest import synthetic_table
+    from tests.conftest import write_sampled_jsonl
 
-    table, _ = synthetic_table(n=240, seed=3)
-    rng = np.random.default_rng(0)
-    rows = []
-    for i in range(table.n_queries):
-        arms = {}
-        for j, a in enumerate(table.arms):
-            first = bool(table.scores[i, j])
-            samples = None
-            if a == "weak":
-                rest = rng.random(5) < (0.8 if first else 0.2)
-                samples = [
-                    Sample(answer="right" if r else f"wrong{rng.integers(3)}", score=float(r))
-                    for r in [first, *rest]
-                ]
-            arms[a] = ArmOutcome(score=float(first), cost=float(table.costs[i, j]), samples=samples)
-        rows.append(OutcomeRow(id=table.ids[i], prompt=table.prompts[i], arms=arms))
-    data = tmp_path / "sampled.jsonl"
-    write_jsonl(rows, data)
+    data = write_sampled_jsonl(tmp_path / "sampled.jsonl", n=240, seed=3, extra=5, scatter=3)
     model = tmp_path / "m"
     res = CliRunner().invoke(app, ["train", str(data), "-o", str(model), "--folds", "3", "-q"])
     assert res.exit_code == 0, res.output
