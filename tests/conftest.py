@@ -94,6 +94,10 @@ def write_sampled_jsonl(path: Path, n: int, seed: int, extra: int, scatter: int 
 
     table, _ = synthetic_table(n=n, seed=seed)
     rng = np.random.default_rng(0)
+
+    def wrong() -> str:
+        return f"wrong{rng.integers(scatter)}" if scatter else "wrong"
+
     rows = []
     for i in range(table.n_queries):
         arms = {}
@@ -103,15 +107,7 @@ def write_sampled_jsonl(path: Path, n: int, seed: int, extra: int, scatter: int 
             if a == "weak":
                 rest = rng.random(extra) < (0.8 if first else 0.2)
                 samples = [
-                    Sample(
-                        answer="right"
-                        if r
-                        else f"wrong{rng.integers(scatter)}"
-                        if scatter
-                        else "wrong",
-                        score=float(r),
-                    )
-                    for r in [first, *rest]
+                    Sample(answer="right" if r else wrong(), score=float(r)) for r in [first, *rest]
                 ]
             arms[a] = ArmOutcome(score=float(first), cost=float(table.costs[i, j]), samples=samples)
         rows.append(OutcomeRow(id=table.ids[i], prompt=table.prompts[i], arms=arms))
