@@ -188,23 +188,29 @@ def test_litellm_callbacks_do_not_run_on_ponders_calls(
     assert cost == pytest.approx(expected_cost(Price(1.0, 2.0), "ponder answered", ANSWER))
 
 
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every OpenAI client litellm builds from here on."""
+    import openai
+
+    clients: list[object] = []
+    init = openai.AsyncOpenAI.__init__
+
+    def counting(self: openai.AsyncOpenAI, *args: Any, **kwargs: Any) -> None:
+        clients.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(openai.AsyncOpenAI, "__init__", counting)
+    return clients
+
+
 def test_calls_of_an_arm_reuse_one_client(
-    clf: DifficultyClassifier, up: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+    clf: DifficultyClassifier, up: FakeUpstream, built: list[object]
 ) -> None:
     """litellm keeps one OpenAI client (and its connection pool) per provider, key, base URL,
     timeout and event loop; ponder's calls of an arm vary in nothing of that (the deadline
     bounds a call from outside, not through the client's timeout), so the requests one event
     loop serves, as the proxy's does, reuse one client."""
-    import openai
-
-    built: list[object] = []
-    init = openai.AsyncOpenAI.__init__
-
-    def counting(self: openai.AsyncOpenAI, *args: Any, **kwargs: Any) -> None:
-        built.append(self)
-        init(self, *args, **kwargs)
-
-    monkeypatch.setattr(openai.AsyncOpenAI, "__init__", counting)
     up.script("small", [ANSWER] * 6)
     r = router(clf, arm(up, "openai/small", **PRICE))
 
@@ -218,21 +224,11 @@ def test_calls_of_an_arm_reuse_one_client(
 
 
 def test_blocking_calls_share_one_loop_and_client(
-    clf: DifficultyClassifier, up: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+    clf: DifficultyClassifier, up: FakeUpstream, built: list[object]
 ) -> None:
     """``Router.complete`` runs every call on one event loop kept for the router's life, so
     consecutive blocking calls reuse litellm's client (and its connections) as async ones
     do; ``close()`` stops that loop, and the router still answers after it."""
-    import openai
-
-    built: list[object] = []
-    init = openai.AsyncOpenAI.__init__
-
-    def counting(self: openai.AsyncOpenAI, *args: Any, **kwargs: Any) -> None:
-        built.append(self)
-        init(self, *args, **kwargs)
-
-    monkeypatch.setattr(openai.AsyncOpenAI, "__init__", counting)
     up.script("small", [ANSWER] * 6)
     r = router(clf, arm(up, "openai/small", **PRICE))
     for i in range(4):
