@@ -13,6 +13,7 @@ Nothing here changes per request: a request's state is its :class:`Request` and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -68,6 +69,16 @@ class Pipeline:
     passthrough: Mapping[str, Arm]
     """The models a client may name directly, each as a plain one-sample arm."""
     passthrough_keys: Mapping[str, str]
+
+    @functools.cached_property
+    def arms(self) -> Mapping[str, Arm]:
+        """The menu's arms by label, built once rather than per request."""
+        return {a.label: a for a in self.menu.arms}
+
+    @functools.cached_property
+    def models(self) -> tuple[str, ...]:
+        """The menu's models in arm order: what each request's prompt is counted for."""
+        return tuple(a.model for a in self.menu.arms)
 
     async def answer(self, request: Request) -> Completion:
         """The whole pipeline: a cached answer, or plan and serve."""
@@ -129,16 +140,15 @@ class Pipeline:
         deadline = request.started + self.settings.deadline
         msgs, text = request.msgs, request.text
         if request.model is None:
-            counts = await acount_prompts([a.model for a in self.menu.arms], msgs)
+            counts = await acount_prompts(self.models, msgs)
             decided = await sized(len(text), self.decide, request, counts)
             mkey = self.digests.memory_key(request.tenant, text)
             decision = await self.remembered(decided, mkey)
-            arms = {a.label: a for a in self.menu.arms}
             route = Route(
                 msgs,
                 text,
                 decision,
-                arms,
+                self.arms,
                 self.keys,
                 request.openai_kwargs,
                 deadline,

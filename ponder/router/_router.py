@@ -200,7 +200,7 @@ class Router:
         """The routing decision for ``messages``, without calling anything (and without
         escalation memory, which needs the store)."""
         request = self._request(messages, None, profile, max_cost=max_cost, lam=lam)
-        tokens = count_prompts([a.model for a in self.menu.arms], request.msgs)
+        tokens = count_prompts(self.pipeline.models, request.msgs)
         return self.pipeline.decide(request, tokens)
 
     def complete(self, messages: Sequence[Mapping[str, Any]] | str, **kwargs: Any) -> Completion:
