@@ -240,7 +240,7 @@ class _Lookup:
             return None
         return cls(np.ascontiguousarray(vectors, dtype=np.float32), tokenizer, config)
 
-    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+    def token_ids(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
         """Each text's token ids, [UNK] left out (as model2vec does: it carries no meaning)."""
         cut = [t[: self.max_chars] for t in texts] if self.max_chars else [clip(t) for t in texts]
         if self.fast is not None:
@@ -248,15 +248,16 @@ class _Lookup:
         else:
             batch = self.tokenizer.encode_batch_fast(cut, add_special_tokens=False)
             encoded = [e.ids for e in batch]
+        arrays = [np.array(ids, dtype=np.int64) for ids in encoded]
         unk = self.unk
-        return encoded if unk is None else [[j for j in ids if j != unk] for ids in encoded]
+        return arrays if unk is None else [a[a != unk] for a in arrays]
 
     def embed(self, texts: Sequence[str]) -> FloatMatrix:
         """The L2-normalised mean of each text's token vectors (zeros for no tokens)."""
         vectors = self.vectors
         out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
         for i, ids in enumerate(self.token_ids(texts)):
-            if ids:
+            if ids.size:
                 out[i] = vectors.take(ids, axis=0).mean(axis=0)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)

@@ -32,8 +32,17 @@ _UNKNOWN = -1
 _FIRST_PART = 2048
 _NEXT_PART = 256
 """Characters of a long ASCII text tokenized first, then at a time, until the limit."""
+_MEMO_WORDS = 20_000
+"""Out-of-vocabulary words whose pieces are remembered; the memo starts over past this."""
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _PRE_TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")  # on cleaned, lowercased ASCII
+
+
+def _next_space(text: str, at: int) -> int:
+    """The first space, tab, newline or return at or after ``at`` (the text's end if none):
+    a BERT tokenizer never joins across one, so a text cut there tokenizes as its parts."""
+    ends = [e for e in (text.find(c, at) for c in " \t\n\r") if e >= 0]
+    return min(ends, default=len(text))
 
 
 def _ascii_table() -> tuple[bytes, bytes]:
@@ -74,6 +83,7 @@ class WordPiece:
             if specials
             else None
         )
+        self._split: dict[str, list[int]] = {}  # pieces of out-of-vocabulary words seen
 
     @classmethod
     def of(cls, tokenizer: Any, limit: int | None) -> WordPiece | None:
@@ -105,17 +115,35 @@ class WordPiece:
         )
 
     def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
-        """Each text's ids; a word split into pieces once is not split again in the batch."""
-        split: dict[str, list[int]] = {}
-        return [self.encode(t, split) for t in texts]
+        """Each text's ids."""
+        return [self.encode(t) for t in texts]
 
     def encode(self, text: str, split: dict[str, list[int]] | None = None) -> list[int]:
-        """The ids of ``text``; ``split`` remembers the pieces of out-of-vocabulary words."""
+        """The ids of ``text``; ``split`` remembers the pieces of out-of-vocabulary words
+        (by default a memo kept across calls: the same rare words recur from query to
+        query, and splitting one costs a dozen dict lookups)."""
         if self._specials is not None and self._specials.search(text):
             return self._slow([text])[0]
+        if split is None:
+            if len(self._split) > _MEMO_WORDS:
+                self._split.clear()
+            split = self._split
         if text.isascii():
             return self._ascii(text, split)
-        # ASCII stretches here, runs with non-ASCII characters through the tokenizer.
+        if self.limit is None:
+            return self._mixed(text, split)
+        # As in _ascii, a long text in parts cut at whitespace, until the limit is reached:
+        # the runs with non-ASCII characters beyond it are never looked for or tokenized.
+        ids: list[int] = []
+        done = 0
+        while done < len(text) and len(ids) < self.limit:
+            end = _next_space(text, done + (_FIRST_PART if done == 0 else _NEXT_PART))
+            ids += self._mixed(text[done:end], split)
+            done = end
+        return ids[: self.limit]
+
+    def _mixed(self, text: str, split: dict[str, list[int]]) -> list[int]:
+        """ASCII stretches here, runs with non-ASCII characters through the tokenizer."""
         spans: list[tuple[int, int]] = []
         for m in _NON_ASCII.finditer(text):
             if spans and m.start() < spans[-1][1]:
@@ -158,18 +186,17 @@ class WordPiece:
         words = _PRE_TOKEN.findall(clean)
         if self.limit is not None:
             del words[self.limit :]  # every word is at least one token
-        get = self._word.get
-        ids = [get(w, _UNKNOWN) for w in words]
-        if _UNKNOWN not in ids:
-            return ids
+        found: list[int | None] = list(map(self._word.get, words))  # None: not a whole word
+        if None not in found:
+            return found  # type: ignore[return-value]
         out: list[int] = []
         done = 0
         while True:  # the words not in the vocabulary, found at C speed
             try:
-                k = ids.index(_UNKNOWN, done)
+                k = found.index(None, done)
             except ValueError:
                 break
-            out += ids[done:k]
+            out += found[done:k]  # type: ignore[arg-type]
             if split is None:
                 out += self._pieces(words[k])
             else:
@@ -178,7 +205,7 @@ class WordPiece:
                     pieces = split[words[k]] = self._pieces(words[k])
                 out += pieces
             done = k + 1
-        out += ids[done:]
+        out += found[done:]  # type: ignore[arg-type]
         return out if self.limit is None else out[: self.limit]
 
     def _pieces(self, word: str) -> list[int]:
