@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ponder.classifiers._single_row import raw_score_one
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -237,6 +239,10 @@ class BoostedEasiness:
         return self
 
     def latent(self, X: npt.NDArray[np.float32]) -> FloatArray:
+        if X.shape[0] == 1:  # a routing decision: LightGBM's single-row path, if it has one
+            one = raw_score_one(self.booster_, X[0], self.best_iteration_)
+            if one is not None:
+                return np.array([one])
         out: FloatArray = self.booster_.predict(
             X, raw_score=True, num_iteration=self.best_iteration_ or None, num_threads=1
         )
