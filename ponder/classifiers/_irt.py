@@ -43,6 +43,14 @@ from ponder.outcomes import OutcomeTable
 from ponder.policies import SamplingPolicy, calibrate_sampling, recorded_samples
 
 FloatArray = npt.NDArray[np.float64]
+_Columns = tuple[
+    tuple[ArmProfile, ...],
+    FloatArray,
+    FloatArray,
+    npt.NDArray[np.int64],
+    FloatArray,
+]
+_ColumnsMemo = tuple[tuple[ArmProfile, ...], dict[tuple[str | ArmProfile, ...], _Columns]]
 Backend = Literal["lightgbm", "logistic"]
 FoldsBy = Literal["queries", "clusters"]
 Progress = Callable[[str], None]
@@ -304,18 +312,10 @@ class DifficultyClassifier:
         self._check_fitted()
         X = self.featurizer_.transform(list(texts))
         d = -self.easiness_.latent(X)
-        profiles = tuple(self.profile(a) if isinstance(a, str) else a for a in (arms or self.arms_))
-        a = np.array([p.discrimination for p in profiles])
-        theta = np.array([p.ability for p in profiles])
+        profiles, a, theta, arm_ids, strength = self._columns(tuple(arms or self.arms_))
         logit = a[None, :] * (theta[None, :] - d[:, None])
-        index = {arm.name: j for j, arm in enumerate(self.arms_)}
-        arm_ids = np.array(
-            [index.get(p.residual_arm, -1) if p.residual_arm else -1 for p in profiles],
-            dtype=np.int64,
-        )
         model = self.arm_model_
         head = self.reasoning_
-        strength = np.array([p.reasoning for p in profiles])
         unknown = arm_ids < 0
         if isinstance(model, LowRankInteraction) and model.has_reasoning_trait:
             head = model
@@ -335,6 +335,30 @@ class DifficultyClassifier:
             # shared-difficulty logit.
             logit = np.where(arm_ids[None, :] >= 0, model.logits(X, arm_ids), logit)
         return Prediction(profiles, d, sigmoid(logit), need)
+
+    def _columns(self, arms: tuple[str | ArmProfile, ...]) -> _Columns:
+        """Each asked arm's profile, discrimination, ability, trained-arm index (-1: none)
+        and reasoning strength. A router asks about the same menu on every request, so the
+        answers are kept, for the arms of this fit only (read-only arrays)."""
+        memo: _ColumnsMemo = self.__dict__.get("_columns_memo") or ((), {})
+        if memo[0] is not self.arms_ or len(memo[1]) > 32:
+            memo = (self.arms_, {})
+            self.__dict__["_columns_memo"] = memo
+        got = memo[1].get(arms)
+        if got is None:
+            profiles = tuple(self.profile(a) if isinstance(a, str) else a for a in arms)
+            index = {arm.name: j for j, arm in enumerate(self.arms_)}
+            ids = [index.get(p.residual_arm, -1) if p.residual_arm else -1 for p in profiles]
+            columns = (
+                np.array([p.discrimination for p in profiles]),
+                np.array([p.ability for p in profiles]),
+                np.array(ids, dtype=np.int64),
+                np.array([p.reasoning for p in profiles]),
+            )
+            for c in columns:
+                c.flags.writeable = False
+            got = memo[1][arms] = (profiles, *columns)
+        return got
 
     def predict_proba(self, texts: Sequence[str]) -> FloatArray:
         """P(success) for every trained arm: shape (n_queries, n_arms)."""

@@ -291,21 +291,35 @@ class Decider:
             if prompt_tokens is None
             else [int(t) for t in prompt_tokens]
         )
+        # Plain floats once per column (numpy scalars one by one cost more than the rest).
+        p_sample = est.p_sample[0].tolist() if est.p_sample is not None else None
+        budget = est.budget[0].tolist() if est.budget is not None else None
+        columns = zip(
+            p.tolist(),
+            cost.tolist(),
+            utility.tolist(),
+            fits.tolist(),
+            est.expected_samples[0].tolist(),
+            worst.tolist(),
+            strict=True,
+        )
         estimates = tuple(
             ArmEstimate(
                 arm=prof.name,
-                p_success=float(p[i]),
-                expected_cost=float(cost[i]),
-                utility=float(utility[i]),
-                fits=bool(fits[i]),
+                p_success=p_i,
+                expected_cost=cost_i,
+                utility=utility_i,
+                fits=fits_i,
                 ability_source=prof.source,
-                expected_samples=float(est.expected_samples[0, i]),
-                worst_cost=float(worst[i]),
+                expected_samples=samples_i,
+                worst_cost=worst_i,
                 prompt_tokens=tokens[i],
-                p_sample=float(est.p_sample[0, i]) if est.p_sample is not None else math.nan,
-                budget=int(est.budget[0, i]) if est.budget is not None else 1,
+                p_sample=p_sample[i] if p_sample is not None else math.nan,
+                budget=int(budget[i]) if budget is not None else 1,
             )
-            for i, prof in enumerate(self.profiles)
+            for i, (prof, (p_i, cost_i, utility_i, fits_i, samples_i, worst_i)) in enumerate(
+                zip(self.profiles, columns, strict=True)
+            )
         )
         return Decision(
             chosen=self.profiles[j].name,
