@@ -11,7 +11,8 @@ each measured now and with the implementation it replaced ("before": the pure-Py
 statistics, and the Rust tokenizer for the embedding, as ponder computed them up to the
 vectorised rewrite; same values), timed call by call in turn in the same process, so a busy
 machine slows both alike. Absolute times on shared machines are noisy; the before / now
-ratio is the figure to compare across machines. One thread.
+ratio is the figure to compare across machines. One thread. A second table times the
+default-menu decision alone, in a loop of its own (warm caches).
 
     python bench/bench_route_latency.py [--n 1000] [--lengths 238,2000,20000,200000]
 """
@@ -188,6 +189,18 @@ def main() -> None:
                 f"| {length:,} chars | {name} | {b50:,.0f} / {b99:,.0f} | "
                 f"{n50:,.0f} / {n99:,.0f} | {b50 / n50:.1f}x |"
             )
+    # The table's calls run in turn, ten implementations between two calls of one, so each
+    # finds the caches cold. A router decides between other work too, but a decision in a
+    # loop of its own shows what the code costs when its data stays in cache.
+    print()
+    print("Route, default menu, called in a loop of its own (p50 / p99 in microseconds):")
+    print()
+    print("| prompt | now p50 / p99 |")
+    print("|---:|---:|")
+    alone = Decider(clf, prior_menu).decide
+    for length in lengths:
+        ((a50, a99),) = measure([alone], prompts(text, length), args.n)
+        print(f"| {length:,} chars | {a50:,.0f} / {a99:,.0f} |")
 
 
 if __name__ == "__main__":
