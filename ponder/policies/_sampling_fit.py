@@ -115,11 +115,18 @@ def within_reach(
     """Whether a policy stays within ``within`` of the vote over every sample, judged on
     ``n`` queries paired with it: ``lost`` where the vote is right and the policy is not,
     ``gained`` the reverse. Its accuracy falls short by ``(lost - gained) / n``; that
-    estimate plus ``caution`` standard errors (``sqrt(lost + gained) / n``, McNemar's)
-    must stay within. ``caution`` 0 asks only what the queries show."""
+    estimate plus ``caution`` standard errors (``sqrt(lost + gained + 1) / n``, McNemar's
+    with one disagreement added) must stay within. The added one is what a policy that
+    never disagreed with the vote on ``n`` queries has not ruled out: on 80 queries, a
+    setting that changed no answer may still change one in 80 of the next, which is more
+    than half a point; without it the cheapest of many such settings passed with no margin
+    at all and fell short on held-out queries. A policy that is the vote by construction
+    needs no test (:func:`calibrate_sampling` lets the full vote through). ``caution`` 0
+    asks only what the queries show."""
     lo = np.asarray(lost, dtype=np.float64)
     ga = np.asarray(gained, dtype=np.float64)
-    drop = (lo - ga) / n + caution * np.sqrt(lo + ga) / n
+    noise = np.sqrt(lo + ga + 1.0) if caution > 0 else 0.0
+    drop = (lo - ga) / n + caution * noise / n
     return np.asarray(drop <= within + 1e-12)
 
 
@@ -236,6 +243,7 @@ def calibrate_sampling(
     gained = np.zeros((len(grid), len(confidences)))
     drawn = np.zeros((len(grid), len(confidences)))
     skipped = np.zeros(len(grid))
+    full = np.ones(len(grid), dtype=bool)  # every query's budget is all its samples
     vote_right = [pre.correct[-1] for pre in pres]
     for fold in ids:
         train = [q for q, f in zip(qs, folds, strict=True) if f != fold]
@@ -255,6 +263,7 @@ def calibrate_sampling(
                     row = index[(t, g, f)]
                     budgets = np.minimum(budgets_from_curve(curve, g, f), n_held)
                     skipped[row] += int(np.count_nonzero(budgets == 0))
+                    full[row] &= bool(np.all(budgets == n_held))
                     for j, i in enumerate(held):
                         b = int(budgets[j])
                         if b == 0:
@@ -271,7 +280,10 @@ def calibrate_sampling(
                             drawn[row, c] += s
     n = len(qs)
     acc, mean_drawn = correct / n, drawn / n
-    ok = within_reach(lost, gained, n, within, caution)
+    # The exact rule over all of a query's samples returns the vote's own answer: it passes
+    # by construction, so some setting always does.
+    exact = full[:, None] & (np.asarray(confidences) >= 1.0)[None, :]
+    ok = within_reach(lost, gained, n, within, caution) | exact
     # Fewest samples; then the more accurate; then the less trust in the classifier and
     # the higher confidence (the safer of two equal settings).
     best: tuple[float, float, int, int] | None = None
@@ -279,7 +291,7 @@ def calibrate_sampling(
         rank = (float(mean_drawn[row, c]), -float(acc[row, c]), int(row), -int(c))
         if best is None or rank < best:
             best = rank
-    assert best is not None, "the largest fixed budget is the vote itself and always passes"
+    assert best is not None, "the exact rule over every sample is the vote itself and passes"
     row, c = best[2], -best[3]
     t, g, f = grid[row]
     final = _fit(qs, (t,))
