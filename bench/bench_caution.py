@@ -29,7 +29,7 @@ from ponder.policies import calibrate_sampling, recorded_samples
 from ponder.simulate import predict_saved
 from ponder.simulate._samples import allocated, vote_at_n
 
-CAUTIONS = (0.0, 1.0, 2.0, 3.0)
+CAUTIONS = (0.0, 0.5, 1.0, 1.5, 2.0)
 DEV = {
     "date": ("gpt-3.5-turbo-cot2", "gpt-3.5-turbo-pot1", "gpt-4-cot2", "gpt-4-pot1"),
     "gsm8k": ("gpt-4-cot2", "gpt-4-pot1"),
