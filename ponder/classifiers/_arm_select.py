@@ -2,7 +2,8 @@
 
 Candidates: the shared difficulty alone; a low-rank arm x query interaction on top of it
 (:mod:`._interaction`, with a reasoning trait); arm-aware trees that start from the shared
-logit; and one linear model per arm. Each is fitted fold by fold on the training split and
+logit; one linear model per arm; and a lexical head on the shared logit (:mod:`._lexical`).
+Each is fitted fold by fold on the training split and
 its out-of-fold predictions are replayed through the policy's own rule over a sweep of cost
 weights (:func:`._routing_score.routing_gain`). Pooled log loss is reported but does not
 decide: on real tables the candidates differ in it by a few ten-thousandths while they
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,10 +32,12 @@ from ponder.classifiers._difficulty import (
     soft_log_loss,
 )
 from ponder.classifiers._interaction import LowRankInteraction
+from ponder.classifiers._lexical import LexicalHead, Lexicon
 from ponder.classifiers._routing_score import routing_gain
 
-ArmModel = ArmResidual | PerArmLinear | LowRankInteraction
+ArmModel = ArmResidual | PerArmLinear | LowRankInteraction | LexicalHead
 LINEAR_C_GRID = (0.003, 0.03)
+LEXICAL_C_GRID = (0.3, 1.0, 3.0)
 LOWRANK_GRID: tuple[tuple[int, float], ...] = (
     (1, 1e-3),
     (1, 1e-2),
@@ -49,7 +53,7 @@ giving the interaction's logit for held-out observations."""
 
 @dataclass(frozen=True)
 class ArmModelChoice:
-    kind: str  # "shared", "lowrank", "trees" or "linear"
+    kind: str  # "shared", "lowrank", "trees", "linear" or "lexical"
     model: ArmModel | None
     oof_log_loss: float
     candidates: dict[str, float]
@@ -88,9 +92,12 @@ def select_arm_model(
     say: Callable[[str], None],
     linear_C_grid: Sequence[float] = LINEAR_C_GRID,
     lowrank_grid: Sequence[tuple[int, float]] = LOWRANK_GRID,
+    lexical: tuple[Any, Lexicon] | None = None,
+    lexical_C_grid: Sequence[float] = LEXICAL_C_GRID,
 ) -> ArmModelChoice:
     """``z_oof`` holds the shared model's out-of-fold logits for each observation;
-    ``cost`` (queries x arms, may be None) prices the sweep."""
+    ``cost`` (queries x arms, may be None) prices the sweep; ``lexical``, when given, is
+    the TF-IDF matrix of every query and the lexicon that made it."""
     n_q = X.shape[0]
     Y = observation_matrix(obs, obs.y, n_q)
     oof: dict[str, FloatArray] = {"shared": z_oof}
@@ -152,6 +159,22 @@ def select_arm_model(
 
             oof[name] = held_out(fit_lin, name)
             fits[name] = lambda C=C: PerArmLinear(C=C).fit(X, obs)  # type: ignore[misc]
+
+    if lexical is not None:
+        Z, lexicon = lexical
+        for C in lexical_C_grid:
+            name = f"lexical(C={C:g})"
+
+            def fit_lex(
+                tr: Observations, off: FloatArray, C: float = C
+            ) -> Callable[[Observations], FloatArray]:
+                m = LexicalHead(C=C).fit(Z, lexicon, tr, off)
+                return lambda te: m.row_terms(Z, te)
+
+            oof[name] = z_oof + held_out(fit_lex, name)
+            fits[name] = lambda C=C: LexicalHead(C=C).fit(  # type: ignore[misc]
+                Z, lexicon, obs, z_oof
+            )
 
     losses = {name: soft_log_loss(obs.y, sigmoid(z)) for name, z in oof.items()}
     gains = {

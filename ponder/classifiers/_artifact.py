@@ -21,6 +21,7 @@ from ponder.classifiers._difficulty import ArmResidual, BoostedEasiness, LinearE
 from ponder.classifiers._featurize import FeaturizerSpec, build_featurizer
 from ponder.classifiers._interaction import LowRankInteraction
 from ponder.classifiers._irt import DifficultyClassifier
+from ponder.classifiers._lexical import LexicalHead
 from ponder.classifiers._prior import ArmPrior
 from ponder.classifiers._protocol import ArmProfile
 from ponder.classifiers._reasoning import reasoning_strength
@@ -76,6 +77,9 @@ def save_classifier(
         ),
         "arm_lowrank": (
             clf.arm_model_.state() if isinstance(clf.arm_model_, LowRankInteraction) else None
+        ),
+        "arm_lexical": (
+            clf.arm_model_.state() if isinstance(clf.arm_model_, LexicalHead) else None
         ),
         "reasoning_head": None if clf.reasoning_ is None else clf.reasoning_.state(),
         # Legacy trees grew from per-arm base rates (kept here); current ones from the
@@ -209,6 +213,8 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
             clf.arm_model_ = PerArmLinear.from_state(m["arm_linear"])
         elif kind == "lowrank":
             clf.arm_model_ = LowRankInteraction.from_state(m["arm_lowrank"])
+        elif kind == "lexical":
+            clf.arm_model_ = LexicalHead.from_state(m["arm_lexical"])
         elif kind == "shared":
             clf.arm_model_ = None
         else:

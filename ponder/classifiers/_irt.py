@@ -35,6 +35,7 @@ from ponder.classifiers._featurize import (
 )
 from ponder.classifiers._folds import clustered_folds
 from ponder.classifiers._interaction import LowRankInteraction
+from ponder.classifiers._lexical import LexicalHead, Lexicon
 from ponder.classifiers._prior import ArmPrior, table_arm_prices
 from ponder.classifiers._protocol import ArmProfile, Prediction
 from ponder.classifiers._reasoning import reasoning_strength
@@ -104,7 +105,8 @@ class DifficultyClassifier:
 
     Parameters are stored as given; learned attributes end in ``_``. ``arm_models`` names
     the between-arm candidates cross-validation may choose over the shared difficulty
-    (``lowrank``, ``trees``, ``linear``); ``residual=False`` keeps the shared model alone.
+    (``lowrank``, ``trees``, ``linear``, ``lexical``); ``residual=False`` keeps the shared
+    model alone.
     ``folds_by`` is how cross-validation holds data out: ``queries`` (at random, which
     rewards what helps on more traffic of the kinds in the table) or ``clusters`` (whole
     clusters of similar queries, which rewards only what carries over to kinds of query the
@@ -121,7 +123,7 @@ class DifficultyClassifier:
         C_grid: Sequence[float] = (0.03, 0.3, 3.0),
         max_rounds: int = 600,
         residual: bool = True,
-        arm_models: Sequence[str] = ("lowrank", "trees", "linear"),
+        arm_models: Sequence[str] = ("lowrank", "trees", "linear", "lexical"),
         folds_by: FoldsBy = "clusters",
         seed: int = 0,
         sampling: bool = True,
@@ -206,6 +208,12 @@ class DifficultyClassifier:
 
         z_oof = alpha[obs.aj] * f_oof[obs.qi] + beta[obs.aj]
         strength = np.array([reasoning_strength(a) for a in table.arms])
+        lexical = None
+        if self.residual and "lexical" in self.arm_models:
+            say("fitting the lexicon")
+            lexicon = Lexicon().fit(table.prompts)
+            if lexicon.terms_:
+                lexical = (lexicon.transform(table.prompts), lexicon)
         choice = select_arm_model(
             X,
             obs,
@@ -219,6 +227,7 @@ class DifficultyClassifier:
             lowrank=self.residual and "lowrank" in self.arm_models,
             seed=self.seed,
             say=say,
+            lexical=lexical,
         )
 
         ability = beta / alpha
@@ -330,6 +339,9 @@ class DifficultyClassifier:
             logit = logit + model.terms(X, arm_ids, strength)
         elif isinstance(model, ArmResidual):
             logit = model.logits(X, arm_ids, logit)
+        elif isinstance(model, LexicalHead):
+            # Trained arms get their words' correction; the others keep the shared logit.
+            logit = logit + model.terms(texts, arm_ids)
         elif isinstance(model, PerArmLinear):
             # Arms with logs of their own get their linear model; the others keep the
             # shared-difficulty logit.
