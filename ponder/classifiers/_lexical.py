@@ -87,14 +87,19 @@ class Lexicon:
         from scipy.sparse import csr_matrix
 
         get = self.index.get
+        idf: list[float] = self.__dict__.get("_idf_list") or self.idf_.tolist()
+        self._idf_list = idf
+        log = math.log
         indptr, indices, values = [0], [], []
         for text in texts:
-            counts = Counter(j for j in map(get, _terms(text)) if j is not None)
-            cols = sorted(counts)
-            w = np.array([(1.0 + math.log(counts[j])) * self.idf_[j] for j in cols])
-            norm = float(np.sqrt(w @ w)) if len(w) else 0.0
-            indices += cols
-            values += (w / norm).tolist() if norm > 0 else w.tolist()
+            words = _TOKEN.findall(_read(text).lower())
+            found = [j for j in map(get, words) if j is not None]
+            found += [j for j in map(get, map(" ".join, pairwise(words))) if j is not None]
+            counts = sorted(Counter(found).items())
+            w = [(1.0 + log(c)) * idf[j] for j, c in counts]
+            norm = math.sqrt(sum(x * x for x in w))
+            indices += [j for j, _ in counts]
+            values += [x / norm for x in w] if norm > 0 else w
             indptr.append(len(indices))
         return csr_matrix(
             (np.array(values, dtype=np.float64), np.array(indices, dtype=np.int64), indptr),
