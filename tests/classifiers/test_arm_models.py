@@ -12,6 +12,7 @@ from ponder.classifiers import (
 )
 from ponder.classifiers._arm_select import MARGIN
 from ponder.outcomes import OutcomeTable
+from tests.classifiers.tables import drawn_table
 
 STATS = FeaturizerSpec(kind="stats")
 
@@ -29,18 +30,7 @@ def _one_arm_cue_table(n: int = 2000, seed: int = 3) -> OutcomeTable:
         for d, c in zip(digits, code, strict=True)
     )
     p = np.stack([np.where(digits, 0.15, 0.85), np.where(code, 0.15, 0.85)], axis=1)
-    scores = (rng.random(p.shape) < p).astype(float)
-    ones = np.ones((n, 2))
-    return OutcomeTable(
-        ids=tuple(f"q{i}" for i in range(n)),
-        prompts=prompts,
-        tasks=("",) * n,
-        arms=("small", "large"),
-        scores=scores,
-        costs=ones * np.array([0.001, 0.01]),
-        input_tokens=ones * 50,
-        output_tokens=ones * 50,
-    )
+    return drawn_table(prompts, p, ("small", "large"), (0.001, 0.01), rng)
 
 
 def test_arm_specific_cue_selects_an_arm_model(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from ponder.classifiers._difficulty import sigmoid, stack_scores
 from ponder.classifiers._folds import clustered_folds
 from ponder.classifiers._interaction import LowRankInteraction
 from ponder.outcomes import OutcomeTable
+from tests.classifiers.tables import drawn_table
 
 
 def _reasoning_table(n: int = 1500, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -82,18 +83,8 @@ def _puzzle_table(n: int = 1500, seed: int = 0) -> OutcomeTable:
         [np.where(puzzle, 0.15, 0.9), np.where(puzzle, 0.2, 0.92), np.where(puzzle, 0.85, 0.55)],
         axis=1,
     )
-    scores = (rng.random(p.shape) < p).astype(float)
-    ones = np.ones((n, 3))
-    return OutcomeTable(
-        ids=tuple(f"q{i}" for i in range(n)),
-        prompts=prompts,
-        tasks=("",) * n,
-        arms=("llama-3.3-70b", "gpt-4o", "openai/o3-mini"),
-        scores=scores,
-        costs=ones * np.array([0.0005, 0.002, 0.004]),
-        input_tokens=ones * 50,
-        output_tokens=ones * 50,
-    )
+    arms = ("llama-3.3-70b", "gpt-4o", "openai/o3-mini")
+    return drawn_table(prompts, p, arms, (0.0005, 0.002, 0.004), rng)
 
 
 def test_an_unseen_thinking_arm_gains_where_the_query_needs_reasoning(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from ponder.classifiers import (
 )
 from ponder.classifiers._lexical import READ_CHARS, Lexicon, _read, _terms
 from ponder.outcomes import OutcomeTable
+from tests.classifiers.tables import drawn_table
 
 STATS = FeaturizerSpec(kind="stats")
 TEXTS = [
@@ -78,18 +79,7 @@ def _word_cue_table(n: int, seed: int, cue: bool) -> OutcomeTable:
         p = np.stack([np.where(topic == 1, 0.1, 0.9), np.where(topic == 1, 0.9, 0.1)], axis=1)
     else:
         p = np.full((n, 2), 0.6)
-    scores = (rng.random(p.shape) < p).astype(float)
-    ones = np.ones((n, 2))
-    return OutcomeTable(
-        ids=tuple(f"q{i}" for i in range(n)),
-        prompts=prompts,
-        tasks=("",) * n,
-        arms=("small", "large"),
-        scores=scores,
-        costs=ones * np.array([0.001, 0.002]),
-        input_tokens=ones * 20,
-        output_tokens=ones * 20,
-    )
+    return drawn_table(prompts, p, ("small", "large"), (0.001, 0.002), rng, tokens=20)
 
 
 def _fit(table: OutcomeTable) -> DifficultyClassifier:
