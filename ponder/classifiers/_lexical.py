@@ -66,13 +66,14 @@ class Lexicon:
             df.update(counts.keys())
             tf.update(counts)
         kept = [t for t, d in df.items() if d >= self.min_df]
-        # The most frequent terms over the corpus, ties by the term (as scikit-learn).
+        # The most frequent terms over the corpus (as scikit-learn), ties by the term.
         kept.sort(key=lambda t: (-tf[t], t))
         kept = sorted(kept[: self.max_features])
         n = len(texts)
         self.terms_ = tuple(kept)
         self.idf_ = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in kept])
         self._index = {t: j for j, t in enumerate(kept)}
+        self._idf_list: list[float] = self.idf_.tolist()
         return self
 
     @property
