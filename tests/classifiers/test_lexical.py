@@ -107,3 +107,14 @@ def test_words_that_decide_the_arm_choose_the_lexical_head(tmp_path: Path) -> No
 def test_words_that_say_nothing_keep_the_shared_model() -> None:
     clf = _fit(_word_cue_table(900, seed=2, cue=False))
     assert clf.params_["arm_model"] == "shared"
+
+
+def test_a_refit_lexicon_forgets_the_first_corpus() -> None:
+    first, second = TEXTS * 2, [f"other words entirely {i % 7}" for i in range(30)]
+    lex = Lexicon().fit(first)
+    lex.transform(TEXTS)
+    lex.fit(second)
+    fresh = Lexicon().fit(second)
+    assert lex.terms_ == fresh.terms_
+    again, expected = lex.transform(second).toarray(), fresh.transform(second).toarray()
+    np.testing.assert_array_equal(again, expected)
