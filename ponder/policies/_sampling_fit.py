@@ -245,11 +245,16 @@ def calibrate_sampling(
     skipped = np.zeros(len(grid))
     full = np.ones(len(grid), dtype=bool)  # every query's budget is all its samples
     vote_right = [pre.correct[-1] for pre in pres]
+    vote_of = np.array(vote_right, dtype=bool)
+    right_at = np.zeros((len(qs), most), dtype=bool)  # the vote of each prefix is right
+    for i, pre in enumerate(pres):
+        right_at[i, : len(pre.correct)] = pre.correct
     for fold in ids:
         train = [q for q, f in zip(qs, folds, strict=True) if f != fold]
         held = [i for i, f in enumerate(folds) if f == fold]
         if len(ids) < 2:
             train, held = qs, list(range(len(qs)))
+        held_at = np.array(held, dtype=np.int64)
         fitted = _fit(train, trusts)
         p = np.array([qs[i].p for i in held])
         n_held = np.array([len(qs[i].answers) for i in held])
@@ -264,20 +269,25 @@ def calibrate_sampling(
                     budgets = np.minimum(budgets_from_curve(curve, g, f), n_held)
                     skipped[row] += int(np.count_nonzero(budgets == 0))
                     full[row] &= bool(np.all(budgets == n_held))
-                    for j, i in enumerate(held):
-                        b = int(budgets[j])
-                        if b == 0:
-                            lost[row] += vote_right[i]
-                            continue
+                    drawing = budgets > 0
+                    # A query given no samples counts wrong at every confidence.
+                    lost[row] += int(vote_of[held_at[~drawing]].sum())
+                    rows = held_at[drawing]
+                    if rows.size == 0:
+                        continue
+                    stops = np.empty((rows.size, len(confidences)), dtype=np.int64)
+                    for r, j in enumerate(np.flatnonzero(drawing)):
+                        i, b = held[j], int(budgets[j])
                         key = (t, i, b)
                         if key not in cache:
                             cache[key] = _stops(pres[i], b, rule, float(prior[j]), confidences)
-                        for c, s in enumerate(cache[key]):
-                            right = pres[i].correct[s - 1]
-                            correct[row, c] += right
-                            lost[row, c] += vote_right[i] and not right
-                            gained[row, c] += right and not vote_right[i]
-                            drawn[row, c] += s
+                        stops[r] = cache[key]
+                    right = right_at[rows[:, None], stops - 1]
+                    vote = vote_of[rows][:, None]
+                    correct[row] += right.sum(axis=0)
+                    lost[row] += (vote & ~right).sum(axis=0)
+                    gained[row] += (right & ~vote).sum(axis=0)
+                    drawn[row] += stops.sum(axis=0)
     n = len(qs)
     acc, mean_drawn = correct / n, drawn / n
     # The exact rule over all of a query's samples returns the vote's own answer: it passes
