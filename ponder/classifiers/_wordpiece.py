@@ -28,7 +28,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-_UNKNOWN = -1
 _FIRST_PART = 2048
 _NEXT_PART = 256
 """Characters of a long ASCII text tokenized first, then at a time, until the limit."""
@@ -166,7 +165,7 @@ class WordPiece:
         encoded = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
         return [e.ids for e in encoded]
 
-    def _ascii(self, text: str, split: dict[str, list[int]] | None) -> list[int]:
+    def _ascii(self, text: str, split: dict[str, list[int]]) -> list[int]:
         clean = text.encode("ascii").translate(_LOWER, _DROP).decode("ascii")
         if self.limit is None or len(clean) <= _FIRST_PART:
             return self._words(clean, split)
@@ -182,7 +181,7 @@ class WordPiece:
             done = end
         return ids[: self.limit]
 
-    def _words(self, clean: str, split: dict[str, list[int]] | None) -> list[int]:
+    def _words(self, clean: str, split: dict[str, list[int]]) -> list[int]:
         words = _PRE_TOKEN.findall(clean)
         if self.limit is not None:
             del words[self.limit :]  # every word is at least one token
@@ -197,13 +196,10 @@ class WordPiece:
             except ValueError:
                 break
             out += found[done:k]  # type: ignore[arg-type]
-            if split is None:
-                out += self._pieces(words[k])
-            else:
-                pieces = split.get(words[k])
-                if pieces is None:
-                    pieces = split[words[k]] = self._pieces(words[k])
-                out += pieces
+            pieces = split.get(words[k])
+            if pieces is None:
+                pieces = split[words[k]] = self._pieces(words[k])
+            out += pieces
             done = k + 1
         out += found[done:]  # type: ignore[arg-type]
         return out if self.limit is None else out[: self.limit]
