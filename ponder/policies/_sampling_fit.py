@@ -232,7 +232,8 @@ def calibrate_sampling(
         raise ValueError("every recorded answer needs its right/wrong flag")
     most = max(len(q.answers) for q in qs)
     pres = [_prefixes(q) for q in qs]
-    vote_acc = float(np.mean([pre.correct[-1] for pre in pres]))
+    vote_of = np.array([pre.correct[-1] for pre in pres], dtype=bool)  # the full vote
+    vote_acc = float(vote_of.mean())
     whole = _fit(qs, (0.0,))
     gains = _gain_grid(whole, most)
     ids = np.unique(folds)
@@ -244,8 +245,6 @@ def calibrate_sampling(
     drawn = np.zeros((len(grid), len(confidences)))
     skipped = np.zeros(len(grid))
     full = np.ones(len(grid), dtype=bool)  # every query's budget is all its samples
-    vote_right = [pre.correct[-1] for pre in pres]
-    vote_of = np.array(vote_right, dtype=bool)
     right_at = np.zeros((len(qs), most), dtype=bool)  # the vote of each prefix is right
     for i, pre in enumerate(pres):
         right_at[i, : len(pre.correct)] = pre.correct
