@@ -72,30 +72,26 @@ class Lexicon:
         n = len(texts)
         self.terms_ = tuple(kept)
         self.idf_ = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in kept])
-        self._index = {t: j for j, t in enumerate(kept)}
-        self._idf_list: list[float] = self.idf_.tolist()
         return self
 
-    @property
-    def index(self) -> dict[str, int]:
-        idx: dict[str, int] | None = self.__dict__.get("_index")
-        if idx is None:
-            idx = self._index = {t: j for j, t in enumerate(self.terms_)}
-        return idx
+    def _tables(self) -> tuple[dict[str, int], list[float]]:
+        """Each term's column and the IDFs as plain floats, made once per fit (a refit
+        replaces ``terms_``, which is what the cache is keyed on)."""
+        cached = self.__dict__.get("_tables_of")
+        if cached is None or cached[0] is not self.terms_:
+            index = {t: j for j, t in enumerate(self.terms_)}
+            cached = self._tables_of = (self.terms_, index, self.idf_.tolist())
+        return cached[1], cached[2]
 
     def transform(self, texts: Sequence[str]) -> Any:
         """A ``scipy.sparse.csr_matrix`` (len(texts), len(terms_)), each row L2-normalised."""
         from scipy.sparse import csr_matrix
 
-        get = self.index.get
-        idf: list[float] = self.__dict__.get("_idf_list") or self.idf_.tolist()
-        self._idf_list = idf
+        index, idf = self._tables()
         log = math.log
         indptr, indices, values = [0], [], []
         for text in texts:
-            words = _TOKEN.findall(_read(text).lower())
-            found = [j for j in map(get, words) if j is not None]
-            found += [j for j in map(get, map(" ".join, pairwise(words))) if j is not None]
+            found = [j for j in map(index.get, _terms(text)) if j is not None]
             counts = sorted(Counter(found).items())
             w = [(1.0 + log(c)) * idf[j] for j, c in counts]
             norm = math.sqrt(sum(x * x for x in w))
