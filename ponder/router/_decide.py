@@ -292,34 +292,25 @@ class Decider:
             else [int(t) for t in prompt_tokens]
         )
         # Plain floats once per column (numpy scalars one by one cost more than the rest).
+        p_l, cost_l, utility_l, fits_l = p.tolist(), cost.tolist(), utility.tolist(), fits.tolist()
+        worst_l, samples_l = worst.tolist(), est.expected_samples[0].tolist()
         p_sample = est.p_sample[0].tolist() if est.p_sample is not None else None
         budget = est.budget[0].tolist() if est.budget is not None else None
-        columns = zip(
-            p.tolist(),
-            cost.tolist(),
-            utility.tolist(),
-            fits.tolist(),
-            est.expected_samples[0].tolist(),
-            worst.tolist(),
-            strict=True,
-        )
         estimates = tuple(
             ArmEstimate(
                 arm=prof.name,
-                p_success=p_i,
-                expected_cost=cost_i,
-                utility=utility_i,
-                fits=fits_i,
+                p_success=p_l[i],
+                expected_cost=cost_l[i],
+                utility=utility_l[i],
+                fits=fits_l[i],
                 ability_source=prof.source,
-                expected_samples=samples_i,
-                worst_cost=worst_i,
+                expected_samples=samples_l[i],
+                worst_cost=worst_l[i],
                 prompt_tokens=tokens[i],
                 p_sample=p_sample[i] if p_sample is not None else math.nan,
                 budget=int(budget[i]) if budget is not None else 1,
             )
-            for i, (prof, (p_i, cost_i, utility_i, fits_i, samples_i, worst_i)) in enumerate(
-                zip(self.profiles, columns, strict=True)
-            )
+            for i, prof in enumerate(self.profiles)
         )
         return Decision(
             chosen=self.profiles[j].name,
