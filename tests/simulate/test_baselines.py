@@ -9,17 +9,6 @@ import pytest
 from ponder.simulate import Cascade, Oracle, RandomMix, random_mix_frontier
 
 
-def _random(n: int = 2000, k: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    p = rng.random((n, k))
-    cost = np.geomspace(1e-4, 1e-1, k)[None, :] * rng.uniform(0.5, 1.5, (n, k))
-    return p, cost
-
-
-def _mean_chosen(values: np.ndarray, choice: np.ndarray) -> float:
-    return float(values[np.arange(len(choice)), choice].mean())
-
-
 def test_oracle_at_lam_zero_reaches_max_quality_at_least_cost() -> None:
     rng = np.random.default_rng(7)
     scores = (rng.random((500, 4)) < 0.5).astype(float)
