@@ -83,33 +83,29 @@ def streamed_attempt(arm: Arm, content: str, usage: Usage, cost: float) -> Attem
 def declined_attempt(arm: Arm) -> Attempt:
     """An adaptive arm passed by without drawing: its calibrated budget for the query was
     0, the vote predicted hopeless."""
-    return Attempt(
-        arm=arm.label,
-        model=arm.model,
-        samples_requested=0,
-        samples_used=0,
-        answers=(),
-        answer=None,
-        agreement=0.0,
-        cost=0.0,
-        usage=Usage(),
-        outcome="declined",
-    )
+    return _empty_attempt(arm, requested=0, outcome="declined")
 
 
 def failed_attempt(arm: Arm, error: str) -> Attempt:
     """An arm that failed at the provider before it produced anything."""
+    return _empty_attempt(arm, requested=1, outcome="provider_error", error=error)
+
+
+def _empty_attempt(
+    arm: Arm, *, requested: int, outcome: Outcome, error: str | None = None
+) -> Attempt:
+    """An attempt that drew no answer and cost nothing."""
     return Attempt(
         arm=arm.label,
         model=arm.model,
-        samples_requested=1,
+        samples_requested=requested,
         samples_used=0,
         answers=(),
         answer=None,
         agreement=0.0,
         cost=0.0,
         usage=Usage(),
-        outcome="provider_error",
+        outcome=outcome,
         error=error,
     )
 
