@@ -31,24 +31,39 @@ def _tokens(table: OutcomeTable) -> FloatArray:
 
 def price_table(table: OutcomeTable, menu: Menu | None, *, strict: bool = True) -> OutcomeTable:
     """Fill costs the table lacks from the menu's prices; error on arms left without a cost
-    (unless not ``strict``: training can do without, replaying cannot)."""
+    (unless not ``strict``: training can do without, replaying cannot).
+
+    A cost filled in comes with the tokens it assumed (the prompt's estimate in, the arm's
+    answer and thinking tokens out, per sample), where the table records none. Without them
+    a price read back from the table (``table_arm_prices``) divides a reasoning arm's
+    thousands of hidden tokens by a typical answer's length and makes it look ten times
+    dearer per token than a menu says it is, which is what the price prior compares it to.
+    """
     costs = table.costs.copy()
+    input_tokens = table.input_tokens.copy()
+    output_tokens = table.output_tokens.copy()
     if menu is not None:
         by_label = {a.label: a for a in menu.arms}
+        tokens = _tokens(table)
         for j, name in enumerate(table.arms):
             arm = by_label.get(name)
             if arm is None:
                 continue
             missing = np.isnan(costs[:, j])
             if missing.any():
-                costs[missing, j] = arm.expected_cost(_tokens(table))[missing]
+                costs[missing, j] = arm.expected_cost(tokens)[missing]
+                fill = missing & np.isnan(input_tokens[:, j]) & np.isnan(output_tokens[:, j])
+                input_tokens[fill, j] = tokens[fill] * arm.samples
+                output_tokens[fill, j] = (arm.output_tokens + arm.thinking_tokens) * arm.samples
     unpriced = [a for j, a in enumerate(table.arms) if np.isnan(costs[:, j]).all()]
     if unpriced and strict:
         raise MenuError(
             f"no cost for arm(s) {', '.join(unpriced)}: the outcome table records none; "
             "pass --menu with a price for each (input_price/output_price or a litellm model)"
         )
-    return dataclasses.replace(table, costs=costs)
+    return dataclasses.replace(
+        table, costs=costs, input_tokens=input_tokens, output_tokens=output_tokens
+    )
 
 
 def expected_costs(train: OutcomeTable, test: OutcomeTable) -> FloatArray:
