@@ -70,6 +70,7 @@ def save_classifier(
             "slope": clf.prior_.slope,
             "discrimination": clf.prior_.discrimination,
             "n_arms": clf.prior_.n_arms,
+            "reasoning": clf.prior_.reasoning,
         },
         "easiness": clf.easiness_.state(),
         "arm_linear": (

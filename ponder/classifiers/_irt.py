@@ -248,7 +248,7 @@ class DifficultyClassifier:
             )
             for j, a in enumerate(table.arms)
         )
-        self.prior_ = ArmPrior.fit(ability, table_arm_prices(table), alpha)
+        self.prior_ = ArmPrior.fit(ability, table_arm_prices(table), alpha, strength)
         self.metrics_ = {
             "oof_log_loss": choice.oof_log_loss,
             **{f"oof_log_loss_{name}": v for name, v in choice.candidates.items()},
@@ -303,13 +303,24 @@ class DifficultyClassifier:
         for a in self.arms_:
             if a.name == name:
                 return a
+        strength = reasoning_strength(name) if reasoning is None else reasoning
         return ArmProfile(
             name,
-            self.prior_.ability(price_per_mtok),
+            self.prior_.ability(price_per_mtok, strength),
             self.prior_.discrimination,
             "prior",
-            reasoning=reasoning_strength(name) if reasoning is None else reasoning,
+            reasoning=strength,
         )
+
+    @property
+    def tells_thinking_apart(self) -> bool:
+        """Whether an arm without logs gains anything from its reasoning strength: a lift
+        in the price prior or a learned reasoning trait. Without either, two such arms of
+        one price tie, however much each thinks."""
+        self._check_fitted()
+        model = self.arm_model_
+        trait = isinstance(model, LowRankInteraction) and model.has_reasoning_trait
+        return self.prior_.reasoning > 0 or self.reasoning_ is not None or trait
 
     def difficulty(self, texts: Sequence[str]) -> FloatArray:
         self._check_fitted()
