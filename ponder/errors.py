@@ -74,6 +74,7 @@ class UnknownModelError(PonderError, LookupError):
 
 class PriorWarning(UserWarning):
     """Arms the model was not trained on cannot be told apart: the price prior is flat (the
-    training data had too few priced arms, or price did not predict ability). Such arms tie
-    on predicted success and the cheapest wins; train on logs that include them, or give
-    them ``ability:`` or ``like:`` in the menu."""
+    training data had too few priced arms, or price did not predict ability), or two arms
+    of one price differ only in how much they think and the model learned no gain from
+    thinking. Such arms tie on predicted success and the cheapest wins; train on logs that
+    include them, or give them ``ability:`` or ``like:`` in the menu."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ponder._menu import Menu
+from ponder._menu import Arm, Menu
 from ponder._pricing import estimate_tokens
 from ponder.classifiers import ArmProfile, DifficultyClassifier, SuccessClassifier
 from ponder.errors import MenuError, NoArmFitsError, PriorWarning
@@ -129,7 +129,32 @@ def resolve_profiles(clf: DifficultyClassifier, menu: Menu) -> tuple[ArmProfile,
             PriorWarning,
             stacklevel=3,
         )
+    _warn_on_thinking_ties(clf, menu, out)
     return tuple(out)
+
+
+def _warn_on_thinking_ties(
+    clf: DifficultyClassifier, menu: Menu, profiles: list[ArmProfile]
+) -> None:
+    """Two priced arms of one price that differ only in how much they think get the same
+    ability from a model that learned nothing about thinking; the dearer one never wins."""
+    if clf.tells_thinking_apart:
+        return
+    groups: dict[float, list[Arm]] = {}
+    for arm, p in zip(menu.arms, profiles, strict=True):
+        if p.source == "price prior":
+            groups.setdefault(round(arm.blended_price, 9), []).append(arm)
+    for arms in groups.values():
+        if len({a.reasoning_strength for a in arms}) > 1:
+            names = ", ".join(a.label for a in arms)
+            warnings.warn(
+                f"arms {names} differ only in how much they think, and the model learned no "
+                "gain from thinking (its training data has no reasoning arms): they get the "
+                "same predicted success and the one that thinks least will always win; train "
+                "on logs with reasoning arms, or set ability: or like: in the menu",
+                PriorWarning,
+                stacklevel=4,
+            )
 
 
 class Decider:

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import copy
+import dataclasses
+import warnings
+
 import numpy as np
 import pytest
 
-from ponder import Arm, Menu, MenuError, NoArmFitsError
+from ponder import Arm, Menu, MenuError, NoArmFitsError, PriorWarning
 from ponder.classifiers import DifficultyClassifier, FeaturizerSpec
 from ponder.outcomes import OutcomeTable
 from ponder.router import decide
@@ -141,3 +145,55 @@ def test_sampled_arms_are_weighed_as_votes(clf: DifficultyClassifier) -> None:
     same = Decider(clf, menu, votes=VoteModel(kappa=1e-6)).decide(EASY, lam=0.1)
     assert same.arms[1].p_success == pytest.approx(same.arms[0].p_success, abs=1e-3)
     assert same.chosen == "mid"
+
+
+def _twins() -> Menu:
+    """One new model twice, thinking and not, at one price: neither is in the training data."""
+    return Menu(
+        arms=(
+            Arm(model="newbie", input_price=1.0, output_price=1.0, reasoning=0.0),
+            Arm(
+                model="newbie",
+                name="newbie-thinking",
+                input_price=1.0,
+                output_price=1.0,
+                reasoning=1.0,
+            ),
+        )
+    )
+
+
+def test_thinking_twins_warn_when_the_model_knows_nothing_of_thinking(
+    clf: DifficultyClassifier,
+) -> None:
+    assert not clf.tells_thinking_apart  # trained on three arms that do not reason
+    with pytest.warns(PriorWarning, match="newbie, newbie-thinking differ only in how much"):
+        profiles = resolve_profiles(clf, _twins())
+    assert profiles[0].ability == profiles[1].ability
+
+
+def test_thinking_twins_are_told_apart_by_a_reasoning_lift(clf: DifficultyClassifier) -> None:
+    lifted = copy.copy(clf)
+    lifted.prior_ = dataclasses.replace(clf.prior_, reasoning=0.8)
+    assert lifted.tells_thinking_apart
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PriorWarning)
+        plain, thinking = resolve_profiles(lifted, _twins())
+    assert thinking.ability == pytest.approx(plain.ability + 0.8)
+    d = decide(HARD, lifted, _twins(), lam=0.0)
+    probs = {e.arm: e.p_success for e in d.arms}
+    assert probs["newbie-thinking"] > probs["newbie"] and d.chosen == "newbie-thinking"
+
+
+def test_a_flat_prior_warns(clf: DifficultyClassifier) -> None:
+    flat = copy.copy(clf)
+    flat.prior_ = dataclasses.replace(clf.prior_, slope=0.0)
+    menu = Menu(
+        arms=(
+            Arm(model="cheap-new", input_price=0.1, output_price=0.1),
+            Arm(model="dear-new", input_price=10.0, output_price=10.0),
+        )
+    )
+    with pytest.warns(PriorWarning, match="prior is flat"):
+        cheap, dear = resolve_profiles(flat, menu)
+    assert cheap.ability == dear.ability
