@@ -51,7 +51,7 @@ _Columns = tuple[
     npt.NDArray[np.int64],
     FloatArray,
 ]
-_ColumnsMemo = tuple[tuple[ArmProfile, ...], dict[tuple[str | ArmProfile, ...], _Columns]]
+_ColumnsMemo = tuple[tuple[object, object], dict[tuple[str | ArmProfile, ...], _Columns]]
 Backend = Literal["lightgbm", "logistic"]
 FoldsBy = Literal["queries", "clusters"]
 Progress = Callable[[str], None]
@@ -362,10 +362,12 @@ class DifficultyClassifier:
     def _columns(self, arms: tuple[str | ArmProfile, ...]) -> _Columns:
         """Each asked arm's profile, discrimination, ability, trained-arm index (-1: none)
         and reasoning strength. A router asks about the same menu on every request, so the
-        answers are kept, for the arms of this fit only (read-only arrays)."""
-        memo: _ColumnsMemo = self.__dict__.get("_columns_memo") or ((), {})
-        if memo[0] is not self.arms_ or len(memo[1]) > 32:
-            memo = (self.arms_, {})
+        answers are kept, for the arms and price prior of this fit only (read-only arrays):
+        a new prior, on this object or a copy, starts them over."""
+        memo: _ColumnsMemo = self.__dict__.get("_columns_memo") or ((None, None), {})
+        fit = memo[0]
+        if fit[0] is not self.arms_ or fit[1] is not self.prior_ or len(memo[1]) > 32:
+            memo = ((self.arms_, self.prior_), {})
             self.__dict__["_columns_memo"] = memo
         got = memo[1].get(arms)
         if got is None:

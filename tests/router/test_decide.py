@@ -185,6 +185,17 @@ def test_thinking_twins_are_told_apart_by_a_reasoning_lift(clf: DifficultyClassi
     assert probs["newbie-thinking"] > probs["newbie"] and d.chosen == "newbie-thinking"
 
 
+def test_a_new_prior_is_not_answered_from_the_old_ones_memo(clf: DifficultyClassifier) -> None:
+    # An arm asked about by name gets its profile from the prior; the profiles are memoised
+    # per menu, and a copy with another prior must not read the original's.
+    before = clf.predict([HARD], arms=["newbie-thinking"]).p_success[0, 0]
+    lifted = copy.copy(clf)
+    lifted.prior_ = dataclasses.replace(clf.prior_, reasoning=0.8)
+    after = lifted.predict([HARD], arms=["newbie-thinking"]).p_success[0, 0]
+    assert after > before
+    assert clf.predict([HARD], arms=["newbie-thinking"]).p_success[0, 0] == before
+
+
 def test_a_flat_prior_warns(clf: DifficultyClassifier) -> None:
     flat = copy.copy(clf)
     flat.prior_ = dataclasses.replace(clf.prior_, slope=0.0)
