@@ -29,7 +29,7 @@ from ponder.classifiers import load_classifier, load_default_classifier
 from ponder.policies import choose_by_utility
 from ponder.router import Decider
 
-LAMS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
+LAMS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0)
 EVERYDAY = {"writing", "roleplay", "extraction", "humanities"}
 
 
@@ -38,6 +38,13 @@ def _jsonl(path: Path) -> list[dict[str, object]]:
 
 
 def prompts(shared: Path, per_set: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    easy, _, hard = groups(shared, per_set, seed)
+    return easy, hard
+
+
+def groups(shared: Path, per_set: int, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
+    """Everyday requests, grade-school word problems, competition maths. Easy is the first
+    two together, hard the third."""
     rng = np.random.default_rng(seed)
 
     def some(items: list[str]) -> list[str]:
@@ -47,7 +54,8 @@ def prompts(shared: Path, per_set: int, seed: int = 0) -> tuple[list[str], list[
 
     math = shared / "math-benchmarks"
     mt = _jsonl(shared / "routellm" / "routellm" / "evals" / "mt_bench" / "question.jsonl")
-    easy = [str(q["turns"][0]) for q in mt if q["category"] in EVERYDAY]  # type: ignore[index]
+    everyday = [str(q["turns"][0]) for q in mt if q["category"] in EVERYDAY]  # type: ignore[index]
+    easy: list[str] = []
     easy += some([f"{q['Body']} {q['Question']}" for q in _jsonl(math / "svamp" / "test.jsonl")])
     easy += some([f"{q['body']} {q['question']}" for q in _jsonl(math / "asdiv" / "test.jsonl")])
     easy += some([str(q["input"]) for q in _jsonl(math / "mawps" / "test.jsonl")])
@@ -56,7 +64,7 @@ def prompts(shared: Path, per_set: int, seed: int = 0) -> tuple[list[str], list[
     hard += some([str(q["question"]) for q in _jsonl(math / "olympiadbench" / "test.jsonl")])
     level5 = [q for q in _jsonl(math / "math500" / "test.jsonl") if q.get("level") == 5]
     hard += some([str(q["problem"]) for q in level5])
-    return easy, hard
+    return everyday + easy, easy, hard
 
 
 def auc(hard: np.ndarray, easy: np.ndarray) -> float:
@@ -79,7 +87,9 @@ def main() -> int:
     if not (shared / "math-benchmarks").is_dir():
         print(f"no shared data under {shared}: nothing to probe", file=sys.stderr)
         return 0
-    easy, hard = prompts(shared, args.per_set)
+    every, words, hard = groups(shared, args.per_set)
+    easy = every[: len(every) - len(words)] + words
+    n_every = len(every) - len(words)
     menu = Menu.load(args.menu) if args.menu else Menu.default()
     clf = load_classifier(args.model) if args.model else load_default_classifier()
     decider = Decider(clf, menu)
@@ -93,9 +103,18 @@ def main() -> int:
     print(f"difficulty AUC (hard vs easy): {auc(d[is_hard], d[~is_hard]):.3f}")
     if need is not None:
         print(f"reasoning-need AUC (hard vs easy): {auc(need[is_hard], need[~is_hard]):.3f}")
+    # Price rank of each arm among the menu's (0 = cheapest), by cost per sample on an
+    # average prompt: what "spends more" means independently of a prompt's own length.
+    per_sample = decider.sample_costs(texts).mean(axis=0)
+    rank = np.argsort(np.argsort(per_sample)).astype(np.float64)
+    thinks = np.array([a.reasoning_strength >= 0.5 for a in menu.arms])
+    group = np.array(["everyday"] * n_every + ["words"] * len(words) + ["maths"] * len(hard))
     print()
-    print("| lam | cost AUC | mean cost hard / easy | arms chosen, easy | arms chosen, hard |")
-    print("|---:|---:|---:|---|---|")
+    print(
+        "| lam | rank AUC | cost AUC | mean cost hard / easy | thinking: everyday / words / "
+        "maths | arms chosen, easy | arms chosen, hard |"
+    )
+    print("|---:|---:|---:|---:|---|---|---|")
     rows = np.arange(len(texts))
     for lam in sorted({*LAMS, menu.lam}):
         chosen = choose_by_utility(est.p_success, est.expected_cost, lam, scale, fits)
@@ -108,9 +127,13 @@ def main() -> int:
             return ", ".join(f"{n} {c / mask.sum():.0%}" for n, c in counts)
 
         mark = " (menu)" if lam == menu.lam else ""
+        r = rank[chosen]
+        shares = [thinks[chosen][group == g].mean() for g in ("everyday", "words", "maths")]
+        think = " / ".join(f"{v:.0%}" for v in shares)
         print(
-            f"| {lam:g}{mark} | {auc(cost[is_hard], cost[~is_hard]):.3f} | {ratio:.2f}x "
-            f"| {top(~is_hard)} | {top(is_hard)} |"
+            f"| {lam:g}{mark} | {auc(r[is_hard], r[~is_hard]):.3f} "
+            f"| {auc(cost[is_hard], cost[~is_hard]):.3f} | {ratio:.2f}x "
+            f"| {think} | {top(~is_hard)} | {top(is_hard)} |"
         )
     return 0
 

@@ -48,6 +48,13 @@ class Arm(BaseModel):
         description="reasoning strength 0-1; defaults from the effort, budget or model name",
     )
     like: str | None = Field(default=None, description="a trained arm whose ability to borrow")
+    published: dict[str, float] | None = Field(
+        default=None,
+        description=(
+            "published benchmark scores 0-1 (e.g. {aime_2025: 0.94, mmlu_pro: 0.87}): place an "
+            "arm the model does not know on its absolute scale, without retraining"
+        ),
+    )
     adaptive: bool = Field(
         default=False, description="draw samples in batches, stop once the vote is settled"
     )

@@ -1,6 +1,8 @@
 """Difficulty classifiers: from a query's text to P(success) for each arm."""
 
+from ponder.classifiers._arm_keys import arm_key
 from ponder.classifiers._artifact import load_classifier, save_classifier
+from ponder.classifiers._cold_start import PublishedScoreError, place_arm
 from ponder.classifiers._default import DEFAULT_MODEL_DIR, load_default_classifier
 from ponder.classifiers._featurize import (
     Concat,
@@ -16,9 +18,13 @@ from ponder.classifiers._irt import DifficultyClassifier, NotFittedError
 from ponder.classifiers._prior import ArmPrior, table_arm_prices
 from ponder.classifiers._protocol import ArmProfile, Prediction, SuccessClassifier
 from ponder.classifiers._reasoning import reasoning_strength
+from ponder.classifiers._scale import AbsoluteScale, ScaleArm
+from ponder.classifiers._scale_data import SCALE_SOURCES, fit_scale
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
+    "SCALE_SOURCES",
+    "AbsoluteScale",
     "ArmPrior",
     "ArmProfile",
     "Concat",
@@ -28,13 +34,18 @@ __all__ = [
     "HashedNgrams",
     "NotFittedError",
     "Prediction",
+    "PublishedScoreError",
+    "ScaleArm",
     "StaticEmbedding",
     "SuccessClassifier",
     "TextStats",
+    "arm_key",
     "build_featurizer",
     "default_featurizer_spec",
+    "fit_scale",
     "load_classifier",
     "load_default_classifier",
+    "place_arm",
     "reasoning_strength",
     "save_classifier",
     "table_arm_prices",

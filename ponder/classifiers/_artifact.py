@@ -25,6 +25,7 @@ from ponder.classifiers._lexical import LexicalHead
 from ponder.classifiers._prior import ArmPrior
 from ponder.classifiers._protocol import ArmProfile
 from ponder.classifiers._reasoning import reasoning_strength
+from ponder.classifiers._scale import AbsoluteScale
 from ponder.errors import ModelArtifactError
 from ponder.policies import SamplingPolicy
 
@@ -33,6 +34,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 BOOSTER = "booster.txt"
 RESIDUAL = "residual.txt"
+SCALE = "scale.json"
 # Featurized at save and again at load: a model trained on one embedding must not silently
 # read features from another (say, a rebuilt packaged embedding).
 _PROBE = "Probe: is 17 a prime number? Write a short Python function to check."
@@ -103,6 +105,12 @@ def save_classifier(
         (out / RESIDUAL).unlink()
     if isinstance(clf.easiness_, BoostedEasiness):
         files[BOOSTER] = _write(out / BOOSTER, clf.easiness_.model_string())
+    # The absolute scale in a file of its own, compact: its item traits are thousands of
+    # numbers that would bury the manifest a person reads.
+    if clf.scale_ is not None:
+        files[SCALE] = _write(out / SCALE, json.dumps(clf.scale_.state(), separators=(",", ":")))
+    elif (out / SCALE).exists():
+        (out / SCALE).unlink()
     manifest["files"] = files
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return out
@@ -149,6 +157,19 @@ def _model_text(path: Path, digest: Any) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise ModelArtifactError(f"{path}: not UTF-8 text") from None
+
+
+def _checked_text(path: Path, digest: Any) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelArtifactError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+        raise ModelArtifactError(
+            f"{path}: does not match the digest in {MANIFEST} (corrupt or edited); "
+            "restore it or retrain with `ponder train`"
+        )
+    return data.decode("utf-8")
 
 
 def load_classifier(path: str | Path) -> DifficultyClassifier:
@@ -220,6 +241,9 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
             clf.arm_model_ = None
         else:
             raise ModelArtifactError(f"{mfile}: unknown arm model '{kind}'")
+        if SCALE in files:
+            text = _checked_text(root / SCALE, files[SCALE])
+            clf.attach_scale(AbsoluteScale.from_state(json.loads(text)))
     except (KeyError, TypeError, ValueError, ValidationError) as exc:
         if isinstance(exc, ModelArtifactError):
             raise

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from ponder.classifiers._arm_keys import arm_key
 from ponder.classifiers._arm_linear import PerArmLinear
 from ponder.classifiers._arm_select import observation_matrix, select_arm_model
 from ponder.classifiers._difficulty import (
@@ -39,6 +40,7 @@ from ponder.classifiers._lexical import LexicalHead, Lexicon
 from ponder.classifiers._prior import ArmPrior, table_arm_prices
 from ponder.classifiers._protocol import ArmProfile, Prediction
 from ponder.classifiers._reasoning import reasoning_strength
+from ponder.classifiers._scale import AbsoluteScale, ScaleArm
 from ponder.errors import PonderError
 from ponder.outcomes import OutcomeTable
 from ponder.policies import SamplingPolicy, calibrate_sampling, recorded_samples
@@ -113,7 +115,13 @@ class DifficultyClassifier:
     table does not have). With ``sampling``, every arm with recorded samples also gets a
     :class:`~ponder.policies.SamplingPolicy` (``sampling_``), calibrated on the model's own
     out-of-fold predictions, which the router's adaptive arms then follow.
+
+    ``scale_`` (set by :meth:`attach_scale`, None until then) is the absolute scale fitted
+    on published scores: arms on it (the menu's current models at their effort or thinking
+    settings) get their P(success) from it, on one scale whatever table trained the rest.
     """
+
+    scale_: AbsoluteScale | None = None
 
     def __init__(
         self,
@@ -279,6 +287,18 @@ class DifficultyClassifier:
             out[arm] = calibrate_sampling(recorded_samples(table, arm, self.oof_p_[:, j]), fold_of)
         return out
 
+    def attach_scale(self, scale: AbsoluteScale | None) -> DifficultyClassifier:
+        """Use ``scale`` for the arms it knows (see the class doc); None detaches it."""
+        self.scale_ = scale
+        self.__dict__.pop("_columns_memo", None)
+        return self
+
+    def scale_arm(self, key: str) -> ScaleArm | None:
+        """The arm ``model@setting`` on the absolute scale, if the model has one that knows it."""
+        if self.scale_ is None:
+            return None
+        return self.scale_.arm(key)
+
     def _candidates(self) -> list[dict[str, Any]]:
         if self.backend == "logistic":
             return [{"C": float(c)} for c in self.C_grid]
@@ -297,13 +317,19 @@ class DifficultyClassifier:
     def profile(
         self, name: str, price_per_mtok: float | None = None, reasoning: float | None = None
     ) -> ArmProfile:
-        """The trained profile of arm ``name``, else a prior one from its price (and its
+        """The trained profile of arm ``name``, else its place on the absolute scale (by its
+        ``model@setting`` key, see :func:`arm_key`), else a prior one from its price (and its
         reasoning strength, read from the name when not given)."""
         self._check_fitted()
         for a in self.arms_:
             if a.name == name:
                 return a
         strength = reasoning_strength(name) if reasoning is None else reasoning
+        placed = self.scale_arm(arm_key(name))
+        if placed is not None:
+            return ArmProfile(
+                name, placed.knowledge, 1.0, "published", reasoning=strength, scale=placed
+            )
         return ArmProfile(
             name,
             self.prior_.ability(price_per_mtok, strength),
@@ -320,7 +346,8 @@ class DifficultyClassifier:
         self._check_fitted()
         model = self.arm_model_
         trait = isinstance(model, LowRankInteraction) and model.has_reasoning_trait
-        return self.prior_.reasoning > 0 or self.reasoning_ is not None or trait
+        scaled = self.scale_ is not None
+        return self.prior_.reasoning > 0 or self.reasoning_ is not None or trait or scaled
 
     def difficulty(self, texts: Sequence[str]) -> FloatArray:
         self._check_fitted()
@@ -357,6 +384,13 @@ class DifficultyClassifier:
             # Arms with logs of their own get their linear model; the others keep the
             # shared-difficulty logit.
             logit = np.where(arm_ids[None, :] >= 0, model.logits(X, arm_ids), logit)
+        on_scale = [j for j, p in enumerate(profiles) if p.scale is not None]
+        if on_scale and self.scale_ is not None:
+            # Arms on the absolute scale: its difficulty and need are the ones that mean
+            # the same for every such arm, so they are the ones reported.
+            placed = [profiles[j].scale for j in on_scale]
+            logit[:, on_scale] = self.scale_.logits(X, placed)  # type: ignore[arg-type]
+            d, need = self.scale_.traits(X)
         return Prediction(profiles, d, sigmoid(logit), need)
 
     def _columns(self, arms: tuple[str | ArmProfile, ...]) -> _Columns:

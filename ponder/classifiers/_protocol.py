@@ -9,6 +9,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from ponder.classifiers._scale import ScaleArm
+
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -17,8 +19,9 @@ class ArmProfile:
     """An arm as the item-response model sees it: P(success) = sigmoid(a * (ability - d)).
 
     ``source`` says where the numbers come from: ``trained`` (fitted on outcome rows of this
-    arm), ``prior`` (predicted from its price before any log exists) or ``given`` (set by the
-    user in the menu).
+    arm), ``published`` (placed on the absolute scale by published benchmark scores, the
+    model's own or the menu's), ``prior`` (predicted from its price before any log exists) or
+    ``given`` (set by the user in the menu).
     """
 
     name: str
@@ -30,6 +33,9 @@ class ArmProfile:
     reasoning: float = 0.0
     """How strongly the arm reasons before answering, 0-1 (see ``reasoning_strength``): what
     an arm without logs of its own gains on queries that need reasoning."""
+    scale: ScaleArm | None = None
+    """The arm on the absolute scale (knowledge and reasoning, from published scores): when
+    set, its P(success) comes from the scale, not from ``ability`` and ``discrimination``."""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,15 @@ def train(
             "arm model is judged by routing over cost weights, which needs prices."
         ),
     ] = None,
+    published: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also fit the absolute scale: published benchmark scores, their items and the "
+            "anchor tables, read from a data folder laid out like ../shared/data (published/, "
+            "benchmark-items/, mmlu-pro/, reasoning-gym/, vicuna80/, qlora80/). Menu arms of the "
+            "models it knows (gpt-5 at an effort, Claude with thinking) then need no logs.",
+        ),
+    ] = None,
     quiet: Annotated[
         bool,
         typer.Option(
@@ -47,7 +56,7 @@ def train(
     proxy recorded (requests kept with their text; the router's verdicts as scores).
     """
     from ponder._menu import Menu
-    from ponder.classifiers import DifficultyClassifier, save_classifier
+    from ponder.classifiers import SCALE_SOURCES, DifficultyClassifier, save_classifier
     from ponder.outcomes import LoadReport, OutcomeTable, load_many
     from ponder.router import read_feedback, redact_url
     from ponder.simulate import price_table
@@ -83,9 +92,18 @@ def train(
         if not quiet or r.skipped:
             typer.echo(r.summary(), err=True)
     clf = DifficultyClassifier(backend=backend, cv_folds=folds, seed=seed)  # type: ignore[arg-type]
+    if published is not None and not (published / "published" / "scores.csv").is_file():
+        raise ValueError(f"--published {published}: no published/scores.csv under it")
     with progress_display("training", quiet=quiet) as shown:
         clf.fit(table, progress=shown.say)
-    save_classifier(clf, out, sources=[Path(f).name for f in files] + [redact_url(u) for u in urls])
+        if published is not None:
+            from ponder.classifiers import fit_scale
+
+            clf.attach_scale(fit_scale(published, clf.featurizer_, progress=shown.say))
+    sources = [Path(f).name for f in files] + [redact_url(u) for u in urls]
+    if published is not None:
+        sources += [f"{published.name}/{d}" for d in SCALE_SOURCES]
+    save_classifier(clf, out, sources=sources)
     m = clf.metrics_
     typer.echo(
         f"trained on {int(m['n_queries'])} queries, {int(m['n_observations'])} outcomes, "

@@ -19,7 +19,15 @@ import numpy.typing as npt
 
 from ponder._menu import Arm, Menu
 from ponder._pricing import estimate_tokens
-from ponder.classifiers import ArmProfile, DifficultyClassifier, SuccessClassifier
+from ponder.classifiers import (
+    ArmProfile,
+    DifficultyClassifier,
+    PublishedScoreError,
+    ScaleArm,
+    SuccessClassifier,
+    arm_key,
+    place_arm,
+)
 from ponder.errors import MenuError, NoArmFitsError, PriorWarning
 from ponder.policies import NO_ARM, Policy, SamplingPolicy, VoteModel, choose_by_utility
 from ponder.router._request import check_controls
@@ -83,8 +91,28 @@ class Decision:
     arms: tuple[ArmEstimate, ...]
 
 
+def _on_scale(clf: DifficultyClassifier, arm: Arm) -> ScaleArm | None:
+    """The arm on the model's absolute scale: placed by the menu's published scores when it
+    gives some, else the model's own place for its ``model@setting`` (None: not on it)."""
+    if clf.scale_ is None:
+        if arm.published:
+            raise MenuError(
+                f"arm '{arm.label}': published scores need a model with an absolute scale "
+                "(the packaged default has one; this model has none)"
+            )
+        return None
+    key = arm_key(arm.model, effort=arm.reasoning_effort, thinking_budget=arm.thinking_budget)
+    if arm.published:
+        try:
+            return place_arm(clf.scale_, key, arm.published)
+        except PublishedScoreError as exc:
+            raise MenuError(f"arm '{arm.label}': {exc}") from None
+    return clf.scale_arm(key)
+
+
 def resolve_profiles(clf: DifficultyClassifier, menu: Menu) -> tuple[ArmProfile, ...]:
-    """Match each menu arm to what the classifier knows: given, borrowed, trained or prior."""
+    """Match each menu arm to what the classifier knows: given, borrowed, trained, placed
+    on the absolute scale (by the menu's published scores or the model's own), or prior."""
     trained = set(clf.arm_names)
     out: list[ArmProfile] = []
     for arm in menu.arms:
@@ -106,6 +134,17 @@ def resolve_profiles(clf: DifficultyClassifier, menu: Menu) -> tuple[ArmProfile,
         elif arm.label in trained or arm.model in trained:
             p = clf.profile(arm.label if arm.label in trained else arm.model)
             out.append(ArmProfile(arm.label, p.ability, p.discrimination, "trained", p.name))
+        elif (placed := _on_scale(clf, arm)) is not None:
+            out.append(
+                ArmProfile(
+                    arm.label,
+                    placed.knowledge,
+                    1.0,
+                    placed.source,
+                    reasoning=arm.reasoning_strength,
+                    scale=placed,
+                )
+            )
         else:
             p = clf.profile(
                 arm.label, price_per_mtok=arm.blended_price, reasoning=arm.reasoning_strength
