@@ -20,7 +20,7 @@ from openai import AsyncOpenAI, OpenAI
 from ponder.classifiers import DifficultyClassifier
 from ponder.proxy import create_app
 from ponder.router import Router, Settings
-from ponder.router._budgets import reservation
+from ponder.router._ceiling import reservation
 from tests.fakes.proxy_server import ProxyServer
 from tests.fakes.upstream import FakeUpstream
 from tests.fakes.upstream_faults import FAULT_KINDS
