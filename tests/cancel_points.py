@@ -45,7 +45,7 @@ class CancelAt:
                 self.cancelled_at = self.n
             try:
                 send = yield yielded
-            except BaseException as exc:  # noqa: BLE001 - passed into the coroutine
+            except BaseException as exc:  # passed into the coroutine, as a task would
                 throw = exc
 
 
@@ -57,16 +57,21 @@ class Run:
     point: int | None
     points: int
     measured: Any
+    cancelled: bool = False
+    """Whether the run ended cancelled (a cancellation may also be swallowed on the way:
+    Python 3.11's ``asyncio.wait_for`` returns a result that arrived with the cancel)."""
 
 
 async def sweep(
     scenario: Callable[[], Coroutine[Any, Any, Any]],
     measure: Callable[[], Awaitable[Any]],
     limit: int = 5000,
+    *,
+    strict: bool = True,
 ) -> list[Run]:
     """Run ``scenario`` cancelled at its 1st, 2nd, ... await point, each in a task of its
     own, calling ``measure`` after each run; the last run is the one that ended before
-    being cancelled."""
+    being cancelled. ``strict``: every cancellation must end its run cancelled."""
     runs: list[Run] = []
     for n in range(1, limit + 1):
         runner = CancelAt(scenario(), n)
@@ -78,8 +83,9 @@ async def sweep(
         await asyncio.wait([task])
         if not task.cancelled():
             task.result()  # an error other than the cancellation fails the test here
-        runs.append(Run(runner.cancelled_at, runner.points, await measure()))
+        measured = await measure()
+        runs.append(Run(runner.cancelled_at, runner.points, measured, task.cancelled()))
         if runner.cancelled_at is None:
             return runs
-        assert task.cancelled(), f"cancelled at point {n}, the run ended otherwise"
+        assert task.cancelled() or not strict, f"cancelled at point {n}, the run ended"
     raise AssertionError(f"the scenario had more than {limit} await points")

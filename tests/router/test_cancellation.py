@@ -58,7 +58,7 @@ def check(runs: list[Run], at_most: float, points: int) -> None:
     ``at_most`` (never the ceiling a leaked hold leaves); the request had at least
     ``points`` await points, and was cancelled at each."""
     print(f"{len(runs) - 1} await points")
-    assert runs[-1].point is None and len(runs) > points
+    assert runs[-1].point is None and len(runs) - 1 >= points
     cancelled = [r for r in runs if r.point is not None]
     assert [r.point for r in cancelled] == list(range(1, len(runs)))
     for r in runs:
@@ -134,9 +134,7 @@ def test_acomplete_cancelled_at_every_await_point_keeps_no_hold(
     check(runs, cost, 2)
     # A cancelled request is charged nothing or, cancelled after its answer came, its cost.
     for r in runs:
-        assert r.measured[0] == pytest.approx(0, abs=1e-12) or r.measured[0] == pytest.approx(
-            cost
-        )
+        assert r.measured[0] == pytest.approx(0, abs=1e-12) or r.measured[0] == pytest.approx(cost)
 
 
 def test_a_stream_cancelled_while_the_provider_is_slow_gives_back_its_hold(
