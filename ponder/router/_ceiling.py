@@ -36,7 +36,7 @@ from ponder.router._llm import litellm, request_params
 from ponder.router._request import ANSWER_KEYS, answer_tokens
 
 if TYPE_CHECKING:
-    from ponder.router._decide import ArmEstimate, Decision
+    from ponder.router._decide import ArmEstimate
 
 BYTES_PER_TOKEN = 2
 """The estimate for models litellm cannot count: two bytes of the messages' JSON a token.
@@ -238,8 +238,3 @@ class Ceiling:
         dearest = max(e.worst_cost for e in arms)
         return first.worst_cost + escalations * dearest
 
-
-def reservation(decision: Decision, max_escalations: int, start: str | None = None) -> float:
-    """:meth:`Ceiling.reserve` for ``decision``, starting at ``start`` (else its choice)."""
-    first = decision.chosen if start is None else start
-    return Ceiling(decision.max_cost).reserve(decision.arms, first, max_escalations)

@@ -29,7 +29,7 @@ from ponder._menu import Arm, Menu
 from ponder.errors import NoArmFitsError, RequestError, StoreUnavailable, UnknownModelError
 from ponder.feedback import AttemptRecord, Feedback, FeedbackEvent
 from ponder.router._budgets import Budgets, Hold
-from ponder.router._ceiling import Ceiling, acount_prompts, least_output, reservation
+from ponder.router._ceiling import Ceiling, acount_prompts, least_output
 from ponder.router._decide import ArmEstimate, Decider, Decision
 from ponder.router._escalation import Escalation, Route
 from ponder.router._offload import sized
@@ -242,7 +242,9 @@ class Pipeline:
     async def hold(self, plan: Plan) -> Hold:
         """Reserve what the request may spend on every budget it draws on; a caller
         cancelled on the way holds nothing."""
-        amount = reservation(plan.decision, self.settings.max_escalations, plan.route.start)
+        amount = plan.ceiling.reserve(
+            plan.decision.arms, plan.route.start, self.settings.max_escalations
+        )
         return await self.budgets.hold_detached(amount, plan.request.limits)
 
     async def record(self, c: Completion, plan: Plan) -> None:

@@ -11,6 +11,7 @@ stays held, and what is charged is at most what the provider was paid for.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from ponder.classifiers import DifficultyClassifier
 from ponder.router import Completion, Router
+from ponder.router._ceiling import prompt_tokens, text_tokens
 from tests.cancel_points import Run, sweep
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.upstream import FakeUpstream
@@ -161,3 +163,31 @@ def test_a_stream_cancelled_while_the_provider_is_slow_gives_back_its_hold(
     assert held == pytest.approx(CEILING) and held_key == pytest.approx(CEILING)
     assert after == 0 and after_key == 0
     assert up.calls("small") == 1
+
+
+def test_a_dropped_stream_is_priced_by_the_ceilings_token_counts(
+    clf: DifficultyClassifier, up: FakeUpstream
+) -> None:
+    """One estimator: a stream dropped after two pieces is charged its prompt as the
+    ceiling counted it (two bytes of JSON a token for a model litellm does not know) and
+    the text sent by the same rule, not four characters a token of the contents."""
+    up.script("small", [ANSWER])
+    router = router_for(clf, up)
+    small = next(e for e in router.route(QUESTION).arms if e.arm == "small")
+    assert small.prompt_tokens == prompt_tokens(
+        "openai/small", [{"role": "user", "content": QUESTION}]
+    )
+
+    async def go() -> tuple[str, float]:
+        rs = await router.astream(QUESTION, **request_args())
+        read = [await anext(rs.events), await anext(rs.events)]
+        await rs.aclose()
+        spent = await router.spent()
+        await router.aclose()
+        return "".join(str(p) for p in read), spent
+
+    sent, spent = asyncio.run(go())
+    answer = text_tokens("openai/small", sent)
+    assert answer == math.ceil(len(sent.encode()) / 2)
+    price = SMALL["input_price"] * small.prompt_tokens + SMALL["output_price"] * answer
+    assert spent == pytest.approx(price / 1e6)
