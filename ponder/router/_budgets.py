@@ -16,13 +16,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ponder.errors import BudgetExceededError, StoreUnavailable
 from ponder.router._stores import Ledger
-
-if TYPE_CHECKING:
-    from ponder.router._decide import Decision
 
 log = logging.getLogger("ponder")
 
@@ -77,6 +73,29 @@ class Budgets:
             made.append((name, amount))
         return Hold(tuple(made))
 
+    async def hold_detached(
+        self, amount: float, limits: Sequence[tuple[str, float | None]]
+    ) -> Hold:
+        """:meth:`hold` in a task of its own. A caller cancelled while its reservation is on
+        the way to the ledger (a Redis round trip) holds nothing: the reservation, if it
+        lands, is given back at once (:meth:`drain` waits for that too)."""
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self.hold(amount, limits))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            back = loop.create_task(self._give_back(task))
+            self._settling.add(back)
+            back.add_done_callback(self._settling.discard)
+            raise
+
+    async def _give_back(self, task: asyncio.Task[Hold]) -> None:
+        try:
+            hold = await task
+        except Exception:  # refused, or the ledger away: nothing was held
+            return
+        await self.release(hold)
+
     async def settle(self, hold: Hold, cost: float) -> None:
         """Replace each reservation by the real cost. If the ledger is away, the
         reservation stays counted: a ledger may over-count spend, never under-count it."""
@@ -130,15 +149,3 @@ class Budgets:
 
     async def spent(self, name: str) -> float:
         return await self.ledger.adjust(budget_key(name), 0.0, None) or 0.0
-
-
-def reservation(decision: Decision, max_escalations: int, start: str | None = None) -> float:
-    """What to hold while a request runs: its ceiling, or without one, the worst case of the
-    arm it starts at (``start``, else the chosen one) plus as many escalations at the
-    dearest arm's worst case."""
-    if decision.max_cost is not None:
-        return decision.max_cost
-    first = decision.chosen if start is None else start
-    chosen = next(e for e in decision.arms if e.arm == first)
-    dearest = max(e.worst_cost for e in decision.arms)
-    return chosen.worst_cost + max_escalations * dearest

@@ -15,6 +15,7 @@ import numpy as np
 
 from ponder.errors import NoArmFitsError
 from ponder.policies import NO_ARM, choose_by_utility
+from ponder.router._ceiling import Ceiling
 from ponder.router._decide import Decider
 from ponder.router._request import check_controls
 
@@ -58,7 +59,7 @@ def calibrate(
     est = decider.estimate(texts)
     p, cost = est.p_success, est.expected_cost
     relative = cost / np.maximum(cost.max(axis=1, keepdims=True), 1e-300)
-    allowed = None if ceiling is None else est.worst_cost <= ceiling
+    allowed = None if ceiling is None else Ceiling(ceiling).fitting(est.worst_cost)
     rows = np.arange(len(texts))
 
     def outcome(lam: float) -> tuple[float, float, np.ndarray]:

@@ -1,5 +1,11 @@
 """Holding a request to its ceiling: the whole prompt priced, the answer's length capped.
 
+:class:`Ceiling` is the one place a cost is compared with a request's ceiling: whether an
+arm fits (the decision, escalation, a pass-through model, calibration), what is left after
+what was spent, how long an answer may be, and what the budgets hold while the request
+runs. The token counts it prices (:func:`prompt_tokens`, :func:`text_tokens`) are also what
+a stream's cost is settled at when the provider does not report usage.
+
 A ceiling is a promise only if both sides of the bill are bounded before the call. The
 input side is every message the provider will see (a system prompt, earlier turns, tool
 results), not just the question the classifier reads: a 900 KB system prompt under a short
@@ -17,13 +23,20 @@ import asyncio
 import json
 import math
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
 
 from ponder._menu import Arm
 from ponder._pricing import model_info
 from ponder.errors import NoArmFitsError
 from ponder.router._llm import litellm, request_params
 from ponder.router._request import ANSWER_KEYS, answer_tokens
+
+if TYPE_CHECKING:
+    from ponder.router._decide import ArmEstimate
 
 BYTES_PER_TOKEN = 2
 """The estimate for models litellm cannot count: two bytes of the messages' JSON a token.
@@ -75,19 +88,33 @@ def prompt_tokens(model: str, msgs: Sequence[Mapping[str, Any]]) -> int:
     priced under :func:`conservative_tokens`.
     """
     estimate = conservative_tokens(msgs)
-    if model_info(model):
-        lm = litellm()
-        if _tokenizer_is_local(lm, model):
-            try:
-                counted = int(
-                    lm.token_counter(
-                        model=model, messages=list(msgs), use_default_image_token_count=True
-                    )
-                )
-            except Exception:  # a message shape litellm's counter cannot read: estimate
-                return estimate
-            return counted if _text_only(msgs) else max(counted, estimate)
-    return estimate
+    counted = _litellm_count(model, messages=list(msgs), use_default_image_token_count=True)
+    if counted is None:
+        return estimate
+    return counted if _text_only(msgs) else max(counted, estimate)
+
+
+def text_tokens(model: str, text: str) -> int:
+    """The tokens of ``text`` (an answer) as ``model`` counts them, by the same rule as
+    :func:`prompt_tokens`: litellm's count when it knows the model, else two bytes a token.
+    A stream whose provider reported no usage (or that was cut) is settled at this."""
+    counted = _litellm_count(model, text=text)
+    if counted is None:
+        return math.ceil(len(text.encode("utf-8", "replace")) / BYTES_PER_TOKEN)
+    return counted
+
+
+def _litellm_count(model: str, **what: Any) -> int | None:
+    """litellm's token count for a model it knows and counts locally, else ``None``."""
+    if not model_info(model):
+        return None
+    lm = litellm()
+    if not _tokenizer_is_local(lm, model):
+        return None
+    try:
+        return int(lm.token_counter(model=model, **what))
+    except Exception:  # a message shape litellm's counter cannot read: estimate
+        return None
 
 
 def _text_only(msgs: Sequence[Mapping[str, Any]]) -> bool:
@@ -123,51 +150,91 @@ def least_output(arm: Arm, answer: int | None) -> int:
     return arm.thinking_tokens + room
 
 
-def output_cap(arm: Arm, prompt: int, budget: float | None, samples: int) -> int | None:
-    """The most output tokens per sample (thinking included) for which ``samples`` samples
-    of ``prompt`` tokens each cost at most ``budget``; ``None`` when nothing bounds it (no
-    ceiling, or output that costs nothing)."""
-    price = arm.price()
-    if budget is None or price.output <= 0:
-        return None
-    per_sample = budget / max(1, samples) * 1e6 - prompt * price.input
-    return max(0, math.floor(per_sample / price.output))
+@dataclass(frozen=True)
+class Ceiling:
+    """A request's ceiling in USD (``None``: none), and everything asked of it.
 
+    Every arm's worst case (all its samples drawn, each with its thinking and expected
+    answer) is compared with what is left of the ceiling before it runs, and each call's
+    answer is capped so that the call cannot cost more than what is left: the ceiling, not
+    the estimate, then bounds the spend."""
 
-def capped_params(
-    arm: Arm,
-    user: Mapping[str, Any],
-    prompt: int,
-    budget: float | None,
-    samples: int,
-) -> dict[str, Any]:
-    """The arm's request parameters (:func:`~ponder.router._llm.request_params`) with the
-    answer's length bounded by what is left of the ceiling (``budget``, for ``samples``
-    samples): the client's ``max_tokens`` / ``max_completion_tokens`` is lowered when it
-    asks for more, and ``max_tokens`` is set when nothing bounded the answer (the model's
-    own output limit counts when litellm knows it, so a generous ceiling changes nothing
-    on the wire).
+    limit: float | None
 
-    :class:`NoArmFitsError` when not even :func:`least_output` fits; the decision and
-    escalation check that before an arm runs, so this is the last guard, not the rule.
-    """
-    params = request_params(arm, user)
-    cap = output_cap(arm, prompt, budget, samples)
-    if cap is None:
+    def fitting(self, worst: npt.ArrayLike, spent: float = 0.0) -> npt.NDArray[np.bool_]:
+        """Which worst-case costs fit in what is left after ``spent`` (element-wise)."""
+        cost = spent + np.asarray(worst, dtype=np.float64)
+        if self.limit is None:
+            return np.ones(cost.shape, dtype=bool)
+        return cost <= self.limit
+
+    def fits(self, worst: float, spent: float = 0.0) -> bool:
+        """Whether an arm whose worst case is ``worst`` fits after ``spent``."""
+        return bool(self.fitting(worst, spent))
+
+    def left(self, spent: float = 0.0) -> float | None:
+        """What is left of the ceiling after ``spent`` (``None``: no ceiling)."""
+        return None if self.limit is None else self.limit - spent
+
+    def output_cap(
+        self, arm: Arm, prompt: int, *, spent: float = 0.0, samples: int = 1
+    ) -> int | None:
+        """The most output tokens per sample (thinking included) for which ``samples``
+        samples of ``prompt`` tokens each cost at most what is left after ``spent``;
+        ``None`` when nothing bounds it (no ceiling, or output that costs nothing)."""
+        price = arm.price()
+        left = self.left(spent)
+        if left is None or price.output <= 0:
+            return None
+        per_sample = left / max(1, samples) * 1e6 - prompt * price.input
+        return max(0, math.floor(per_sample / price.output))
+
+    def capped_params(
+        self,
+        arm: Arm,
+        user: Mapping[str, Any],
+        prompt: int,
+        *,
+        spent: float = 0.0,
+        samples: int = 1,
+    ) -> dict[str, Any]:
+        """The arm's request parameters (:func:`~ponder.router._llm.request_params`) with
+        the answer's length bounded by what is left of the ceiling after ``spent``, for
+        ``samples`` samples: the client's ``max_tokens`` / ``max_completion_tokens`` is
+        lowered when it asks for more, and ``max_tokens`` is set when nothing bounded the
+        answer (the model's own output limit counts when litellm knows it, so a generous
+        ceiling changes nothing on the wire).
+
+        :class:`NoArmFitsError` when not even :func:`least_output` fits; the decision and
+        escalation check that before an arm runs, so this is the last guard, not the rule.
+        """
+        params = request_params(arm, user)
+        cap = self.output_cap(arm, prompt, spent=spent, samples=samples)
+        if cap is None:
+            return params
+        need = least_output(arm, answer_tokens(user))
+        if cap < need:
+            raise NoArmFitsError(
+                f"arm '{arm.label}': a {prompt}-token prompt and a {need}-token answer do "
+                f"not fit the ${self.left(spent):.6f} left of the ceiling"
+            )
+        given = {k: params[k] for k in ANSWER_KEYS if isinstance(params.get(k), int)}
+        limit = model_info(arm.model).get("max_output_tokens")
+        allowed = max(given.values()) if given else limit if isinstance(limit, int) else None
+        if allowed is not None and allowed <= cap:
+            return params
+        if not given:
+            params["max_tokens"] = cap
+        for key, value in given.items():
+            params[key] = min(value, cap)
         return params
-    need = least_output(arm, answer_tokens(user))
-    if cap < need:
-        raise NoArmFitsError(
-            f"arm '{arm.label}': a {prompt}-token prompt and a {need}-token answer do not "
-            f"fit the ${budget:.6f} left of the ceiling"
-        )
-    given = {k: params[k] for k in ANSWER_KEYS if isinstance(params.get(k), int)}
-    limit = model_info(arm.model).get("max_output_tokens")
-    allowed = max(given.values()) if given else limit if isinstance(limit, int) else None
-    if allowed is not None and allowed <= cap:
-        return params
-    if not given:
-        params["max_tokens"] = cap
-    for key, value in given.items():
-        params[key] = min(value, cap)
-    return params
+
+    def reserve(self, arms: Sequence[ArmEstimate], start: str, escalations: int) -> float:
+        """What to hold while a request runs: the ceiling, or without one, the worst case
+        of the arm it starts at plus as many escalations at the dearest arm's worst case."""
+        if self.limit is not None:
+            return self.limit
+        first = next(e for e in arms if e.arm == start)
+        dearest = max(e.worst_cost for e in arms)
+        return first.worst_cost + escalations * dearest
+

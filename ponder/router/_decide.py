@@ -30,6 +30,7 @@ from ponder.classifiers import (
 )
 from ponder.errors import MenuError, NoArmFitsError, PriorWarning
 from ponder.policies import NO_ARM, Policy, SamplingPolicy, VoteModel, choose_by_utility
+from ponder.router._ceiling import Ceiling
 from ponder.router._request import check_controls
 
 FloatArray = npt.NDArray[np.float64]
@@ -339,7 +340,7 @@ class Decider:
         est = self.estimate([text], prompt_tokens, answer_tokens)
         p, cost, worst = est.p_success[0], est.expected_cost[0], est.worst_cost[0]
         scale = float(cost.max()) or 1.0
-        fits = np.ones(len(cost), dtype=bool) if ceiling is None else worst <= ceiling
+        fits = Ceiling(ceiling).fitting(worst)
         j = self._choose(p, cost, lam, scale, fits)
         if j == NO_ARM and (ceiling is None or fits.any()):
             raise NoArmFitsError(f"the policy ({type(self.policy).__name__}) chose no arm")

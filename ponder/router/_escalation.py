@@ -24,7 +24,7 @@ from ponder.aggregators import AnswerExtractor, SamplePlan, StopRule
 from ponder.errors import NoArmFitsError, ProviderError
 from ponder.policies import SamplingPolicy
 from ponder.router._arm import ArmRun, SampleCall, Verifier, run_arm
-from ponder.router._ceiling import capped_params
+from ponder.router._ceiling import Ceiling
 from ponder.router._completions import completion, declined_attempt, run_attempt
 from ponder.router._deadline import passed
 from ponder.router._decide import ArmEstimate, Decision
@@ -82,6 +82,7 @@ class Escalation:
         that failed before any text); the loop does not go back to their arms, and the
         trace lists them first."""
         s, decision, deadline = self.settings, route.decision, route.deadline
+        ceiling = Ceiling(decision.max_cost)
         estimates = {e.arm: e for e in decision.arms}
         current: ArmEstimate | None = estimates[route.start]
         attempts: list[Attempt] = []
@@ -95,10 +96,11 @@ class Escalation:
                 break
             arm = route.arms[current.arm]
             # What is left of the ceiling bounds every sample this arm may draw.
-            left = None if decision.max_cost is None else decision.max_cost - spent
             most = max(1, min(arm.samples, s.max_samples - used))
             try:
-                params = capped_params(arm, route.openai_kwargs, current.prompt_tokens, left, most)
+                params = ceiling.capped_params(
+                    arm, route.openai_kwargs, current.prompt_tokens, spent=spent, samples=most
+                )
             except NoArmFitsError:
                 if not attempts:
                     raise
@@ -204,7 +206,7 @@ class Escalation:
 
     def sampler(self, arm: Arm, route: Route, params: Mapping[str, Any]) -> SampleCall:
         """One provider call of ``arm`` with the request's parameters as the arm sends them
-        (:func:`~ponder.router._ceiling.capped_params`), ended by the request's deadline."""
+        (:meth:`~ponder.router._ceiling.Ceiling.capped_params`), ended by the request's deadline."""
         options = self.provider_options(arm, route.keys, route.deadline)
         msgs = route.msgs
 
@@ -224,13 +226,13 @@ def next_arm(
 ) -> tuple[ArmEstimate | None, str | None]:
     """The next arm by the policy's utility, or ``None`` with the reason there is none
     (``ceiling``: better arms exist but do not fit; ``no_better_arm``: none exist)."""
-    ceiling = decision.max_cost
+    ceiling = Ceiling(decision.max_cost)
     untried = [e for e in decision.arms if e.arm not in tried]
     if must_improve:
         untried = [e for e in untried if e.p_success > after.p_success]
     if not untried:
         return None, "no_better_arm"
-    fits = [e for e in untried if ceiling is None or spent + e.worst_cost <= ceiling]
+    fits = [e for e in untried if ceiling.fits(e.worst_cost, spent)]
     if not fits:
         return None, "ceiling"
     best = max(fits, key=lambda e: (e.utility, -e.expected_cost))

@@ -8,23 +8,28 @@ The blocking, async and streaming faces of :class:`~ponder.router.Router` are sh
 same stages; each stage is a public method so that a stage can be read, and tested, alone.
 Nothing here changes per request: a request's state is its :class:`Request` and
 :class:`Plan`, passed along.
+
+The pipeline alone holds, settles and releases budgets (:meth:`Pipeline.held`): a hold is
+ended exactly once, and in a task of its own, so that no exception and no cancellation of
+the caller (a client going away, a timeout around the call) leaves a ceiling held.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from ponder._menu import Arm, Menu
 from ponder.errors import NoArmFitsError, RequestError, StoreUnavailable, UnknownModelError
 from ponder.feedback import AttemptRecord, Feedback, FeedbackEvent
-from ponder.router._budgets import Budgets, Hold, reservation
-from ponder.router._ceiling import acount_prompts, least_output
+from ponder.router._budgets import Budgets, Hold
+from ponder.router._ceiling import Ceiling, acount_prompts, least_output
 from ponder.router._decide import ArmEstimate, Decider, Decision
 from ponder.router._escalation import Escalation, Route
 from ponder.router._offload import sized
@@ -49,6 +54,34 @@ class Plan:
     @property
     def decision(self) -> Decision:
         return self.route.decision
+
+    @property
+    def ceiling(self) -> Ceiling:
+        return Ceiling(self.route.decision.max_cost)
+
+
+class Holding:
+    """A request's hold on its budgets, ended exactly once: settled at what the request
+    cost, or released when it spent nothing it knows of. Either runs detached
+    (:meth:`~ponder.router._budgets.Budgets.settle_detached`), so a cancellation of the
+    caller cannot cut it short; a second end does nothing."""
+
+    def __init__(self, budgets: Budgets, hold: Hold) -> None:
+        self.budgets = budgets
+        self.hold = hold
+        self.ended = False
+
+    async def settle(self, cost: float, then: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Replace the hold by ``cost`` (then run ``then``, e.g. close the provider's
+        stream), unless the hold has already ended."""
+        if self.ended:
+            return
+        self.ended = True
+        await self.budgets.settle_detached(self.hold, cost, then)
+
+    async def release(self, then: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Give the whole hold back (settle at nothing)."""
+        await self.settle(0.0, then)
 
 
 @dataclass(frozen=True)
@@ -91,15 +124,23 @@ class Pipeline:
     async def serve(self, plan: Plan, before: tuple[Attempt, ...] = ()) -> Completion:
         """Hold, run the attempts, settle and record. ``before``: attempts a live stream
         already made (see :meth:`Escalation.run`)."""
-        hold = await self.hold(plan)
-        try:
+        async with self.held(plan) as holding:
             completion = await self.escalation.run(plan.route, before)
-        except BaseException:
-            await self.budgets.release(hold)
-            raise
-        await self.budgets.settle(hold, completion.ponder.cost)
+            await holding.settle(completion.ponder.cost)
         await self.record(completion, plan)
         return completion
+
+    @contextlib.asynccontextmanager
+    async def held(self, plan: Plan) -> AsyncIterator[Holding]:
+        """The plan's hold for the duration of the block, released if the block raises
+        anything, cancellation included. A block that ends normally has settled the hold,
+        or handed it on to what will (a live stream's events)."""
+        holding = Holding(self.budgets, await self.hold(plan))
+        try:
+            yield holding
+        except BaseException:
+            await holding.release()
+            raise
 
     # -- stages -------------------------------------------------------------------------
 
@@ -165,7 +206,7 @@ class Pipeline:
         ceiling = request.bounds.max_cost
         tokens = (await acount_prompts([arm.model], msgs))[arm.model]
         worst = float(arm.price().cost(tokens, least_output(arm, request.answer_tokens)))
-        if ceiling is not None and worst > ceiling:
+        if not Ceiling(ceiling).fits(worst):
             raise NoArmFitsError(
                 f"'{model}' may cost ${worst:.6f} ({tokens} prompt tokens and a short "
                 f"answer), over the ceiling of ${ceiling:.6f}"
@@ -199,9 +240,12 @@ class Pipeline:
         return dataclasses.replace(decision, chosen=arm, reason=reason)
 
     async def hold(self, plan: Plan) -> Hold:
-        """Reserve what the request may spend on every budget it draws on."""
-        amount = reservation(plan.decision, self.settings.max_escalations, plan.route.start)
-        return await self.budgets.hold(amount, plan.request.limits)
+        """Reserve what the request may spend on every budget it draws on; a caller
+        cancelled on the way holds nothing."""
+        amount = plan.ceiling.reserve(
+            plan.decision.arms, plan.route.start, self.settings.max_escalations
+        )
+        return await self.budgets.hold_detached(amount, plan.request.limits)
 
     async def record(self, c: Completion, plan: Plan) -> None:
         """Remember an escalation, cache the answer, record feedback: all best effort."""

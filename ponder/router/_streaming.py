@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from ponder._pricing import estimate_tokens
+from ponder._menu import Arm
 from ponder.errors import ProviderError
-from ponder.router._ceiling import capped_params
+from ponder.router._ceiling import text_tokens
 from ponder.router._completions import completion, failed_attempt, new_id, streamed_attempt
 from ponder.router._deadline import passed
+from ponder.router._decide import ArmEstimate
 from ponder.router._escalation import next_arm, provider_error
 from ponder.router._llm import CallFailed, Piece, stream
-from ponder.router._pipeline import Pipeline, Plan
+from ponder.router._pipeline import Holding, Pipeline, Plan
 from ponder.router._request import Request
 from ponder.router._trace import Completion, Usage
 
@@ -81,42 +81,67 @@ def replay(c: Completion) -> RoutedStream:
 
 
 async def open_stream(pipeline: Pipeline, request: Request) -> RoutedStream:
-    """Stream ``request`` live if one sample decides it, else compute and replay."""
+    """Stream ``request`` live if one sample decides it, else compute and replay.
+
+    A live stream is held by :meth:`Pipeline.held` like any request: until its first piece
+    arrives the hold is released by any exception (cancellation included), and a provider
+    that fails before any text is escalated through :meth:`Pipeline.serve`; after that the
+    stream's events own the hold and settle it once, however they end."""
     key = pipeline.cache_key(request)
     hit = await pipeline.lookup(key)
     if hit is not None:
         return replay(hit)
     plan = await pipeline.plan(request, key)
     route, escalation = plan.route, pipeline.escalation
-    decision, msgs = route.decision, route.msgs
     arm = route.arms[route.start]
     if arm.samples > 1 or escalation.verifier is not None:
         return replay(await pipeline.serve(plan))
-    chosen = next(e for e in decision.arms if e.arm == route.start)
-    params = capped_params(arm, route.openai_kwargs, chosen.prompt_tokens, decision.max_cost, 1)
-    hold = await pipeline.hold(plan)
+    chosen = next(e for e in route.decision.arms if e.arm == route.start)
+    params = plan.ceiling.capped_params(arm, route.openai_kwargs, chosen.prompt_tokens)
     options = escalation.provider_options(arm, route.keys, route.deadline)
-    pieces = stream(arm, msgs, params, **options)
     try:
-        first = await anext(pieces)
-    except (CallFailed, StopAsyncIteration) as exc:
-        await pipeline.budgets.release(hold)
+        async with pipeline.held(plan) as holding:
+            pieces = stream(arm, route.msgs, params, **options)
+            try:
+                first = await anext(pieces)
+            except StopAsyncIteration:
+                raise CallFailed(
+                    "the provider's stream ended before any text", None, False
+                ) from None
+            except BaseException:
+                await _close(pieces)
+                raise
+            return _live(pipeline, plan, chosen, holding, pieces, first)
+    except CallFailed as exc:
         return await _fallback(pipeline, plan, exc)
+
+
+async def _close(pieces: AsyncIterator[Piece]) -> None:
+    aclose = getattr(pieces, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _live(
+    pipeline: Pipeline,
+    plan: Plan,
+    chosen: ArmEstimate,
+    holding: Holding,
+    pieces: AsyncIterator[Piece],
+    first: Piece,
+) -> RoutedStream:
+    """The live stream from its first piece on; its events own ``holding``."""
+    route, decision = plan.route, plan.decision
+    arm = route.arms[chosen.arm]
     c_id, created = new_id(), int(time.time())
-    settled = False
 
-    async def close_provider() -> None:
-        aclose = getattr(pieces, "aclose", None)
-        if aclose is not None:
-            await aclose()
+    def cost(usage: Usage) -> float:
+        return float(arm.price().cost(usage.prompt_tokens, usage.completion_tokens))
 
-    async def settle(cost: float) -> None:
-        """Settle the hold once, whatever ends the stream; detached, so that a client
-        going away (which cancels this task) cannot leave the ceiling held."""
-        nonlocal settled
-        if not settled:
-            settled = True
-            await pipeline.budgets.settle_detached(hold, cost, close_provider)
+    async def settle(content: str) -> None:
+        """Settle at what was sent so far, then close the provider's stream; detached, so
+        that a client going away (which cancels this task) cannot leave the ceiling held."""
+        await holding.settle(cost(_usage_estimate(arm, chosen, content)), lambda: _close(pieces))
 
     async def events() -> AsyncGenerator[str | Completion, None]:
         parts: list[str] = []
@@ -130,45 +155,41 @@ async def open_stream(pipeline: Pipeline, request: Request) -> RoutedStream:
                     yield piece.content
                 piece = await anext(pieces, None)
             content = "".join(parts)
-            usage = last.usage or _usage_estimate(msgs, content)
-            cost = float(arm.price().cost(usage.prompt_tokens, usage.completion_tokens))
-            attempt = streamed_attempt(arm, content, usage, cost)
+            usage = last.usage or _usage_estimate(arm, chosen, content)
+            spent = cost(usage)
+            attempt = streamed_attempt(arm, content, usage, spent)
             c = completion(
                 decision, (attempt,), arm, content, last.finish_reason, id=c_id, created=created
             )
-            await settle(cost)
+            await holding.settle(spent, lambda: _close(pieces))
             await pipeline.record(c, plan)
             yield c
         except CallFailed as exc:
-            await settle(_estimate(arm, msgs, "".join(parts)))
+            await settle("".join(parts))
             raise StreamBroken(
                 f"the provider failed mid-stream: {exc}", timeout=exc.timeout
             ) from None
         finally:  # the client went away (cancelled, or closed at a yield): what was read
-            await settle(_estimate(arm, msgs, "".join(parts)))
+            await settle("".join(parts))
 
     async def never_read() -> None:  # a no-op once events() has settled
-        await settle(_estimate(arm, msgs, first.content))
+        await settle(first.content or "")
 
     return RoutedStream(
         c_id, created, arm.model, decision.chosen, False, True, events(), never_read
     )
 
 
-async def _fallback(pipeline: Pipeline, plan: Plan, exc: BaseException) -> RoutedStream:
-    """The provider failed before any text: escalate as a failure would, then replay."""
+async def _fallback(pipeline: Pipeline, plan: Plan, first: CallFailed) -> RoutedStream:
+    """The provider failed before any text: escalate as a failure would (through
+    :meth:`Pipeline.serve`, which holds and settles again), then replay."""
     route, decision = plan.route, plan.decision
     failed = next(e for e in decision.arms if e.arm == route.start)
-    first = (
-        exc
-        if isinstance(exc, CallFailed)
-        else CallFailed("the provider's stream ended before any text", None, False)
-    )
     nxt, _ = next_arm(decision, {failed.arm}, spent=0.0, after=failed, must_improve=False)
     if nxt is None:
         message = f"'{failed.arm}' failed at the provider and no other arm fits"
         raise provider_error(message, [first])
-    lost = failed_attempt(route.arms[failed.arm], str(exc) or type(exc).__name__)
+    lost = failed_attempt(route.arms[failed.arm], str(first) or type(first).__name__)
     moved = dataclasses.replace(plan, route=dataclasses.replace(route, start=nxt.arm))
     try:
         c = await pipeline.serve(moved, before=(lost,))
@@ -182,14 +203,8 @@ async def _fallback(pipeline: Pipeline, plan: Plan, exc: BaseException) -> Route
     return replay(c)
 
 
-def _usage_estimate(msgs: list[dict[str, Any]], content: str) -> Usage:
-    prompt = sum(estimate_tokens(str(m.get("content") or "")) for m in msgs)
-    completion = estimate_tokens(content)
-    return Usage(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
-    )
-
-
-def _estimate(arm: Any, msgs: list[dict[str, Any]], content: str) -> float:
-    u = _usage_estimate(msgs, content)
-    return float(arm.price().cost(u.prompt_tokens, u.completion_tokens))
+def _usage_estimate(arm: Arm, chosen: ArmEstimate, content: str) -> Usage:
+    """The usage of a stream the provider did not report: the prompt as the ceiling
+    counted it, and the answer so far by the same estimator."""
+    prompt, answer = chosen.prompt_tokens, text_tokens(arm.model, content)
+    return Usage(prompt_tokens=prompt, completion_tokens=answer, total_tokens=prompt + answer)

@@ -20,7 +20,7 @@ from openai import AsyncOpenAI, OpenAI
 from ponder.classifiers import DifficultyClassifier
 from ponder.proxy import create_app
 from ponder.router import Router, Settings
-from ponder.router._budgets import reservation
+from ponder.router._ceiling import Ceiling
 from tests.fakes.proxy_server import ProxyServer
 from tests.fakes.upstream import FakeUpstream
 from tests.fakes.upstream_faults import FAULT_KINDS
@@ -227,7 +227,8 @@ def test_a_stream_cut_mid_way_ends_with_an_error_event_and_is_charged(
     assert up.calls("small") == 2 and up.calls("big") == 0  # text had gone out: no retry
     # The budget holds were settled to the partial answers' cost, not left at the ceiling.
     spent = asyncio.run(router.spent())
-    hold = reservation(router.route(QUESTION), router.settings.max_escalations)
+    d = router.route(QUESTION)
+    hold = Ceiling(d.max_cost).reserve(d.arms, d.chosen, router.settings.max_escalations)
     assert 0 < spent < hold
 
 
