@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ponder.classifiers import build_featurizer, default_featurizer_spec
 from ponder.classifiers._arm_keys import thinks
 from ponder.classifiers._scale import AbsoluteScale
-from ponder.classifiers._scale_data import DOMAIN, ITEM_SETS, load_scale_data
+from ponder.classifiers._scale_data import DOMAIN, load_scale_data
 
 
 def _interval(errors: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
@@ -41,13 +41,13 @@ def main() -> None:
     ap.add_argument("--iter", type=int, default=400, help="L-BFGS iterations per fit")
     ap.add_argument("--benchmarks", default="", help="comma-separated subset to leave out")
     ap.add_argument("--l2-need", type=float, default=300.0, help="ridge on the need head")
-    ap.add_argument("--anchor-weight", type=float, default=10.0, help="weight of chat anchors")
+    ap.add_argument("--anchor-weight", type=float, default=4.0, help="weight of chat anchors")
     args = ap.parse_args()
     shared = Path(args.shared)
     if not (shared / "published" / "scores.csv").is_file():
         sys.exit(f"no published scores under {shared}: pass --shared PATH")
     featurizer = build_featurizer(default_featurizer_spec())
-    benches = [b for b in ITEM_SETS if b != "AIME 2025 I"]
+    benches = [b for b in DOMAIN if b != "AIME 2025 I"]
     if args.benchmarks:
         benches = [b.strip() for b in args.benchmarks.split(",")]
     kw = {

@@ -28,6 +28,8 @@ from ponder.classifiers._scale import AbsoluteScale, Aggregate, FloatArray, IntA
 SCALE_SOURCES = (
     "published/scores.csv",
     "benchmark-items",
+    "mmlu-test",
+    "gsm8k-openai/test.jsonl",
     "mmlu-pro",
     "reasoning-gym",
     "vicuna80",
@@ -46,7 +48,8 @@ ITEM_SETS: dict[str, tuple[str, Select | None]] = {
     "IFEval": ("ifeval.jsonl", None),
     "SimpleQA": ("simpleqa.jsonl", None),
 }
-"""Published benchmarks whose items are in ``benchmark-items``. The others (GPQA, HLE,
+"""Published benchmarks whose items are in ``benchmark-items`` (MMLU's and GSM8K's come from
+``mmlu-test`` and ``gsm8k-openai``, both MIT: see :func:`_other_items`). The others (GPQA, HLE,
 LiveCodeBench, IFBench, LiveBench, ...) have no questions here and are left out: without
 items an accuracy can only move arm abilities, and would pull them toward whatever the
 features of unrelated items say."""
@@ -61,6 +64,8 @@ DOMAIN = {
     "MATH level 5": "maths",
     "MMLU-Pro": "knowledge",
     "SimpleQA": "knowledge",
+    "MMLU": "knowledge",
+    "GSM8K": "maths",
     "HumanEval": "code",
     "IFEval": "instructions",
 }
@@ -85,10 +90,25 @@ TABLE_ARMS: dict[str, str] = {
     # the 80 Vicuna questions
     "openai/gpt-3.5-turbo-0301": "gpt-3.5-turbo@default",
     "openai/gpt-3.5-turbo": "gpt-3.5-turbo@default",
-    "openai/gpt-4": "gpt-4-0314@default",
+    "openai/gpt-4": "gpt-4@default",
     "google/bard-20230327": "bard@default",
     "google/bard": "bard@default",
 }
+
+
+SNAPSHOTS = {
+    "gpt-3.5-turbo-0125": "gpt-3.5-turbo",
+    "gpt-3.5-turbo-0301": "gpt-3.5-turbo",
+    "gpt-3.5-turbo-0613": "gpt-3.5-turbo",
+    "gpt-3.5-turbo-1106": "gpt-3.5-turbo",
+    "gpt-4-0314": "gpt-4",
+    "gpt-4-0613": "gpt-4",
+}
+"""Snapshots of one model counted as the model: each has a published row or two, and only
+together do they tie the everyday anchors (scored on gpt-3.5 and gpt-4) to the rest."""
+ANCHOR_SMOOTHING = 0.03
+"""A judged good answer counts as 0.97, a poor one as 0.03: gpt-3.5 answered all 70 everyday
+questions well, and a 100% rate alone would push its knowledge without bound."""
 
 
 @dataclass(frozen=True)
@@ -129,14 +149,27 @@ def read_published(path: Path) -> list[PublishedRow]:
     with path.open(encoding="utf-8", newline="") as f:
         for r in csv.DictReader(f):
             setting = setting_of(r["setting"])
-            if setting is None or r["benchmark"] not in ITEM_SETS:
+            if setting is None or r["benchmark"] not in DOMAIN:
                 continue
             score = float(r["score"])
             if not 0.0 <= score <= 1.0:
                 continue
-            key = f"{model_name(r['model'])}@{setting}"
+            model = model_name(r["model"])
+            key = f"{SNAPSHOTS.get(model, model)}@{setting}"
             out.append(PublishedRow(key, r["benchmark"], score, r["publisher"], r["source_url"]))
     return out
+
+
+def _other_items(shared: Path) -> dict[str, list[str]]:
+    """MMLU's test questions with their four choices, and GSM8K's test problems."""
+    mmlu: list[str] = []
+    for path in sorted((shared / "mmlu-test" / "test").glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as f:
+            for r in csv.DictReader(f):
+                choices = "\n".join(f"{c}. {r[f'choice{i}']}" for i, c in enumerate("ABCD"))
+                mmlu.append(f"{r['question']}\n{choices}")
+    gsm8k = [str(r["question"]) for r in _jsonl(shared / "gsm8k-openai" / "test.jsonl")]
+    return {"MMLU": mmlu, "GSM8K": gsm8k}
 
 
 def _text(prompt: object) -> str:
@@ -190,6 +223,11 @@ def load_scale_data(
             keep = sorted(rng.choice(len(rows), items_per_benchmark, replace=False))
             rows = [rows[i] for i in keep]
         item_index[bench] = np.array([tid(_text(r["prompt"])) for r in rows], dtype=np.int64)
+    for bench, prompts in _other_items(shared).items():
+        if len(prompts) > items_per_benchmark:
+            keep = sorted(rng.choice(len(prompts), items_per_benchmark, replace=False))
+            prompts = [prompts[i] for i in keep]
+        item_index[bench] = np.array([tid(p) for p in prompts], dtype=np.int64)
 
     dropped = set(exclude)
     published = [
@@ -230,7 +268,9 @@ def load_scale_data(
                     continue
                 qi.append(q)
                 ai.append(aid(TABLE_ARMS.get(arm, f"{table}:{model_name(arm)}@default")))
-                ys.append(float(score) if good is None else float(score >= good))
+                if good is not None:
+                    score = ANCHOR_SMOOTHING + (1 - 2 * ANCHOR_SMOOTHING) * float(score >= good)
+                ys.append(float(score))
                 ws.append(weight)
 
     add_table(shared / "mmlu-pro" / "outcomes.jsonl", "mmlu-pro", mmlu_pro_queries, 1.0)
@@ -281,7 +321,8 @@ def fit_scale(
     seed: int = 0,
     columns: Sequence[int] | None = None,
     l2_need: float | None = 300.0,
-    anchor_weight: float = 10.0,
+    l2_query: float = 30.0,
+    anchor_weight: float = 4.0,
     progress: Callable[[str], None] | None = None,
 ) -> AbsoluteScale:
     """The absolute scale fitted on every source under ``shared`` (see the module doc),
@@ -295,7 +336,9 @@ def fit_scale(
         f"fitting the scale: {len(data.arm_keys)} arms, {len(data.per_query.y)} per-query "
         f"outcomes, {len(data.aggregate.acc)} published scores"
     )
-    scale = AbsoluteScale(max_iter=max_iter, columns=columns, l2_need=l2_need).fit(
+    scale = AbsoluteScale(
+        max_iter=max_iter, columns=columns, l2_need=l2_need, l2_query=l2_query
+    ).fit(
         X,
         data.arm_keys,
         data.arm_model,
