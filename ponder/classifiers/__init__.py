@@ -14,7 +14,12 @@ from ponder.classifiers._featurize import (
 )
 from ponder.classifiers._irt import DifficultyClassifier, NotFittedError
 from ponder.classifiers._prior import ArmPrior, table_arm_prices
-from ponder.classifiers._protocol import ArmProfile, Prediction, SuccessClassifier
+from ponder.classifiers._protocol import (
+    ArmProfile,
+    Prediction,
+    SuccessClassifier,
+    check_prediction,
+)
 from ponder.classifiers._reasoning import reasoning_strength
 
 __all__ = [
@@ -32,6 +37,7 @@ __all__ = [
     "SuccessClassifier",
     "TextStats",
     "build_featurizer",
+    "check_prediction",
     "default_featurizer_spec",
     "load_classifier",
     "load_default_classifier",

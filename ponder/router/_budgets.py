@@ -138,7 +138,7 @@ def reservation(decision: Decision, max_escalations: int, start: str | None = No
     dearest arm's worst case."""
     if decision.max_cost is not None:
         return decision.max_cost
-    first = decision.chosen if start is None else start
+    first = decision.chosen_arm if start is None else start
     chosen = next(e for e in decision.arms if e.arm == first)
     dearest = max(e.worst_cost for e in decision.arms)
     return chosen.worst_cost + max_escalations * dearest

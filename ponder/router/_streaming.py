@@ -151,7 +151,7 @@ async def open_stream(pipeline: Pipeline, request: Request) -> RoutedStream:
         await settle(_estimate(arm, msgs, first.content))
 
     return RoutedStream(
-        c_id, created, arm.model, decision.chosen, False, True, events(), never_read
+        c_id, created, arm.model, decision.chosen_arm, False, True, events(), never_read
     )
 
 
