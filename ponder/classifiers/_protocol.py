@@ -138,7 +138,7 @@ def check_prediction(
         wrong = ~np.isfinite(p) | (p < 0) | (p > 1)
         i, j = (int(x) for x in np.argwhere(wrong)[0])
         raise bad(
-            f"returned P(success) = {p[i, j]!r} for arm '{arms[j]}' on query {i}; "
+            f"returned P(success) = {float(p[i, j])!r} for arm '{arms[j]}' on query {i}; "
             "a probability must be a finite number within [0, 1]"
         )
     if not isinstance(pred.arms, tuple) or not all(isinstance(a, ArmProfile) for a in pred.arms):
