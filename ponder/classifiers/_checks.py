@@ -91,12 +91,14 @@ def warn_if_prior_saturates(profiles: Sequence[ArmProfile], p: npt.NDArray[np.fl
     """Warn (:class:`~ponder.errors.PriorWarning`) when an arm placed by the price prior,
     not by logs of its own, is predicted P(success) of about 0 or 1: the prior was fitted
     on too few outcomes or arms to place it, and such an arm would always (or never) win."""
+    # Every arm's predictions first: two reductions, on every prediction with an arm
+    # that has no logs (each of the packaged menu's); the rest only when one saturates.
+    if p.size == 0 or (p.min() >= SATURATED and p.max() <= 1 - SATURATED):
+        return
     cols = [j for j, a in enumerate(profiles) if a.source in ("prior", "price prior")]
     if not cols:
         return
     sub = p[:, cols]
-    if sub.size == 0 or (sub.min() >= SATURATED and sub.max() <= 1 - SATURATED):
-        return
     bad = np.any((sub < SATURATED) | (sub > 1 - SATURATED), axis=0)
     names = [profiles[cols[i]].name for i in np.flatnonzero(bad)]
     warnings.warn(
