@@ -285,7 +285,7 @@ class Decider:
         texts = list(texts)
         pred = self.clf.predict(texts, arms=self._asked)
         if type(self.clf) is not DifficultyClassifier:  # the packaged model is not checked:
-            # its output is ponder's own, and the check costs ~5% of a decision
+            # its output is ponder's own, and checking it cost 3-5% of a decision
             pred = check_prediction(self.clf, pred, len(texts), self._asked_names)
         p1 = pred.p_success
         p = p1.copy()
