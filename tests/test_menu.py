@@ -133,3 +133,17 @@ def test_an_arms_reasoning_strength_needs_no_ml_package() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root
     )
     assert run.returncode == 0, run.stderr
+
+
+def test_a_router_loads_its_config_by_the_same_verb(tmp_path: Path) -> None:
+    from ponder import Router
+    from ponder.classifiers import load_default_classifier
+
+    (tmp_path / "menu.yaml").write_text("max_cost: 0.02\narms:\n  - model: gpt-4o-mini\n")
+    (tmp_path / "ponder.yaml").write_text("menu: menu.yaml\nlam: 0\n")
+    router = Router.from_file(tmp_path / "ponder.yaml", classifier=load_default_classifier())
+    try:
+        assert router.menu == Menu.from_file(tmp_path / "menu.yaml")
+        assert router.settings.lam == 0
+    finally:
+        router.close()

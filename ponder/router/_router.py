@@ -149,6 +149,12 @@ class Router:
             settings = Settings.from_file(config)
         return cls(settings, **extensions)
 
+    @classmethod
+    def from_file(cls, path: str | Path, **extensions: Any) -> Router:
+        """A router from a YAML/TOML config file: the verb of :meth:`Settings.from_file`
+        and :meth:`~ponder.Menu.from_file` (:meth:`from_config` also takes settings)."""
+        return cls(Settings.from_file(path), **extensions)
+
     def warmup(self) -> None:
         """Import the provider layer (litellm takes seconds) now rather than on the first
         request. ``ponder serve`` does this at start-up; a script can call it once."""
