@@ -25,7 +25,11 @@ NO_ARM = -1
 
 @runtime_checkable
 class Policy(Protocol):
-    """Anything that picks one arm per query from predictions and expected costs."""
+    """Anything that picks one arm per query from predictions and expected costs.
+
+    In the router, a policy sees only the arms that fit the request's ceiling, and the
+    index it returns refers to those, not to the menu.
+    """
 
     def choose(self, p: FloatArray, cost: FloatArray) -> IntArray:
         """Arm index per query (shape ``[n]``, integers), :data:`NO_ARM` (-1) where no arm
@@ -34,10 +38,10 @@ class Policy(Protocol):
         ``p`` has shape ``[n, k]``; ``cost`` has shape ``[n, k]`` or ``[k]`` (one expected
         cost per arm, the same for every query). The index is a column of the ``p`` and
         ``cost`` given, not a position in the menu: the router passes only the arms that
-        fit the request's ceiling (in menu order), so with a ceiling column ``j`` may be
-        the menu's third arm. The router checks what comes back
-        (:func:`check_choice`) and names the policy's class when it is not an index in
-        ``[-1, k)``.
+        fit the request's ceiling, in menu order, so under a ceiling column 0 is the first
+        arm that fits, which need not be the menu's first. The router checks what comes
+        back (:func:`check_choice`) and names the policy's class when it is not an
+        integer index in ``[-1, k)``.
         """
         ...
 
