@@ -96,3 +96,54 @@ def test_pricing_does_not_import_litellm() -> None:
         "assert 'litellm' not in sys.modules, 'litellm was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_menu_and_settings_load_a_file_by_the_same_verb(tmp_path: Path) -> None:
+    from ponder import Settings
+
+    (tmp_path / "m.yaml").write_text("arms:\n  - model: gpt-4o-mini\n  - model: gpt-4o\n")
+    menu = Menu.from_file(tmp_path / "m.yaml")
+    assert menu.labels == ("gpt-4o-mini", "gpt-4o")
+    assert Menu.load(tmp_path / "m.yaml") == menu  # the older name still works
+    assert Settings.from_file(tmp_path / "m.yaml").load_menu() == menu
+    with pytest.raises(MenuError, match=r"nope\.yaml"):
+        Menu.from_file(tmp_path / "nope.yaml")
+
+
+def test_an_arms_reasoning_strength_needs_no_ml_package() -> None:
+    """A config type must not pull in the classifiers (LightGBM, scikit-learn) to say how
+    hard an arm thinks: the menu reads its strength from :mod:`ponder._thinking`."""
+    import os
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root}
+    code = (
+        "import sys\n"
+        "from ponder._menu import Arm\n"
+        "assert Arm(model='o3-mini').reasoning_strength == 1.0\n"
+        "assert Arm(model='gpt-4o-mini').reasoning_strength == 0.0\n"
+        "assert Arm(model='x', thinking_budget=2000, input_price=1, output_price=1)"
+        ".reasoning_strength == 0.5\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('ponder.classifiers'))\n"
+        "assert not loaded, loaded\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root
+    )
+    assert run.returncode == 0, run.stderr
+
+
+def test_a_router_loads_its_config_by_the_same_verb(tmp_path: Path) -> None:
+    from ponder import Router
+    from ponder.classifiers import load_default_classifier
+
+    (tmp_path / "menu.yaml").write_text("max_cost: 0.02\narms:\n  - model: gpt-4o-mini\n")
+    (tmp_path / "ponder.yaml").write_text("menu: menu.yaml\nlam: 0\n")
+    router = Router.from_file(tmp_path / "ponder.yaml", classifier=load_default_classifier())
+    try:
+        assert router.menu == Menu.from_file(tmp_path / "menu.yaml")
+        assert router.settings.lam == 0
+    finally:
+        router.close()

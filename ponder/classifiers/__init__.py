@@ -16,7 +16,12 @@ from ponder.classifiers._featurize import (
 )
 from ponder.classifiers._irt import DifficultyClassifier, NotFittedError
 from ponder.classifiers._prior import ArmPrior, table_arm_prices
-from ponder.classifiers._protocol import ArmProfile, Prediction, SuccessClassifier
+from ponder.classifiers._protocol import (
+    ArmProfile,
+    Prediction,
+    SuccessClassifier,
+    check_prediction,
+)
 from ponder.classifiers._reasoning import reasoning_strength
 from ponder.classifiers._scale import AbsoluteScale, ScaleArm
 from ponder.classifiers._scale_data import SCALE_SOURCES, fit_scale
@@ -41,6 +46,7 @@ __all__ = [
     "TextStats",
     "arm_key",
     "build_featurizer",
+    "check_prediction",
     "default_featurizer_spec",
     "fit_scale",
     "load_classifier",

@@ -47,6 +47,14 @@ def _probe(clf: DifficultyClassifier) -> list[float]:
 def save_classifier(
     clf: DifficultyClassifier, path: str | Path, *, sources: list[str] | None = None
 ) -> Path:
+    """Write a fitted classifier to the directory ``path`` (made if missing) and return it.
+
+    The directory holds ``manifest.json`` (parameters, arm profiles, prior, metrics,
+    sampling policies, and a probe of the featurizer's output) and LightGBM's text files,
+    each with its digest in the manifest, so :func:`load_classifier` can refuse a file
+    that was truncated or edited. ``sources`` (e.g. the outcome files) are recorded
+    beside the training data's hash. Raises :class:`NotFittedError` for an unfitted one.
+    """
     clf._check_fitted()
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
@@ -173,6 +181,15 @@ def _checked_text(path: Path, digest: Any) -> str:
 
 
 def load_classifier(path: str | Path) -> DifficultyClassifier:
+    """Read a classifier written by :func:`save_classifier` (``ponder train``), fitted and
+    ready to predict.
+
+    Everything is checked before use: the manifest's format and version, each model
+    file's digest and tree sizes (LightGBM would crash the process on a corrupt file
+    rather than raise), and that the featurizer still gives the features the model was
+    trained on. Any failure raises :class:`~ponder.errors.ModelArtifactError` saying what
+    to do; no code in the directory is run.
+    """
     root = Path(path)
     mfile = root / MANIFEST
     if not mfile.is_file():

@@ -20,6 +20,11 @@ import numpy.typing as npt
 from ponder.classifiers._arm_keys import arm_key
 from ponder.classifiers._arm_linear import PerArmLinear
 from ponder.classifiers._arm_select import observation_matrix, select_arm_model
+from ponder.classifiers._checks import (
+    check_training_table,
+    no_features,
+    warn_if_prior_saturates,
+)
 from ponder.classifiers._difficulty import (
     ArmResidual,
     BoostedEasiness,
@@ -60,7 +65,8 @@ Progress = Callable[[str], None]
 
 
 class NotFittedError(PonderError):
-    """The classifier was used before ``fit`` or ``load``."""
+    """The classifier was used before it was fitted (``fit``) or read from a model
+    directory (:func:`~ponder.classifiers.load_classifier`)."""
 
 
 def _calibrate_arm(f: FloatArray, y: FloatArray) -> tuple[float, float]:
@@ -150,12 +156,29 @@ class DifficultyClassifier:
 
     # ----------------------------------------------------------------- fitting
     def fit(self, table: OutcomeTable, *, progress: Progress | None = None) -> DifficultyClassifier:
+        """Learn difficulty, per-arm slopes and abilities, the price prior and the arm
+        model from ``table`` (an :class:`~ponder.outcomes.OutcomeTable`, as in
+        ``load_outcomes(path).table``); returns ``self``, fitted.
+
+        Cross-validation picks the arm model on held-out folds, so training takes a
+        while (``progress`` is called with a line per step). A wrong argument, or a table
+        too small for the backend (LightGBM needs some 25 measured queries), raises
+        :class:`~ponder.errors.TrainingDataError` before any work is done; save the result
+        with :func:`~ponder.classifiers.save_classifier`.
+        """
         from threadpoolctl import threadpool_limits
 
+        table = check_training_table(table, self.backend, self.cv_folds)
         # One BLAS thread: the fits are many and small, and two threads spinning against
         # any other busy process ran several times slower on a 2-core machine.
         with threadpool_limits(1, "blas"):
-            return self._fit(table, progress)
+            try:
+                return self._fit(table, progress)
+            except Exception as exc:
+                plain = no_features(exc, table.n_queries)
+                if plain is None:
+                    raise
+                raise plain from exc
 
     def _fit(self, table: OutcomeTable, progress: Progress | None) -> DifficultyClassifier:
         say = progress or (lambda _msg: None)
@@ -312,7 +335,10 @@ class DifficultyClassifier:
     # ----------------------------------------------------------------- predicting
     def _check_fitted(self) -> None:
         if not hasattr(self, "easiness_"):
-            raise NotFittedError("this classifier is not fitted: call fit() or load() first")
+            raise NotFittedError(
+                "this classifier is not fitted: call fit(table) first, or read a saved one "
+                "with ponder.classifiers.load_classifier(path)"
+            )
 
     def profile(
         self, name: str, price_per_mtok: float | None = None, reasoning: float | None = None
@@ -391,7 +417,10 @@ class DifficultyClassifier:
             placed = [profiles[j].scale for j in on_scale]
             logit[:, on_scale] = self.scale_.logits(X, placed)  # type: ignore[arg-type]
             d, need = self.scale_.traits(X)
-        return Prediction(profiles, d, sigmoid(logit), need)
+        p = sigmoid(logit)
+        if unknown.any():
+            warn_if_prior_saturates(profiles, p)
+        return Prediction(profiles, d, p, need)
 
     def _columns(self, arms: tuple[str | ArmProfile, ...]) -> _Columns:
         """Each asked arm's profile, discrimination, ability, trained-arm index (-1: none)

@@ -45,7 +45,8 @@ def route(
     clf = load_classifier(model) if model else load_default_classifier()
     d = decide(query, clf, the_menu, max_cost=max_cost, lam=lam)
     if as_json:
-        typer.echo(json.dumps(asdict(d), indent=2))
+        # ``chosen_arm`` as in the trace; ``chosen`` is the older key, kept for scripts.
+        typer.echo(json.dumps({**asdict(d), "chosen": d.chosen_arm}, indent=2))
         return
     from rich.table import Table
 
@@ -54,7 +55,7 @@ def route(
     for col in ("arm", "P(success)", "samples", "expected cost", "utility", "ability from"):
         table.add_column(col, justify="left" if col in ("arm", "ability from") else "right")
     for e in d.arms:
-        mark = "→ " if e.arm == d.chosen else "  "
+        mark = "→ " if e.arm == d.chosen_arm else "  "
         style = None if e.fits else "dim"
         cost = usd(e.expected_cost) + ("" if e.fits else " (over ceiling)")
         worst = the_menu.arms[[a.label for a in the_menu.arms].index(e.arm)].samples
@@ -74,4 +75,4 @@ def route(
         )
     console = out_console()
     console.print(table)
-    console.print(f"chosen: [bold]{d.chosen}[/bold] — {d.reason}")
+    console.print(f"chosen: [bold]{d.chosen_arm}[/bold] — {d.reason}")

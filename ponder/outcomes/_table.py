@@ -88,10 +88,6 @@ class OutcomeTable:
             samples={a: s for a, s in self.samples.items() if a in names},
         )
 
-    def complete_rows(self) -> OutcomeTable:
-        """Only the queries where every arm was measured (what the simulator replays)."""
-        return self.take(np.flatnonzero(self.measured.all(axis=1)))
-
     @staticmethod
     def concat(tables: Sequence[OutcomeTable]) -> OutcomeTable:
         """Stack tables with possibly different arms; arms missing from a table are NaN."""

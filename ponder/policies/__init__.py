@@ -1,10 +1,18 @@
 """Routing policies: from predicted success and expected cost to the arm(s) to call."""
 
 from ponder.policies._compute import DEFAULT_KAPPA, VoteModel, fit_kappa
-from ponder.policies._protocol import NO_ARM, FloatArray, IntArray, Policy, as_matrices
+from ponder.policies._protocol import (
+    NO_ARM,
+    FloatArray,
+    IntArray,
+    Policy,
+    as_matrices,
+    check_choice,
+)
 from ponder.policies._sampling import (
     Calibration,
     SampleBudget,
+    SamplingCalibration,
     SamplingPolicy,
     budgets_from_curve,
 )
@@ -19,8 +27,6 @@ from ponder.policies._sampling_fit import (
 )
 from ponder.policies._utility import (
     UtilityPolicy,
-    calibrate_to_cost,
-    calibrate_to_quality,
     choose_by_utility,
     default_cost_scale,
     lambda_grid,
@@ -38,14 +44,14 @@ __all__ = [
     "Policy",
     "Recorded",
     "SampleBudget",
+    "SamplingCalibration",
     "SamplingPolicy",
     "UtilityPolicy",
     "VoteModel",
     "as_matrices",
     "budgets_from_curve",
     "calibrate_sampling",
-    "calibrate_to_cost",
-    "calibrate_to_quality",
+    "check_choice",
     "choose_by_utility",
     "default_cost_scale",
     "fit_gamma",

@@ -97,11 +97,15 @@ def budgets_from_curve(curve: FloatArray, gain: float, floor: float) -> IntArray
 
 
 @dataclass(frozen=True)
-class Calibration:
+class SamplingCalibration:
     """What cross-validation measured when the knobs were chosen, on ``n_queries``
     training queries with up to ``max_samples`` recorded samples: the accuracy of the vote
     over every recorded sample, and the chosen policy's out-of-fold accuracy, mean samples
-    and share of queries given none (``within``: the accuracy it had to stay within)."""
+    and share of queries given none (``within``: the accuracy it had to stay within).
+
+    Not to be confused with :class:`ponder.router.Calibration`, the ``lam`` that meets a
+    cost or quality target; this one was called ``Calibration`` too, a name kept as an
+    alias for old code."""
 
     n_queries: int
     max_samples: int
@@ -122,7 +126,7 @@ class SamplingPolicy:
     budget: SampleBudget
     confidence: float = 1.0
     gamma: float = 1.0
-    calibration: Calibration | None = None
+    calibration: SamplingCalibration | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.confidence <= 1.0:
@@ -160,13 +164,17 @@ class SamplingPolicy:
             budget=SampleBudget(**{k: float(v) for k, v in state["budget"].items()}),
             confidence=float(state["confidence"]),
             gamma=float(state["gamma"]),
-            calibration=None if cal is None else Calibration(**cal),
+            calibration=None if cal is None else SamplingCalibration(**cal),
         )
 
+
+Calibration = SamplingCalibration
+"""The older name of :class:`SamplingCalibration`, kept so that code using it still runs."""
 
 __all__ = [
     "Calibration",
     "SampleBudget",
+    "SamplingCalibration",
     "SamplingPolicy",
     "budgets_from_curve",
 ]

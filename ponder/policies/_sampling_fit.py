@@ -31,8 +31,8 @@ import numpy.typing as npt
 from ponder.aggregators import Clusters, DirichletStop, cannot_be_overtaken
 from ponder.policies._compute import VoteModel, fit_kappa
 from ponder.policies._sampling import (
-    Calibration,
     SampleBudget,
+    SamplingCalibration,
     SamplingPolicy,
     budgets_from_curve,
 )
@@ -304,7 +304,7 @@ def calibrate_sampling(
     row, c = best[2], -best[3]
     t, g, f = grid[row]
     final = _fit(qs, (t,))
-    calibration = Calibration(
+    calibration = SamplingCalibration(
         n_queries=n,
         max_samples=most,
         folds=len(ids),

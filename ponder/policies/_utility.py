@@ -6,15 +6,15 @@ policy's whole cost/quality frontier, and one ``lam`` is one operating point. Di
 ``cost_scale`` (by default the largest mean arm cost) makes ``lam`` unit-free: ``lam = 1``
 means "the most expensive arm must be worth one whole probability point of success more".
 
-The calibration functions pick ``lam`` for a budget or a quality target from predictions on
-a sample of *unlabelled* queries, as RouteLLM calibrates its thresholds: no outcome is
-needed, so a deployment can recalibrate on its own traffic.
+To pick ``lam`` for a budget or a quality target, :func:`ponder.router.calibrate` runs the
+router's own rule over predictions on a sample of *unlabelled* queries, as RouteLLM
+calibrates its thresholds: no outcome is needed, so a deployment can recalibrate on its
+own traffic.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,7 +98,7 @@ def top_lambda(
 
     Query ``i`` leaves arm ``j`` for its cheapest arm ``m`` once
     ``lam > (p_ij - p_im) * scale / (c_ij - c_im)``; the maximum of those ratios is the end
-    of the sweep. Bounding it exactly keeps bisection and sweeps off a guessed range.
+    of the sweep. Bounding it exactly keeps sweeps off a guessed range.
     """
     return float(_breakpoints(p, cost, scale, allowed)[0].max(initial=0.0)) * (1 + 1e-9)
 
@@ -158,90 +158,3 @@ def lambda_grid(
         ]
     )
     return np.unique(grid[grid >= 0])
-
-
-def _bisect(ok: Callable[[float], bool], lo: float, hi: float, iters: int) -> tuple[float, float]:
-    """Shrink ``[lo, hi]`` keeping ``not ok(lo)`` and ``ok(hi)``; ``ok`` is monotone in lam."""
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        if mid <= lo or mid >= hi:
-            break
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return lo, hi
-
-
-def calibrate_to_cost(
-    p: FloatArray,
-    cost: FloatArray,
-    target_mean_cost: float,
-    *,
-    max_cost: float | None = None,
-    cost_scale: float | None = None,
-    iters: int = 60,
-) -> float:
-    """Smallest ``lam`` whose mean chosen cost (over routed queries) is at most the target.
-
-    The mean cost is a non-increasing step function of ``lam`` (per query, a larger ``lam``
-    never moves to a dearer arm), so bisection finds the step; the result spends at most
-    the budget and as close to it as the predictions allow. A target above the ``lam = 0``
-    cost returns 0; one below the cheapest possible cost returns :func:`top_lambda`.
-    Only predictions are used: calibrate on a sample of unlabelled queries.
-    """
-    pa, ca = as_matrices(p, cost)
-    scale = cost_scale or default_cost_scale(ca)
-    allowed = _allowed(ca, max_cost)
-    rows = np.arange(pa.shape[0])
-
-    def mean_cost(lam: float) -> float:
-        ch = choose_by_utility(pa, ca, lam, scale, allowed)
-        hit = ch >= 0
-        if not hit.any():
-            raise ValueError(f"no arm fits max_cost={max_cost} for any query")
-        return float(ca[rows[hit], ch[hit]].mean())
-
-    target = float(target_mean_cost)
-    if mean_cost(0.0) <= target:
-        return 0.0
-    hi = top_lambda(pa, ca, scale, allowed)
-    if mean_cost(hi) > target:
-        return hi
-    return _bisect(lambda lam: mean_cost(lam) <= target, 0.0, hi, iters)[1]
-
-
-def calibrate_to_quality(
-    p: FloatArray,
-    cost: FloatArray,
-    target_quality: float,
-    *,
-    max_cost: float | None = None,
-    cost_scale: float | None = None,
-    iters: int = 60,
-) -> float:
-    """Largest ``lam`` whose mean predicted quality ``p[i, chosen]`` is at least the target.
-
-    The cheapest operating point predicted to keep the target quality. Predicted quality is
-    non-increasing in ``lam``; if even ``lam = 0`` misses the target, 0 is returned (the best
-    the predictions offer) and the caller should compare. Uses predictions only.
-    """
-    pa, ca = as_matrices(p, cost)
-    scale = cost_scale or default_cost_scale(ca)
-    allowed = _allowed(ca, max_cost)
-    rows = np.arange(pa.shape[0])
-    target = float(target_quality) - 1e-12
-
-    def quality(lam: float) -> float:
-        ch = choose_by_utility(pa, ca, lam, scale, allowed)
-        hit = ch >= 0
-        if not hit.any():
-            raise ValueError(f"no arm fits max_cost={max_cost} for any query")
-        return float(pa[rows[hit], ch[hit]].mean())
-
-    if quality(0.0) < target:
-        return 0.0
-    hi = top_lambda(pa, ca, scale, allowed)
-    if quality(hi) >= target:
-        return hi
-    return _bisect(lambda lam: quality(lam) < target, 0.0, hi, iters)[0]

@@ -24,6 +24,11 @@ _LAM_MAX = 1e4
 
 @dataclass(frozen=True)
 class Calibration:
+    """The ``lam`` :func:`calibrate` found, and what routing at it gives on the sample:
+    mean cost and predicted success, and each arm's share of the queries. (The record of
+    an adaptive arm's sampling calibration is
+    :class:`~ponder.policies.SamplingCalibration`.)"""
+
     lam: float
     mean_cost: float
     mean_p_success: float

@@ -124,7 +124,7 @@ def completion(
     """The OpenAI-shaped completion and its trace: ``usage`` and ``cost`` sum every
     attempt, so they match what was paid for."""
     trace = Trace(
-        chosen_arm=decision.chosen,
+        chosen_arm=decision.chosen_arm,
         answered_by=answered_by.label,
         reason=decision.reason,
         difficulty=decision.difficulty,

@@ -26,10 +26,18 @@ from ponder.classifiers import (
     ScaleArm,
     SuccessClassifier,
     arm_key,
+    check_prediction,
     place_arm,
 )
-from ponder.errors import MenuError, NoArmFitsError, PriorWarning
-from ponder.policies import NO_ARM, Policy, SamplingPolicy, VoteModel, choose_by_utility
+from ponder.errors import ExtensionError, MenuError, NoArmFitsError, PriorWarning
+from ponder.policies import (
+    NO_ARM,
+    Policy,
+    SamplingPolicy,
+    VoteModel,
+    check_choice,
+    choose_by_utility,
+)
 from ponder.router._ceiling import Ceiling
 from ponder.router._request import check_controls
 
@@ -80,7 +88,12 @@ class Estimates:
 
 @dataclass(frozen=True)
 class Decision:
-    chosen: str
+    """The arm chosen for one query and why, with what was predicted for every arm.
+
+    ``chosen_arm`` is named as on :class:`~ponder.router.Trace`; ``chosen`` is its older,
+    deprecated name."""
+
+    chosen_arm: str
     reason: str
     difficulty: float
     reasoning_need: float | None
@@ -90,6 +103,16 @@ class Decision:
     lam: float
     max_cost: float | None
     arms: tuple[ArmEstimate, ...]
+
+    @property
+    def chosen(self) -> str:
+        """Deprecated: :attr:`chosen_arm`, the name the trace uses."""
+        warnings.warn(
+            "Decision.chosen is deprecated; use Decision.chosen_arm (as on Trace)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.chosen_arm
 
 
 def _on_scale(clf: DifficultyClassifier, arm: Arm) -> ScaleArm | None:
@@ -202,11 +225,16 @@ class Decider:
 
     By default the choice is the policy engine's utility rule (:func:`~ponder.policies.
     choose_by_utility`), the same rule the simulator replays, so a decision here is one
-    point on the simulated frontier. A ``policy`` replaces it: it is asked to choose among
-    the arms that fit the ceiling, and ``lam`` then only ranks escalations. Any
-    :class:`~ponder.classifiers.SuccessClassifier` can predict; the packaged
-    :class:`~ponder.classifiers.DifficultyClassifier` also matches arms it was not trained
-    on by their price, reasoning or ``like:`` (other classifiers are asked by arm label).
+    point on the simulated frontier. A ``policy`` replaces it for the first arm: it is
+    asked to choose among the arms that fit the ceiling (its index is a column of those,
+    see :class:`~ponder.policies.Policy`), and ``lam`` then only ranks the arms escalation
+    tries next (each arm's ``utility``). Any :class:`~ponder.classifiers.SuccessClassifier`
+    can predict; the packaged :class:`~ponder.classifiers.DifficultyClassifier` also
+    matches arms it was not trained on by their price, reasoning or ``like:`` (other
+    classifiers are asked by arm label). What an extension returns is checked before it
+    is used (:func:`~ponder.classifiers.check_prediction`,
+    :func:`~ponder.policies.check_choice`): a bad answer raises
+    :class:`~ponder.errors.ExtensionError` naming its class.
 
     ``sampling`` maps arm labels, or the trained arms they are or are ``like``, to the
     calibrated :class:`~ponder.policies.SamplingPolicy` of adaptive arms: those are priced
@@ -224,6 +252,10 @@ class Decider:
         adaptive_confidence: float = 0.95,
         sampling: Mapping[str, SamplingPolicy] | None = None,
     ) -> None:
+        if not isinstance(clf, SuccessClassifier):
+            raise ExtensionError(clf, "predict", "is missing: a classifier needs predict()")
+        if policy is not None and not isinstance(policy, Policy):
+            raise ExtensionError(policy, "choose", "is missing: a policy needs choose()")
         self.clf = clf
         self.menu = menu
         self.policy = policy
@@ -240,6 +272,7 @@ class Decider:
                 for a in menu.arms
             )
             self._asked = list(menu.labels)
+        self._asked_names = [a if isinstance(a, str) else a.name for a in self._asked]
         # One sample costs (prompt * input price + output * output price) / 1e6, where the
         # output is the arm's thinking budget and expected answer.
         prices = [a.price() for a in menu.arms]
@@ -285,7 +318,11 @@ class Decider:
     ) -> Estimates:
         """Success, cost and samples of every arm, as configured, for each query (costs as
         in :meth:`sample_costs`)."""
-        pred = self.clf.predict(list(texts), arms=self._asked)
+        texts = list(texts)
+        pred = self.clf.predict(texts, arms=self._asked)
+        if type(self.clf) is not DifficultyClassifier:  # the packaged model is not checked:
+            # its output is ponder's own, and checking it cost 3-5% of a decision
+            pred = check_prediction(self.clf, pred, len(texts), self._asked_names)
         p1 = pred.p_success
         p = p1.copy()
         samples = np.broadcast_to(self._samples, p1.shape).copy()
@@ -378,7 +415,7 @@ class Decider:
             for i, prof in enumerate(self.profiles)
         )
         return Decision(
-            chosen=self.profiles[j].name,
+            chosen_arm=self.profiles[j].name,
             reason=_explain(estimates, j, lam, ceiling, self._thinks(), need, self.policy),
             difficulty=float(est.difficulty[0]),
             reasoning_need=need,
@@ -398,7 +435,8 @@ class Decider:
         idx = np.flatnonzero(fits)
         if idx.size == 0:
             return NO_ARM
-        k = int(self.policy.choose(p[None, idx], cost[None, idx])[0])
+        chosen = self.policy.choose(p[None, idx], cost[None, idx])
+        k = int(check_choice(self.policy, chosen, 1, idx.size)[0])
         return NO_ARM if k == NO_ARM else int(idx[k])
 
     def _thinks(self) -> tuple[bool, ...]:

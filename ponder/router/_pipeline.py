@@ -193,7 +193,7 @@ class Pipeline:
                 self.keys,
                 request.openai_kwargs,
                 deadline,
-                decision.chosen,
+                decision.chosen_arm,
             )
             return Plan(request, route, mkey, cache_key)
         model = request.model
@@ -234,10 +234,10 @@ class Pipeline:
             return decision
         arm = hit.decode(errors="replace")
         est = next((e for e in decision.arms if e.arm == arm and e.fits), None)
-        if est is None or arm == decision.chosen:
+        if est is None or arm == decision.chosen_arm:
             return decision
         reason = f"remembered: this query needed '{arm}' last time ({decision.reason})"
-        return dataclasses.replace(decision, chosen=arm, reason=reason)
+        return dataclasses.replace(decision, chosen_arm=arm, reason=reason)
 
     async def hold(self, plan: Plan) -> Hold:
         """Reserve what the request may spend on every budget it draws on; a caller

@@ -42,7 +42,10 @@ class Router:
     outlives a request (budgets, cache, escalation memory, feedback) lives in Redis when
     ``settings.redis_url`` is set, else in this process; pass stores explicitly to share
     or replace them. ``classifier`` and ``policy`` replace the packaged model and the
-    utility rule (``policy`` then decides alone; ``lam`` is recorded but not used).
+    utility rule: ``policy`` then picks the first arm among those that fit the ceiling,
+    and ``lam`` only ranks the arms escalation tries next (as :class:`Decider` says). What
+    either returns is checked, and a bad answer raises
+    :class:`~ponder.errors.ExtensionError` naming its class.
     ``sampling`` gives adaptive arms their calibrated sample budgets and stopping rule (by
     arm label, or the trained arm's name); by default a
     :class:`~ponder.classifiers.DifficultyClassifier`'s own (``sampling_``, calibrated by
@@ -145,6 +148,12 @@ class Router:
         else:
             settings = Settings.from_file(config)
         return cls(settings, **extensions)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **extensions: Any) -> Router:
+        """A router from a YAML/TOML config file: the verb of :meth:`Settings.from_file`
+        and :meth:`~ponder.Menu.from_file` (:meth:`from_config` also takes settings)."""
+        return cls(Settings.from_file(path), **extensions)
 
     def warmup(self) -> None:
         """Import the provider layer (litellm takes seconds) now rather than on the first

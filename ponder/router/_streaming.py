@@ -176,7 +176,7 @@ def _live(
         await settle(first.content or "")
 
     return RoutedStream(
-        c_id, created, arm.model, decision.chosen, False, True, events(), never_read
+        c_id, created, arm.model, decision.chosen_arm, False, True, events(), never_read
     )
 
 

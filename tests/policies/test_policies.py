@@ -11,8 +11,6 @@ from ponder.policies import (
     NO_ARM,
     Policy,
     UtilityPolicy,
-    calibrate_to_cost,
-    calibrate_to_quality,
     choose_by_utility,
     default_cost_scale,
     lambda_grid,
@@ -84,26 +82,6 @@ def test_policies_satisfy_the_protocol_and_check_shapes() -> None:
         UtilityPolicy(-1.0)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_calibrate_to_cost_hits_the_target(seed: int) -> None:
-    p, cost = _random(5000, 6, seed)
-    lo = _mean_chosen(cost, cost.argmin(axis=1))
-    hi = _mean_chosen(cost, UtilityPolicy().choose(p, cost))
-    for frac in (0.05, 0.3, 0.7):
-        target = lo + frac * (hi - lo)
-        lam = calibrate_to_cost(p, cost, target)
-        got = _mean_chosen(cost, UtilityPolicy(lam).choose(p, cost))
-        assert got <= target + 1e-12
-        assert got == pytest.approx(target, rel=0.02)
-
-
-def test_calibrate_to_cost_edges() -> None:
-    p, cost = _random()
-    assert calibrate_to_cost(p, cost, 10.0) == 0.0
-    lam = calibrate_to_cost(p, cost, 0.0)  # below the cheapest: the cheapest everywhere
-    assert np.array_equal(UtilityPolicy(lam).choose(p, cost), cost.argmin(axis=1))
-
-
 def test_mean_cost_is_non_increasing_in_lam() -> None:
     p, cost = _random(3000, 5, 4)
     scale = default_cost_scale(cost)
@@ -112,16 +90,6 @@ def test_mean_cost_is_non_increasing_in_lam() -> None:
         for lam in lambda_grid(p, cost, 80)
     ]
     assert all(b <= a + 1e-15 for a, b in itertools.pairwise(means))
-
-
-def test_calibrate_to_quality_is_the_cheapest_lam_meeting_the_target() -> None:
-    p, cost = _random(4000, 5, 3)
-    best = float(p.max(axis=1).mean())
-    target = best - 0.1
-    lam = calibrate_to_quality(p, cost, target)
-    assert _mean_chosen(p, UtilityPolicy(lam).choose(p, cost)) >= target
-    assert _mean_chosen(p, UtilityPolicy(lam * 1.01 + 1e-9).choose(p, cost)) < target
-    assert calibrate_to_quality(p, cost, 2.0) == 0.0  # unreachable: the best there is
 
 
 def test_lambda_grid_spans_from_best_p_to_cheapest() -> None:
