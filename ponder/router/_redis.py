@@ -98,7 +98,8 @@ class RedisStore:
         try:
             self._target = parse_target(url)
         except ConfigError as exc:
-            raise ConfigError(f"invalid Redis URL: {_scrub_text(str(exc), _secrets(url))}") from None
+            message = _scrub_text(str(exc), _secrets(url))
+            raise ConfigError(f"invalid Redis URL: {message}") from None
         self._where = self._target.where if self._target.kind != "single" else _where(url)
         self._secrets = _secrets(url)
         self._unavailable: tuple[type[BaseException], ...] = (
@@ -235,7 +236,7 @@ class RedisStore:
             await self._call("ledger release", lambda r: self._run(self._release, r, key, args))
         )
 
-    async def total(self, key: str) -> float:
+    async def current(self, key: str) -> float:
         """``key``'s total once expired holds are given back."""
         args = ["", self._retention_ms()]
         return float(

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         description="seconds a whole request may take: retries, samples, escalations and a "
         "live stream (a timeout, 504, when it passes without an answer)",
     )
+    lease_margin: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds a budget hold outlives its request's deadline: a hold whose "
+        "settlement never comes (a crash, an outage) is given back then",
+    )
     num_retries: int = Field(default=2, ge=0, le=10, description="provider retries per call")
     retry_backoff: float = Field(
         default=0.5, gt=0, le=60, description="seconds before the first retry (doubling after)"

@@ -405,8 +405,9 @@ class RedisSentinels:
             self.replica.start()
             for s in self.sentinels:
                 s.start()
+            port = self.replica.port
             self._wait(
-                lambda: "master_link_status:up" in _command(self.replica.port, "INFO", "replication"),
+                lambda: "master_link_status:up" in _command(port, "INFO", "replication"),
                 "the replica to sync",
             )
             self._wait(lambda: self.current_master_port() == self.master.port, "the sentinels")
