@@ -187,8 +187,18 @@ class RedisStore:
                 return await fn(client)
         except self._unavailable as exc:
             raise StoreUnavailable(
-                f"Redis at {self._where} is unavailable ({op}): {self._scrub(exc)}"
+                f"Redis at {self._where} is unavailable ({op}): {self._scrub(exc)}{self._hint(exc)}"
             ) from exc
+
+    def _hint(self, exc: BaseException) -> str:
+        """What to change when a plain URL names a node of a cluster (a redirect)."""
+        import redis.exceptions
+
+        if self._target.kind == "single" and isinstance(
+            exc, (redis.exceptions.AskError, redis.exceptions.ClusterDownError)
+        ):
+            return " (a Redis Cluster node: name it as redis+cluster://host:port)"
+        return ""
 
     def _scrub(self, exc: BaseException) -> str:
         """The driver's message on one line, with the password masked should it ever echo it."""

@@ -167,6 +167,8 @@ def _server_args(binary: str, port: int, workdir: Path, *extra: str) -> list[str
         "--appendonly", "no",
         "--protected-mode", "yes",
         "--dir", str(workdir),
+        # A replica syncs at once (the default waits 5 s for more replicas to share it).
+        "--repl-diskless-sync-delay", "0",
         *extra,
     ]  # fmt: skip
 
@@ -290,7 +292,10 @@ class RedisCluster:
             info = _command(node.port, "CLUSTER", "INFO")
             if "cluster_state:ok" not in info:
                 return False
-            masters += "myself,master" in _command(node.port, "CLUSTER", "NODES")
+            if "myself,master" in _command(node.port, "CLUSTER", "NODES"):
+                masters += 1
+            elif "master_link_status:up" not in _command(node.port, "INFO", "replication"):
+                return False  # a replica not yet synced would lose everything on failover
         return masters * (1 + self.replicas) >= len([n for n in self.nodes if n.proc])
 
     def _wait(self, ready: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
