@@ -15,8 +15,8 @@ billed. A hold that arrives after its own release (a write delayed in a hung ser
 refused rather than left to leak for a lease.
 
 For Redis, each script touches one budget's keys, all under the budget's hash tag
-(``ponder:budget:{name}``, ``...:holds``, ``...:amounts``, ``...:done:<id>``): one slot,
-so the scripts run unchanged on a Redis Cluster. A request held against two budgets (its
+(the total ``ponder:budget:{name}``; ``ponder:lease:{name}``, ``...:amounts`` and
+``...:done:<id>``): one slot, so the scripts run unchanged on a Redis Cluster. A request held against two budgets (its
 key's and the global one) makes one hold per budget, each atomic against its own limit;
 none of the guarantees needs the two in one script.
 """
@@ -39,7 +39,7 @@ for _, old in ipairs(expired) do
   end
   redis.call('HDEL', KEYS[3], old)
   redis.call('ZREM', KEYS[2], old)
-  redis.call('SET', KEYS[1] .. ':done:' .. old, 'gone', 'PX', retention)
+  redis.call('SET', KEYS[2] .. ':done:' .. old, 'gone', 'PX', retention)
 end
 local raw = redis.call('GET', KEYS[1])
 local total = 0
@@ -50,7 +50,7 @@ if raw then
   end
 end
 local id = ARGV[1]
-local done = KEYS[1] .. ':done:' .. id
+local done = KEYS[2] .. ':done:' .. id
 """
 
 # ARGV[3]: amount; ARGV[4]: limit or ""; ARGV[5]: lease in ms. The new total, or nil when
@@ -117,5 +117,8 @@ TOTAL = _PROLOGUE + "\nreturn raw or '0'\n"
 
 def lease_keys(key: str) -> list[str]:
     """The keys a lease script is given for the budget whose total is ``key``: all carry
-    ``key``'s hash tag, so all live in one slot."""
-    return [key, f"{key}:holds", f"{key}:amounts"]
+    ``key``'s hash tag, so all live in one slot (the outcome markers too, named after the
+    second)."""
+    open_at = key.find("{")
+    base = f"ponder:lease:{key[open_at:]}" if open_at >= 0 else f"{key}:lease"
+    return [key, base, f"{base}:amounts"]
