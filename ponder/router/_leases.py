@@ -16,9 +16,9 @@ refused rather than left to leak for a lease.
 
 For Redis, each script touches one budget's keys, all under the budget's hash tag
 (the total ``ponder:budget:{name}``; ``ponder:lease:{name}``, ``...:amounts`` and
-``...:done:<id>``): one slot, so the scripts run unchanged on a Redis Cluster. A request held against two budgets (its
-key's and the global one) makes one hold per budget, each atomic against its own limit;
-none of the guarantees needs the two in one script.
+``...:done:<id>``): one slot, so the scripts run unchanged on a Redis Cluster. A request
+held against two budgets (its key's and the global one) makes one hold per budget, each
+atomic against its own limit; none of the guarantees needs the two in one script.
 """
 
 from __future__ import annotations
