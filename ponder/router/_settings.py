@@ -135,6 +135,12 @@ class Settings(BaseSettings):
         description="key of the HMACs naming cache and escalation-memory entries (16+ "
         "characters); required with redis_url, the same on every replica (none: per process)",
     )
+    shutdown_grace: float = Field(
+        default=10.0,
+        ge=0,
+        description="seconds ponder serve lets requests finish after SIGTERM; streams still "
+        "open then end with an error event and their budget holds are settled",
+    )
     start_degraded: bool = Field(
         default=False,
         description="ponder serve starts even if Redis does not answer (default: exit 2)",
