@@ -3,7 +3,12 @@
 A request holds its whole ceiling against every budget it draws on before anything runs,
 and settles to its real cost after. Concurrent requests, on one process or on several
 replicas sharing a Redis ledger, therefore never commit more than the budget; the only
-overspend possible is a request whose real cost exceeds its own ceiling.
+overspend possible is a request whose real cost exceeds its own hold (a provider that
+bills past the ``max_tokens`` it was sent). Each arm's worst ratio of billed cost to hold
+is kept in the ledger's store and scales its later holds, and the first request to an arm
+with no record runs alone; so spend passes a budget by at most one request's overrun per
+arm, unless an arm's overrun grows after it was first measured (then by at most the
+growth on each of its requests in flight at that moment).
 
 When the ledger is unreachable, a budget with a limit fails closed (the request is refused)
 unless the deployment chose ``budget_fail_open``; a ledger kept only to count spend never
@@ -28,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ponder.errors import BudgetExceededError, StoreUnavailable
-from ponder.router._stores import Leases, Ledger
+from ponder.router._stores import Leases, Ledger, Overruns
 
 if TYPE_CHECKING:
     from ponder.router._decide import Decision
@@ -55,11 +60,26 @@ class Hold:
 
     held: tuple[tuple[str, float], ...]
     id: str = field(default_factory=_new_id)
+    arm: str | None = None
+    """The arm the request starts at, when the caller said (its overruns are learned)."""
+    base: float = 0.0
+    """What the caller asked to hold, before scaling by the arm's overrun."""
+    probe: bool = False
+    """Whether this request is the first to an arm with no overrun record, run alone."""
 
 
 LEASE_MARGIN = 30.0
 """Seconds a hold outlives its request's deadline by default: time for the settlement to
 reach the ledger after the last byte."""
+
+PROBE_POLL = 0.05
+"""Seconds between looks, while the first request to an arm runs, for its overrun."""
+
+
+def probe_key(arm: str) -> str:
+    """The one-at-a-time lease of the request probing an arm with no overrun record."""
+    return f"ponder:probe:{{arm:{arm}}}"
+
 
 SETTLE_RETRY = 300.0
 """Seconds a settlement the ledger did not take is retried for (in the background)."""
@@ -80,6 +100,9 @@ class Budgets:
         self._leases: Leases | None = (
             ledger if lease is not None and isinstance(ledger, Leases) else None
         )
+        self._overruns: Overruns | None = (
+            ledger if self._leases is not None and isinstance(ledger, Overruns) else None
+        )
         self._settling: set[asyncio.Task[None]] = set()
         self._retrying: set[asyncio.Task[None]] = set()
 
@@ -88,10 +111,88 @@ class Budgets:
             return await self._leases.hold(budget_key(name), hold_id, amount, limit, self.lease)
         return await self.ledger.adjust(budget_key(name), amount, limit)
 
-    async def hold(self, amount: float, limits: Sequence[tuple[str, float | None]]) -> Hold:
-        """Reserve ``amount`` on every ``(name, limit)``; all or nothing."""
-        made: list[tuple[str, float]] = []
+    async def hold(
+        self,
+        amount: float,
+        limits: Sequence[tuple[str, float | None]],
+        arm: str | None = None,
+    ) -> Hold:
+        """Reserve ``amount`` on every ``(name, limit)``; all or nothing.
+
+        With ``arm`` (the arm the request starts at), the hold is what the arm actually
+        costs: ``amount`` times the worst ratio of billed cost to hold the arm has shown
+        (a provider that ignores ``max_tokens``), and the first request to an arm with no
+        record yet runs alone, so that no crowd of requests overruns before the ratio is
+        known."""
         hold_id = _new_id()
+        scale, probe = 1.0, False
+        if arm is not None and any(limit is not None for _, limit in limits):
+            scale, probe = await self._scale(arm, hold_id)
+        try:
+            return await self._hold(amount * scale, limits, hold_id, arm, amount, probe)
+        except BaseException:
+            if probe and arm is not None:
+                await self._end_probe(arm, hold_id)
+            raise
+
+    async def _scale(self, arm: str, hold_id: str) -> tuple[float, bool]:
+        """How much to scale ``arm``'s holds by, and whether this request probes it."""
+        overruns, leases = self._overruns, self._leases
+        if overruns is None or leases is None or self.lease is None:
+            return 1.0, False
+        give_up = time.monotonic() + self.lease
+        try:
+            while True:
+                ratio = await overruns.overrun(arm)
+                if ratio is not None:
+                    return max(1.0, ratio), False
+                if await leases.hold(probe_key(arm), hold_id, 1.0, 1.0, self.lease) is not None:
+                    return 1.0, True
+                if time.monotonic() > give_up:
+                    return 1.0, False
+                await asyncio.sleep(PROBE_POLL)
+        except StoreUnavailable:  # the budgets' own holds will say what that means
+            return 1.0, False
+
+    async def _end_probe(self, arm: str, hold_id: str) -> None:
+        if self._leases is not None:
+            try:
+                await self._leases.release(probe_key(arm), hold_id)
+            except StoreUnavailable as exc:  # its lease ends it
+                log.warning("probe of arm %s not ended: %s", arm, exc)
+
+    async def _learn(self, hold: Hold, cost: float) -> None:
+        """Record what the arm was billed against its hold, when it matters: for a probe
+        (the arm's first record) or when the cost passed the hold."""
+        arm = hold.arm
+        if arm is None or self._overruns is None or hold.base <= 0:
+            return
+        held = max((a for _, a in hold.held), default=hold.base)
+        try:
+            if hold.probe or cost > held:
+                ratio = cost / hold.base
+                if cost > held:
+                    log.warning(
+                        "arm %s billed $%.6f on a hold of $%.6f: its later requests are "
+                        "held at %.3g times their ceiling",
+                        arm, cost, held, ratio,
+                    )  # fmt: skip
+                await self._overruns.overrun(arm, ratio)
+        except StoreUnavailable as exc:
+            log.warning("overrun of arm %s not recorded: %s", arm, exc)
+        if hold.probe:
+            await self._end_probe(arm, hold.id)
+
+    async def _hold(
+        self,
+        amount: float,
+        limits: Sequence[tuple[str, float | None]],
+        hold_id: str,
+        arm: str | None,
+        base: float,
+        probe: bool,
+    ) -> Hold:
+        made: list[tuple[str, float]] = []
         for name, limit in limits:
             try:
                 total = await self._take(name, hold_id, amount, limit)
@@ -118,7 +219,7 @@ class Budgets:
                     spent=spent,
                 )
             made.append((name, amount))
-        return Hold(tuple(made), hold_id)
+        return Hold(tuple(made), hold_id, arm, base, probe)
 
     async def settle(self, hold: Hold, cost: float) -> None:
         """Replace each reservation by the real cost. If the ledger is away, the
@@ -132,6 +233,7 @@ class Budgets:
                 log.warning("budget ledger unavailable, %s not settled yet: %s", name, exc)
                 if self._leases is not None:
                     self._retry(name, hold.id, amount, cost)
+        await self._learn(hold, cost)
 
     async def _settle_one(self, name: str, hold_id: str, amount: float, cost: float) -> None:
         if self._leases is not None:
@@ -219,6 +321,8 @@ class Budgets:
                     await self.ledger.adjust(budget_key(name), -amount, None)
             except StoreUnavailable as exc:
                 log.warning("budget ledger unavailable, %s not released: %s", name, exc)
+        if hold.probe and hold.arm is not None:
+            await self._end_probe(hold.arm, hold.id)
 
     async def spent(self, name: str) -> float:
         if self._leases is not None:

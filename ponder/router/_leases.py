@@ -122,3 +122,23 @@ def lease_keys(key: str) -> list[str]:
     open_at = key.find("{")
     base = f"ponder:lease:{key[open_at:]}" if open_at >= 0 else f"{key}:lease"
     return [key, base, f"{base}:amounts"]
+
+
+# KEYS[1]: an arm's overrun record; ARGV[1]: a ratio to merge in, or "" to read. The worst
+# ratio of billed cost to hold the arm has shown (as a string), or nil if none is recorded.
+OVERRUN = """
+local raw = redis.call('GET', KEYS[1])
+if ARGV[1] == '' then
+  return raw
+end
+if raw and tonumber(raw) >= tonumber(ARGV[1]) then
+  return raw
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+"""
+
+
+def overrun_key(arm: str) -> str:
+    """Where an arm's worst overrun is kept: its own hash tag (one key, one slot)."""
+    return f"ponder:overrun:{{{arm}}}"

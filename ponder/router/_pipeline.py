@@ -201,7 +201,7 @@ class Pipeline:
     async def hold(self, plan: Plan) -> Hold:
         """Reserve what the request may spend on every budget it draws on."""
         amount = reservation(plan.decision, self.settings.max_escalations, plan.route.start)
-        return await self.budgets.hold(amount, plan.request.limits)
+        return await self.budgets.hold(amount, plan.request.limits, arm=plan.route.start)
 
     async def record(self, c: Completion, plan: Plan) -> None:
         """Remember an escalation, cache the answer, record feedback: all best effort."""

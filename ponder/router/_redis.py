@@ -120,6 +120,7 @@ class RedisStore:
         self._settle = AsyncScript(self._client, _leases.SETTLE)
         self._release = AsyncScript(self._client, _leases.RELEASE)
         self._total = AsyncScript(self._client, _leases.TOTAL)
+        self._overrun = AsyncScript(self._client, _leases.OVERRUN)
 
     @property
     def kind(self) -> str:
@@ -252,6 +253,16 @@ class RedisStore:
         return float(
             await self._call("ledger read", lambda r: self._run(self._total, r, key, args))
         )
+
+    async def overrun(self, arm: str, ratio: float | None = None) -> float | None:
+        """The worst ratio of billed cost to hold ``arm`` has shown, ``ratio`` merged in
+        first when given; ``None`` when nothing is recorded."""
+        args = ["" if ratio is None else repr(float(ratio))]
+        keys = [_leases.overrun_key(arm)]
+        raw = await self._call(
+            "overrun", lambda r: self._overrun(keys=keys, args=args, client=r)
+        )
+        return None if raw is None else float(raw)
 
     def _retention_ms(self, ttl: float = 0.0) -> str:
         return _ms(max(self.retention, 2 * ttl))

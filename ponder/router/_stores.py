@@ -64,6 +64,17 @@ class Leases(Protocol):
 
 
 @runtime_checkable
+class Overruns(Protocol):
+    """What each arm has been billed beyond its holds, shared by the replicas: the worst
+    ratio of billed cost to hold seen (both built-in ledgers keep it)."""
+
+    async def overrun(self, arm: str, ratio: float | None = None) -> float | None:
+        """Merge ``ratio`` in (keeping the worst) when given; the worst ratio recorded, or
+        ``None`` when the arm has none yet."""
+        ...
+
+
+@runtime_checkable
 class Cache(Protocol):
     """Exact-match cache of serialised answers with a time to live."""
 
@@ -84,6 +95,13 @@ class MemoryLedger:
         self._held: dict[tuple[str, str], float] = {}
         self._expiry: list[tuple[float, str, str]] = []  # (expires, key, id), a heap
         self._done: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
+        self._overruns: dict[str, float] = {}
+
+    async def overrun(self, arm: str, ratio: float | None = None) -> float | None:
+        with self._lock:
+            if ratio is not None:
+                self._overruns[arm] = max(ratio, self._overruns.get(arm, ratio))
+            return self._overruns.get(arm)
 
     def _reap(self, now: float) -> None:
         while self._expiry and self._expiry[0][0] <= now:
