@@ -124,7 +124,10 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         default=None,
-        description="Redis for budgets, cache, escalation memory and feedback (none: in-process)",
+        description="Redis for budgets, cache, escalation memory and feedback: "
+        "redis://host:port/db (rediss:// for TLS), redis+cluster://node:port[,node:port] "
+        "for a Redis Cluster, "
+        "redis+sentinel://sentinel:port[,...]/service[/db] behind Sentinel (none: in-process)",
     )
     budget_fail_open: bool = Field(
         default=False,

@@ -118,7 +118,9 @@ def _kill_under_load(
     ) as b:
         load = threading.Thread(target=_load, args=([a.base_url, b.base_url], stop, results))
         load.start()
-        time.sleep(1.5)
+        warm = time.monotonic() + 60
+        while sum(isinstance(r[2], float) for r in results) < 20 and time.monotonic() < warm:
+            time.sleep(0.1)  # served under load first (the arm's first request runs alone)
         killed = time.monotonic()
         kill()
         deadline = killed + 20
