@@ -6,9 +6,10 @@ replicas sharing a Redis ledger, therefore never commit more than the budget; th
 overspend possible is a request whose real cost exceeds its own hold (a provider that
 bills past the ``max_tokens`` it was sent). Each arm's worst ratio of billed cost to hold
 is kept in the ledger's store and scales its later holds, and the first request to an arm
-with no record runs alone; so spend passes a budget by at most one request's overrun per
-arm, unless an arm's overrun grows after it was first measured (then by at most the
-growth on each of its requests in flight at that moment).
+with no record runs alone (for up to :data:`PROBE_WAIT`); so spend passes a budget by at
+most one request's overrun per arm, unless the arm's first request takes longer than that
+or its overrun grows after it was first measured (then also by the overrun, or its growth,
+of each request to it admitted meanwhile).
 
 When the ledger is unreachable, a budget with a limit fails closed (the request is refused)
 unless the deployment chose ``budget_fail_open``; a ledger kept only to count spend never
@@ -75,6 +76,11 @@ reach the ledger after the last byte."""
 PROBE_POLL = 0.05
 """Seconds between looks, while the first request to an arm runs, for its overrun."""
 
+PROBE_WAIT = 2.0
+"""Seconds the requests to an arm with no overrun record wait for its first request to
+settle; after that they go ahead, held at their ceiling (a slow first answer, a long
+stream, must not hold every other request to the arm back)."""
+
 
 def probe_key(arm: str) -> str:
     """The one-at-a-time lease of the request probing an arm with no overrun record."""
@@ -122,8 +128,8 @@ class Budgets:
         With ``arm`` (the arm the request starts at), the hold is what the arm actually
         costs: ``amount`` times the worst ratio of billed cost to hold the arm has shown
         (a provider that ignores ``max_tokens``), and the first request to an arm with no
-        record yet runs alone, so that no crowd of requests overruns before the ratio is
-        known."""
+        record yet runs alone for up to :data:`PROBE_WAIT`, so that no crowd of requests
+        overruns before the ratio is known."""
         hold_id = _new_id()
         scale, probe = 1.0, False
         if arm is not None and any(limit is not None for _, limit in limits):
@@ -140,7 +146,7 @@ class Budgets:
         overruns, leases = self._overruns, self._leases
         if overruns is None or leases is None or self.lease is None:
             return 1.0, False
-        give_up = time.monotonic() + self.lease
+        give_up = time.monotonic() + PROBE_WAIT
         try:
             while True:
                 ratio = await overruns.overrun(arm)

@@ -156,3 +156,34 @@ def test_a_settlement_cut_off_by_an_outage_reaches_the_ledger_later(
     pending, total = asyncio.run(main())
     assert pending == 2
     assert total == pytest.approx(0.25)
+
+
+def test_an_arms_overrun_scales_its_later_holds_after_a_lone_first_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first request to an arm runs alone (others wait, up to PROBE_WAIT); once it
+    settles at 20 times its hold, the arm's holds are 20 times as large, and other arms'
+    are not."""
+    from ponder.router import _budgets
+
+    monkeypatch.setattr(_budgets, "PROBE_WAIT", 0.3)
+
+    async def main() -> list[float]:
+        budgets = Budgets(MemoryLedger(), lease=60)
+        limits = [("global", 1.0)]
+        first = await budgets.hold(0.01, limits, arm="liar")
+        started = time.monotonic()
+        waited = await budgets.hold(0.01, limits, arm="liar")  # the probe is still out
+        wait = time.monotonic() - started
+        await budgets.settle(waited, 0.01)
+        await budgets.settle(first, 0.2)  # billed 20 times its hold
+        scaled = await budgets.hold(0.01, limits, arm="liar")
+        other = await budgets.hold(0.01, limits, arm="honest")
+        await budgets.release(scaled)
+        await budgets.release(other)
+        return [wait, first.held[0][1], scaled.held[0][1], other.held[0][1]]
+
+    wait, first, scaled, other = asyncio.run(main())
+    assert 0.3 <= wait < 1.0
+    assert (first, other) == (0.01, 0.01)
+    assert scaled == pytest.approx(0.2)
