@@ -122,8 +122,9 @@ def serve(
         )
         return
     app = create_app(settings, router=router, own_router=True)
-    server = uvicorn.Config(app, log_level=log_level)
-    GracefulServer(server, settings.shutdown_grace, app.state.drain.begin).run(sockets=[sock])
+    uvicorn_config = uvicorn.Config(app, log_level=log_level)
+    drain = app.state.drain.begin  # ends open streams with an error event once grace is over
+    GracefulServer(uvicorn_config, settings.shutdown_grace, drain).run(sockets=[sock])
 
 
 def _settings(source: dict[str, Any]) -> Settings:
