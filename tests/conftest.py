@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ponder.outcomes import OutcomeTable
-from tests.fakes.redis_server import RedisServer
+from tests.fakes.redis_server import RedisCluster, RedisSentinels, RedisServer
 
 WORDS = [
     "alpha",
@@ -131,3 +131,22 @@ def redis_server() -> Iterator[RedisServer]:
         pytest.skip("redis-server is not installed; apt-get install redis-server")
     with RedisServer() as server:
         yield server
+
+
+@pytest.fixture
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A fresh Redis Cluster on loopback: 3 masters, 1 replica each (six redis-server
+    processes joined by ``redis-cli --cluster create``)."""
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        pytest.skip("redis-server and redis-cli are not installed; apt-get install redis-server")
+    with RedisCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def redis_sentinels() -> Iterator[RedisSentinels]:
+    """A fresh master, its replica and three sentinels (``redis-server --sentinel``)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed; apt-get install redis-server")
+    with RedisSentinels() as sentinels:
+        yield sentinels

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -49,6 +50,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    shutdown_grace: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Seconds to let requests finish after SIGTERM before open streams end "
+            "with an error event; default: the setting shutdown_grace (10).",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     workers: Annotated[
         int,
@@ -68,13 +78,14 @@ def serve(
     sock = listen(host, port)  # a port in use is one line, before the model loads
     import uvicorn
 
-    from ponder.proxy import Authenticator, create_app
+    from ponder.proxy import Authenticator, GracefulServer, create_app
     from ponder.router import Router
 
     source: dict[str, Any] = {
         "config": None if config is None else str(config.resolve()),
         "redis_url": redis_url,
         "start_degraded": start_degraded,
+        "shutdown_grace": shutdown_grace,
     }
     settings = _settings(source)
     if workers > 1 and settings.redis_url is None:
@@ -105,10 +116,15 @@ def serve(
             host=host,
             port=port,
             log_level=log_level,
+            # Each worker lets requests finish for the grace, then cancels them (streams
+            # end without an error event there; holds are settled either way).
+            timeout_graceful_shutdown=math.ceil(settings.shutdown_grace),
         )
         return
     app = create_app(settings, router=router, own_router=True)
-    uvicorn.Server(uvicorn.Config(app, log_level=log_level)).run(sockets=[sock])
+    uvicorn_config = uvicorn.Config(app, log_level=log_level)
+    drain = app.state.drain.begin  # ends open streams with an error event once grace is over
+    GracefulServer(uvicorn_config, settings.shutdown_grace, drain).run(sockets=[sock])
 
 
 def _settings(source: dict[str, Any]) -> Settings:
@@ -118,7 +134,8 @@ def _settings(source: dict[str, Any]) -> Settings:
 
     config = source.get("config")
     settings = Settings.from_file(config) if config else Settings.from_env()
-    overrides = {k: source[k] for k in ("redis_url", "start_degraded") if source.get(k) is not None}
+    names = ("redis_url", "start_degraded", "shutdown_grace")
+    overrides = {k: source[k] for k in names if source.get(k) is not None}
     return settings.model_copy(update=overrides) if overrides else settings
 
 

@@ -2,5 +2,6 @@
 
 from ponder.proxy._app import create_app
 from ponder.proxy._auth import Authenticator
+from ponder.proxy._drain import GracefulServer
 
-__all__ = ["Authenticator", "create_app"]
+__all__ = ["Authenticator", "GracefulServer", "create_app"]

@@ -22,6 +22,7 @@ from ponder._version import __version__
 from ponder.errors import PonderError
 from ponder.proxy._auth import Authenticator, Principal
 from ponder.proxy._bounds import bounded
+from ponder.proxy._drain import Drain
 from ponder.proxy._errors import ApiError, documented, from_ponder, install
 from ponder.proxy._limits import BodyLimit
 from ponder.proxy._metrics import Metrics, model_label
@@ -112,6 +113,7 @@ def create_app(
     app.state.settings = s
     app.state.auth = auth
     app.state.metrics = metrics
+    drain = app.state.drain = Drain()  # GracefulServer ends open streams through it
     install(app)
     profiles = (AUTO, *s.profiles)
     routed = {PREFIX + p for p in profiles}
@@ -182,7 +184,7 @@ def create_app(
                 "x-ponder-cache": "hit" if result.cache_hit else "miss",
                 "x-ponder-stream": "live" if result.live else "replayed",
             }
-            return EventStream(result, include, done, headers)
+            return EventStream(result, include, done, headers, drain)
         done(result)
         return JSONResponse(result.model_dump(mode="json"), headers=decision_headers(result))
 

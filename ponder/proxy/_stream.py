@@ -20,6 +20,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ponder.errors import PonderError
+from ponder.proxy._drain import Drain
 from ponder.proxy._errors import error_body, from_ponder
 from ponder.router import Completion, RoutedStream
 
@@ -30,8 +31,67 @@ def _event(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
 
 
+class _Stopped(Exception):
+    """The server is shutting down and this stream's grace is over."""
+
+
+_SHUTTING_DOWN = error_body(
+    "the server is shutting down: this answer is incomplete; retry the request",
+    "service_unavailable",
+    "shutting_down",
+)
+
+
+class _Reader:
+    """Reads a stream's events until the drain begins: then the piece being awaited is
+    abandoned (the router's stream settles its hold at what was sent) and
+    :class:`_Stopped` is raised. Each piece is awaited in a task of its own so that a
+    stalled provider can be left; :meth:`finish` makes sure none is left running before
+    the stream is closed (a generator cannot be closed while it runs)."""
+
+    def __init__(self, events: AsyncIterator[str | Completion], drain: Drain | None) -> None:
+        self.events = events
+        self.drain = drain
+        self.pending: asyncio.Future[str | Completion] | None = None
+
+    async def pieces(self) -> AsyncIterator[str | Completion]:
+        if self.drain is None:
+            async for item in self.events:
+                yield item
+            return
+        stop = asyncio.ensure_future(self.drain.wait())
+        try:
+            while True:
+                if self.drain.started:
+                    raise _Stopped
+                nxt = self.pending = asyncio.ensure_future(anext(self.events))
+                await asyncio.wait((nxt, stop), return_when=asyncio.FIRST_COMPLETED)
+                if not nxt.done():
+                    await self.finish()
+                    raise _Stopped
+                self.pending = None
+                try:
+                    item = nxt.result()
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            stop.cancel()
+
+    async def finish(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None and not pending.done():
+            pending.cancel()
+            await asyncio.wait((pending,))
+        if pending is not None and pending.done() and not pending.cancelled():
+            pending.exception()  # retrieved: the stream's own cleanup has dealt with it
+
+
 async def sse(
-    rs: RoutedStream, include_usage: bool, on_done: Callable[[Completion], None]
+    rs: RoutedStream,
+    include_usage: bool,
+    on_done: Callable[[Completion], None],
+    reader: _Reader | None = None,
 ) -> AsyncIterator[bytes]:
     base = {
         "id": rs.id,
@@ -46,7 +106,7 @@ async def sse(
 
     yield chunk({"role": "assistant", "content": ""})
     try:
-        async for item in rs.events:
+        async for item in (reader or _Reader(rs.events, None)).pieces():
             if isinstance(item, str):
                 yield chunk({"content": item})
                 # Writing to a socket and reading a provider's buffered stream need not
@@ -63,6 +123,9 @@ async def sse(
     except PonderError as exc:
         e = from_ponder(exc)
         yield _event(error_body(e.message, e.type, e.code))
+        return
+    except _Stopped:
+        yield _event(_SHUTTING_DOWN)
         return
     except Exception:  # never a silent cut: the client hears that the answer is incomplete
         log.exception("stream failed")
@@ -83,9 +146,13 @@ class EventStream(StreamingResponse):
         include_usage: bool,
         on_done: Callable[[Completion], None],
         headers: Mapping[str, str],
+        drain: Drain | None = None,
     ) -> None:
+        self.reader = _Reader(rs.events, drain)
         super().__init__(
-            sse(rs, include_usage, on_done), media_type="text/event-stream", headers=headers
+            sse(rs, include_usage, on_done, self.reader),
+            media_type="text/event-stream",
+            headers=headers,
         )
         self.routed = rs
 
@@ -93,4 +160,5 @@ class EventStream(StreamingResponse):
         try:
             await super().__call__(scope, receive, send)
         finally:
+            await self.reader.finish()
             await self.routed.aclose()

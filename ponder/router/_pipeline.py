@@ -245,7 +245,7 @@ class Pipeline:
         amount = plan.ceiling.reserve(
             plan.decision.arms, plan.route.start, self.settings.max_escalations
         )
-        return await self.budgets.hold_detached(amount, plan.request.limits)
+        return await self.budgets.hold_detached(amount, plan.request.limits, arm=plan.route.start)
 
     async def record(self, c: Completion, plan: Plan) -> None:
         """Remember an escalation, cache the answer, record feedback: all best effort."""

@@ -1,7 +1,9 @@
 """Budgets, cache and feedback in Redis, shared by every proxy replica that points at it.
 
 Every key a router writes holds its own hash tag (``ponder:budget:{global}``), and each
-operation touches one key, so the store works unchanged against Redis Cluster.
+operation or script touches the keys of one hash tag, so the store works on a Redis
+Cluster (``redis+cluster://``) and behind Sentinel (``redis+sentinel://``) as on one
+server (see :mod:`ponder.router._redis_clients`).
 
 Failures of the server become :class:`~ponder.errors.StoreUnavailable` and nothing else:
 not only a refused or timed-out connection but any error Redis answers with (out of memory
@@ -26,6 +28,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ponder.errors import ConfigError, StoreUnavailable
 from ponder.feedback import FeedbackEvent
+from ponder.router import _leases
+from ponder.router._redis_clients import Target, cluster_client, parse_target, sentinel_client
 
 T = TypeVar("T")
 
@@ -72,6 +76,7 @@ class RedisStore:
         max_connections: int = 64,
         feedback_stream: str = "ponder:feedback",
         feedback_maxlen: int = 100_000,
+        retention: float = 600.0,
     ) -> None:
         if not socket_timeout > 0:
             raise ConfigError(f"socket_timeout must be > 0 seconds, got {socket_timeout}")
@@ -86,8 +91,16 @@ class RedisStore:
         self.max_connections = max_connections
         self.feedback_stream = feedback_stream
         self.feedback_maxlen = feedback_maxlen
+        if not retention > 0:
+            raise ConfigError(f"retention must be > 0 seconds, got {retention}")
+        self.retention = retention
         self._url = url
-        self._where = _where(url)
+        try:
+            self._target = parse_target(url)
+        except ConfigError as exc:
+            message = _scrub_text(str(exc), _secrets(url))
+            raise ConfigError(f"invalid Redis URL: {message}") from None
+        self._where = self._target.where if self._target.kind != "single" else _where(url)
         self._secrets = _secrets(url)
         self._unavailable: tuple[type[BaseException], ...] = (
             redis.exceptions.RedisError,  # connection, timeout, auth, OOM, READONLY, ...
@@ -97,14 +110,38 @@ class RedisStore:
         )
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sentinel: Any = None
         self._client: Any = self._new_client()  # validates the URL now, connects later
+        # At most max_connections commands in flight per event loop: the cluster client
+        # refuses, rather than waits, when a node's pool is full.
+        self._slots = asyncio.Semaphore(max_connections)
         self._adjust = AsyncScript(self._client, _ADJUST)
+        self._hold = AsyncScript(self._client, _leases.HOLD)
+        self._settle = AsyncScript(self._client, _leases.SETTLE)
+        self._release = AsyncScript(self._client, _leases.RELEASE)
+        self._total = AsyncScript(self._client, _leases.TOTAL)
+        self._overrun = AsyncScript(self._client, _leases.OVERRUN)
+
+    @property
+    def kind(self) -> str:
+        """``single``, ``cluster`` or ``sentinel``: what the URL names."""
+        return self._target.kind
 
     def _new_client(self) -> Any:
         import redis.asyncio
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
+        target = self._target
+        if target.kind != "single":
+            common: dict[str, Any] = {
+                "socket_timeout": self.socket_timeout,
+                "socket_connect_timeout": max(2.0, self.socket_timeout),
+                "retry": Retry(NoBackoff(), 0),
+                "max_connections": self.max_connections,
+                "protocol": 2,
+            }
+            return self._clustered(target, common)
         try:
             # A bounded pool that makes callers wait for a free connection: a burst of
             # requests then shares a few dozen connections instead of opening one each
@@ -126,8 +163,14 @@ class RedisStore:
         except ValueError as exc:
             raise ConfigError(f"invalid Redis URL for {self._where}: {self._scrub(exc)}") from None
 
-    def _redis(self) -> Any:
-        """The client for the running event loop."""
+    def _clustered(self, target: Target, common: dict[str, Any]) -> Any:
+        if target.kind == "cluster":
+            return cluster_client(target, common)
+        client, self._sentinel = sentinel_client(target, common)
+        return client
+
+    def _redis(self) -> tuple[Any, asyncio.Semaphore]:
+        """The client for the running event loop, and the bound on its commands in flight."""
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._loop is None:
@@ -135,22 +178,32 @@ class RedisStore:
             elif self._loop is not loop:
                 # The old pool's sockets belong to the other loop; they close when collected.
                 self._client, self._loop = self._new_client(), loop
-            return self._client
+                self._slots = asyncio.Semaphore(self.max_connections)
+            return self._client, self._slots
 
     async def _call(self, op: str, fn: Callable[[Any], Awaitable[T]]) -> T:
         try:
-            return await fn(self._redis())
+            client, slots = self._redis()
+            async with slots:
+                return await fn(client)
         except self._unavailable as exc:
             raise StoreUnavailable(
-                f"Redis at {self._where} is unavailable ({op}): {self._scrub(exc)}"
+                f"Redis at {self._where} is unavailable ({op}): {self._scrub(exc)}{self._hint(exc)}"
             ) from exc
+
+    def _hint(self, exc: BaseException) -> str:
+        """What to change when a plain URL names a node of a cluster (a redirect)."""
+        import redis.exceptions
+
+        if self._target.kind == "single" and isinstance(
+            exc, (redis.exceptions.AskError, redis.exceptions.ClusterDownError)
+        ):
+            return " (a Redis Cluster node: name it as redis+cluster://host:port)"
+        return ""
 
     def _scrub(self, exc: BaseException) -> str:
         """The driver's message on one line, with the password masked should it ever echo it."""
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return _scrub_text(" ".join(str(exc).split()) or type(exc).__name__, self._secrets)
 
     async def adjust(self, key: str, delta: float, limit: float | None) -> float | None:
         if not math.isfinite(delta):
@@ -163,6 +216,60 @@ class RedisStore:
             "ledger adjust", lambda r: self._adjust(keys=[key], args=args, client=r)
         )
         return None if raw is None else float(raw)
+
+    # -- leases (see ponder.router._leases) -----------------------------------------------
+
+    async def hold(
+        self, key: str, hold_id: str, amount: float, limit: float | None, ttl: float
+    ) -> float | None:
+        """Reserve ``amount`` on ``key`` under ``hold_id`` for ``ttl`` seconds unless that
+        would pass ``limit``; the new total, or ``None`` when refused."""
+        if not math.isfinite(amount) or amount < 0:
+            raise ValueError(f"a hold must be a finite amount >= 0, got {amount}")
+        bound = "" if limit is None or limit == math.inf else repr(float(limit))
+        args = [hold_id, self._retention_ms(ttl), repr(float(amount)), bound, _ms(ttl)]
+        raw = await self._call("ledger hold", lambda r: self._run(self._hold, r, key, args))
+        return None if raw is None else float(raw)
+
+    async def settle(self, key: str, hold_id: str, cost: float) -> float:
+        """Replace the hold ``hold_id`` by ``cost`` (once, however often it is asked)."""
+        if not math.isfinite(cost):
+            raise ValueError(f"a cost must be finite, got {cost}")
+        args = [hold_id, self._retention_ms(), repr(float(cost))]
+        return float(
+            await self._call("ledger settle", lambda r: self._run(self._settle, r, key, args))
+        )
+
+    async def release(self, key: str, hold_id: str) -> float:
+        """Give back the hold ``hold_id`` (once; a release before its hold refuses the hold)."""
+        args = [hold_id, self._retention_ms()]
+        return float(
+            await self._call("ledger release", lambda r: self._run(self._release, r, key, args))
+        )
+
+    async def current(self, key: str) -> float:
+        """``key``'s total once expired holds are given back."""
+        args = ["", self._retention_ms()]
+        return float(
+            await self._call("ledger read", lambda r: self._run(self._total, r, key, args))
+        )
+
+    async def overrun(self, arm: str, ratio: float | None = None) -> float | None:
+        """The worst ratio of billed cost to hold ``arm`` has shown, ``ratio`` merged in
+        first when given; ``None`` when nothing is recorded."""
+        args = ["" if ratio is None else repr(float(ratio))]
+        keys = [_leases.overrun_key(arm)]
+        raw = await self._call(
+            "overrun", lambda r: self._overrun(keys=keys, args=args, client=r)
+        )
+        return None if raw is None else float(raw)
+
+    def _retention_ms(self, ttl: float = 0.0) -> str:
+        return _ms(max(self.retention, 2 * ttl))
+
+    @staticmethod
+    async def _run(script: Any, client: Any, key: str, args: list[str]) -> Any:
+        return await script(keys=_leases.lease_keys(key), args=args, client=client)
 
     async def get(self, key: str) -> bytes | None:
         value = await self._call("cache get", lambda r: r.get(key))
@@ -225,9 +332,14 @@ class RedisStore:
     async def aclose(self) -> None:
         """Close the pool; the store reconnects if used again."""
         with self._lock:
-            client, loop = self._client, self._loop
+            client, loop, sentinel = self._client, self._loop, self._sentinel
         if loop is None or loop is asyncio.get_running_loop():
-            await client.aclose(close_connection_pool=True)  # the pool is ours
+            if self._target.kind == "cluster":
+                await client.aclose()
+            else:
+                await client.aclose(close_connection_pool=True)  # the pool is ours
+            for s in getattr(sentinel, "sentinels", ()):
+                await s.aclose()
 
     async def __aenter__(self) -> RedisStore:
         return self
@@ -265,6 +377,16 @@ def _where(url: str) -> str:
         return "an unparsable URL"
 
 
+def _ms(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds * 1000)))
+
+
+def _scrub_text(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
 def _secrets(url: str) -> tuple[str, ...]:
     """The URL's password as written and as decoded (redis-py unquotes it)."""
     try:
@@ -278,8 +400,8 @@ def redact_url(url: str) -> str:
     """The URL without its password, fit for a manifest or a message (where
     :func:`_where` keeps only the server)."""
     parts = urlsplit(url)
-    if parts.password is None:
+    creds, at, hosts = parts.netloc.rpartition("@")
+    user, colon, _ = creds.partition(":")
+    if not at or not colon:
         return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hosts}"))

@@ -101,7 +101,9 @@ class Router:
         # Keys in a Redis this router opened may be shared with replicas: they must agree.
         shared = default is not None and None in (cache, memory)
         self.digests = Digests.from_settings(s, shared=shared)
-        self.budgets = Budgets(self.ledger, fail_open=s.budget_fail_open)
+        self.budgets = Budgets(
+            self.ledger, fail_open=s.budget_fail_open, lease=s.deadline + s.lease_margin
+        )
         if sampling is None:
             sampling = getattr(classifier, "sampling_", None) or {}
         self.decider = Decider(

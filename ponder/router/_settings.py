@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         description="seconds a whole request may take: retries, samples, escalations and a "
         "live stream (a timeout, 504, when it passes without an answer)",
     )
+    lease_margin: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds a budget hold outlives its request's deadline: a hold whose "
+        "settlement never comes (a crash, an outage) is given back then",
+    )
     num_retries: int = Field(default=2, ge=0, le=10, description="provider retries per call")
     retry_backoff: float = Field(
         default=0.5, gt=0, le=60, description="seconds before the first retry (doubling after)"
@@ -118,7 +124,10 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         default=None,
-        description="Redis for budgets, cache, escalation memory and feedback (none: in-process)",
+        description="Redis for budgets, cache, escalation memory and feedback: "
+        "redis://host:port/db (rediss:// for TLS), redis+cluster://node:port[,node:port] "
+        "for a Redis Cluster, "
+        "redis+sentinel://sentinel:port[,...]/service[/db] behind Sentinel (none: in-process)",
     )
     budget_fail_open: bool = Field(
         default=False,
@@ -128,6 +137,12 @@ class Settings(BaseSettings):
         default=None,
         description="key of the HMACs naming cache and escalation-memory entries (16+ "
         "characters); required with redis_url, the same on every replica (none: per process)",
+    )
+    shutdown_grace: float = Field(
+        default=10.0,
+        ge=0,
+        description="seconds ponder serve lets requests finish after SIGTERM; streams still "
+        "open then end with an error event and their budget holds are settled",
     )
     start_degraded: bool = Field(
         default=False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import hmac
 import json
 import re
@@ -37,6 +38,43 @@ class Ledger(Protocol):
 
 
 @runtime_checkable
+class Leases(Protocol):
+    """A ledger whose holds are leases (see :mod:`ponder.router._leases`): each has an id
+    and an expiry, and settling or releasing it twice changes nothing. Both built-in
+    ledgers are; a :class:`Ledger` that is not gets holds made of plain adjustments."""
+
+    async def hold(
+        self, key: str, hold_id: str, amount: float, limit: float | None, ttl: float
+    ) -> float | None:
+        """Reserve ``amount`` for ``ttl`` seconds unless that would pass ``limit``: the new
+        total, or ``None`` when refused."""
+        ...
+
+    async def settle(self, key: str, hold_id: str, cost: float) -> float:
+        """Replace the hold by ``cost``; once expired (or lost), charge ``cost`` whole."""
+        ...
+
+    async def release(self, key: str, hold_id: str) -> float:
+        """Give the hold back."""
+        ...
+
+    async def current(self, key: str) -> float:
+        """The total, expired holds given back."""
+        ...
+
+
+@runtime_checkable
+class Overruns(Protocol):
+    """What each arm has been billed beyond its holds, shared by the replicas: the worst
+    ratio of billed cost to hold seen (both built-in ledgers keep it)."""
+
+    async def overrun(self, arm: str, ratio: float | None = None) -> float | None:
+        """Merge ``ratio`` in (keeping the worst) when given; the worst ratio recorded, or
+        ``None`` when the arm has none yet."""
+        ...
+
+
+@runtime_checkable
 class Cache(Protocol):
     """Exact-match cache of serialised answers with a time to live."""
 
@@ -47,11 +85,81 @@ class Cache(Protocol):
 
 class MemoryLedger:
     """Totals in a dict behind a lock: atomic within one process, whatever the event loop
-    (nothing awaits inside the critical section, so a thread lock is enough)."""
+    (nothing awaits inside the critical section, so a thread lock is enough). Its holds
+    are leases with the same rules as Redis's (:mod:`ponder.router._leases`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, retention: float = 600.0) -> None:
+        self.retention = retention
         self._totals: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._held: dict[tuple[str, str], float] = {}
+        self._expiry: list[tuple[float, str, str]] = []  # (expires, key, id), a heap
+        self._done: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
+        self._overruns: dict[str, float] = {}
+
+    async def overrun(self, arm: str, ratio: float | None = None) -> float | None:
+        with self._lock:
+            if ratio is not None:
+                self._overruns[arm] = max(ratio, self._overruns.get(arm, ratio))
+            return self._overruns.get(arm)
+
+    def _reap(self, now: float) -> None:
+        while self._expiry and self._expiry[0][0] <= now:
+            _, key, hold_id = heapq.heappop(self._expiry)
+            amount = self._held.pop((key, hold_id), None)
+            if amount is not None:
+                self._totals[key] = self._totals.get(key, 0.0) - amount
+                self._end((key, hold_id), "gone", now)
+        while self._done and next(iter(self._done.values()))[1] <= now:
+            self._done.popitem(last=False)
+
+    def _end(self, ref: tuple[str, str], state: str, now: float) -> None:
+        self._done.pop(ref, None)
+        self._done[ref] = (state, now + self.retention)
+
+    async def hold(
+        self, key: str, hold_id: str, amount: float, limit: float | None, ttl: float
+    ) -> float | None:
+        with self._lock:
+            now = time.monotonic()
+            self._reap(now)
+            ref = (key, hold_id)
+            if ref in self._done or ref in self._held:
+                return None
+            total = self._totals.get(key, 0.0) + amount
+            if amount > 0 and limit is not None and total > limit:
+                return None
+            self._totals[key] = total
+            self._held[ref] = amount
+            heapq.heappush(self._expiry, (now + ttl, key, hold_id))
+            return total
+
+    async def settle(self, key: str, hold_id: str, cost: float) -> float:
+        with self._lock:
+            now = time.monotonic()
+            self._reap(now)
+            ref = (key, hold_id)
+            if self._done.get(ref, ("",))[0] != "settled":
+                held = self._held.pop(ref, 0.0)  # its heap entry is skipped when it comes up
+                self._totals[key] = self._totals.get(key, 0.0) + cost - held
+                self._end(ref, "settled", now)
+            return self._totals.get(key, 0.0)
+
+    async def release(self, key: str, hold_id: str) -> float:
+        with self._lock:
+            now = time.monotonic()
+            self._reap(now)
+            ref = (key, hold_id)
+            if ref not in self._done:
+                self._end(ref, "gone", now)
+                held = self._held.pop(ref, 0.0)
+                self._totals[key] = self._totals.get(key, 0.0) - held
+            return self._totals.get(key, 0.0)
+
+    async def current(self, key: str) -> float:
+        with self._lock:
+            self._reap(time.monotonic())
+            return self._totals.get(key, 0.0)
 
     async def adjust(self, key: str, delta: float, limit: float | None) -> float | None:
         with self._lock:

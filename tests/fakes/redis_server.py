@@ -23,6 +23,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -154,4 +155,315 @@ class RedisServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.close()
+
+
+def _server_args(binary: str, port: int, workdir: Path, *extra: str) -> list[str]:
+    return [
+        binary,
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--save", "",
+        "--appendonly", "no",
+        "--protected-mode", "yes",
+        "--dir", str(workdir),
+        # A replica syncs at once (the default waits 5 s for more replicas to share it).
+        "--repl-diskless-sync-delay", "0",
+        *extra,
+    ]  # fmt: skip
+
+
+class _Node:
+    """One process of a cluster or a sentinel set, restartable on its port."""
+
+    def __init__(self, args: list[str], port: int, workdir: Path) -> None:
+        self.args, self.port, self.workdir = args, port, workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with (self.workdir / "server.log").open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.args, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            if _answers(self.port, self.proc.pid):
+                return
+            time.sleep(0.02)
+        log = (self.workdir / "server.log").read_text(errors="replace")
+        self.kill()
+        raise RuntimeError(f"redis node on port {self.port} did not start; its output:\n{log}")
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, not a shutdown (no last words to replicas or sentinels)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+def _command(port: int, *args: str) -> str:
+    """One command over the inline protocol, its reply as text (no client library)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall((" ".join(args) + "\r\n").encode())
+        reply = b""
+        s.settimeout(0.5)
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+                if reply.endswith(b"\r\n") and not reply.startswith((b"$", b"*")):
+                    break
+                if reply.startswith(b"$") and reply.count(b"\r\n") >= 2:
+                    break
+        except TimeoutError:
+            pass
+    return reply.decode(errors="replace")
+
+
+class RedisCluster:
+    """A Redis Cluster on loopback: ``masters`` masters with ``replicas`` replicas each,
+    made by ``redis-cli --cluster create``, with a short node timeout so that a killed
+    master's replica takes over in about two seconds::
+
+        with RedisCluster() as cluster:
+            cluster.url            # redis+cluster://127.0.0.1:<any node's port>
+            cluster.kill_master_of("ponder:budget:{global}")
+            cluster.wait_for_failover()
+    """
+
+    def __init__(self, masters: int = 3, replicas: int = 1, node_timeout_ms: int = 1000) -> None:
+        server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+        if server is None or cli is None:
+            raise RuntimeError("redis-server and redis-cli are not installed")
+        self.cli = cli
+        self._tmp = tempfile.TemporaryDirectory(prefix="ponder-cluster-")
+        root = Path(self._tmp.name)
+        self.replicas = replicas
+        self.nodes: list[_Node] = []
+        for i in range(masters * (1 + replicas)):
+            port = free_port()
+            work = root / f"node{i}"
+            args = _server_args(
+                server, port, work,
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(work / "nodes.conf"),
+                "--cluster-port", str(free_port()),  # the bus (default: port + 10000)
+                "--cluster-node-timeout", str(node_timeout_ms),
+                "--cluster-replica-validity-factor", "0",  # any replica may take over
+            )  # fmt: skip
+            self.nodes.append(_Node(args, port, work))
+
+    @property
+    def ports(self) -> list[int]:
+        return [n.port for n in self.nodes]
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def start(self) -> RedisCluster:
+        try:
+            for node in self.nodes:
+                node.start()
+            subprocess.run(
+                [self.cli, "--cluster", "create",
+                 *(f"127.0.0.1:{p}" for p in self.ports),
+                 "--cluster-replicas", str(self.replicas), "--cluster-yes"],
+                check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+            self._wait(lambda: self._healthy(), "the cluster to form")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _healthy(self) -> bool:
+        masters = 0
+        for node in self.nodes:
+            if node.proc is None:
+                continue
+            info = _command(node.port, "CLUSTER", "INFO")
+            if "cluster_state:ok" not in info:
+                return False
+            if "myself,master" in _command(node.port, "CLUSTER", "NODES"):
+                masters += 1
+            elif "master_link_status:up" not in _command(node.port, "INFO", "replication"):
+                return False  # a replica not yet synced would lose everything on failover
+        return masters * (1 + self.replicas) >= len([n for n in self.nodes if n.proc])
+
+    def _wait(self, ready: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"timed out waiting for {what}")
+            time.sleep(0.1)
+
+    def master_of(self, key: str) -> _Node:
+        """The live node that owns ``key``'s slot now."""
+        for node in self.nodes:
+            if node.proc is None:
+                continue
+            slot = _command(node.port, "CLUSTER", "KEYSLOT", key).strip().lstrip(":")
+            for line in _command(node.port, "CLUSTER", "NODES").splitlines():
+                parts = line.split()
+                if len(parts) < 9 or "master" not in parts[2] or "fail" in parts[2]:
+                    continue
+                for span in parts[8:]:
+                    lo, _, hi = span.partition("-")
+                    if lo.isdigit() and int(lo) <= int(slot) <= int(hi or lo):
+                        port = int(parts[1].split("@")[0].rsplit(":", 1)[1])
+                        owner = next(n for n in self.nodes if n.port == port)
+                        if owner.proc is None:
+                            raise RuntimeError(f"the master of {key!r} is down")
+                        return owner
+        raise RuntimeError(f"no live master owns {key!r}")
+
+    def kill_master_of(self, key: str) -> _Node:
+        node = self.master_of(key)
+        node.kill()
+        return node
+
+    def wait_for_failover(self, key: str, timeout: float = 30.0) -> _Node:
+        """Wait until a live node serves ``key``'s slot as master (after a kill)."""
+        found: list[_Node] = []
+
+        def promoted() -> bool:
+            try:
+                node = self.master_of(key)
+            except (RuntimeError, OSError):
+                return False
+            ok = "cluster_state:ok" in _command(node.port, "CLUSTER", "INFO")
+            found[:] = [node]
+            return ok
+
+        self._wait(promoted, f"a replica to take over {key!r}", timeout)
+        return found[0]
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.kill()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> RedisCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RedisSentinels:
+    """A master, a replica and three sentinels (``redis-server --sentinel``) watching them
+    under the service name ``service``, with a one-second down-after, so a killed master
+    is replaced by its replica within a few seconds::
+
+        with RedisSentinels() as s:
+            s.url                  # redis+sentinel://127.0.0.1:<p1>,127.0.0.1:<p2>,.../mymaster
+            s.kill_master(); s.wait_for_failover()
+    """
+
+    def __init__(self, service: str = "mymaster", sentinels: int = 3) -> None:
+        server = shutil.which("redis-server")
+        if server is None:
+            raise RuntimeError("redis-server is not installed")
+        self.service = service
+        self._tmp = tempfile.TemporaryDirectory(prefix="ponder-sentinel-")
+        root = Path(self._tmp.name)
+        mport, rport = free_port(), free_port()
+        self.master = _Node(_server_args(server, mport, root / "master"), mport, root / "master")
+        self.replica = _Node(
+            _server_args(server, rport, root / "replica", "--replicaof", "127.0.0.1", str(mport)),
+            rport,
+            root / "replica",
+        )
+        self.sentinels: list[_Node] = []
+        quorum = sentinels // 2 + 1
+        for i in range(sentinels):
+            port = free_port()
+            work = root / f"sentinel{i}"
+            work.mkdir(parents=True)
+            conf = work / "sentinel.conf"
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {work}\n"
+                f"sentinel monitor {service} 127.0.0.1 {mport} {quorum}\n"
+                f"sentinel down-after-milliseconds {service} 1000\n"
+                f"sentinel failover-timeout {service} 5000\n"
+                f"sentinel parallel-syncs {service} 1\n"
+            )
+            self.sentinels.append(_Node([server, str(conf), "--sentinel"], port, work))
+        self._original = self.master
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{hosts}/{self.service}"
+
+    def start(self) -> RedisSentinels:
+        try:
+            self.master.start()
+            self.replica.start()
+            for s in self.sentinels:
+                s.start()
+            port = self.replica.port
+            self._wait(
+                lambda: "master_link_status:up" in _command(port, "INFO", "replication"),
+                "the replica to sync",
+            )
+            self._wait(lambda: self.current_master_port() == self.master.port, "the sentinels")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _wait(self, ready: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"timed out waiting for {what}")
+            time.sleep(0.1)
+
+    def current_master_port(self) -> int | None:
+        """The master's port as the first live sentinel reports it."""
+        for s in self.sentinels:
+            if s.proc is None:
+                continue
+            reply = _command(
+                s.port, "SENTINEL", "get-master-addr-by-name", self.service
+            ).split("\r\n")
+            ports = [x for x in reply if x.isdigit()]
+            if ports:
+                return int(ports[-1])
+        return None
+
+    def kill_master(self) -> None:
+        self.master.kill()
+
+    def wait_for_failover(self, timeout: float = 30.0) -> None:
+        """Wait until the sentinels name the replica as master and it takes writes."""
+        replica = self.replica if self.master is self._original else self._original
+
+        def promoted() -> bool:
+            return (
+                self.current_master_port() == replica.port
+                and "role:master" in _command(replica.port, "INFO", "replication")
+            )
+
+        self._wait(promoted, "the sentinels to promote the replica", timeout)
+        self.master, self.replica = replica, self.master
+
+    def close(self) -> None:
+        for node in [*self.sentinels, self.master, self.replica]:
+            node.kill()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> RedisSentinels:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -1,0 +1,144 @@
+"""Graceful shutdown (issue 22, item 4): on SIGTERM ``ponder serve`` stops accepting, lets
+requests finish for the grace period, ends the streams still open with an error event,
+settles their budget holds, and exits within the grace plus a moment. Real process, real
+redis-server, the fake upstream dripping its answers, the official client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import redis
+from openai import AsyncOpenAI
+
+from tests.fakes.redis_server import RedisServer, free_port
+from tests.fakes.upstream import FakeUpstream
+
+PROXY_KEY = "sk-proxy-key-for-shutdown"
+LONG = " ".join(["word"] * 300)
+GRACE = 3.0
+STREAMS = 20
+
+
+def _config(tmp_path: Path, up: FakeUpstream, redis_url: str) -> Path:
+    arm = {
+        "model": "openai/small",
+        "input_price": 1,
+        "output_price": 2,
+        "api_base": up.base_url,
+        "api_key_env": "PONDER_TEST_KEY",
+    }
+    body = {
+        "num_retries": 0,
+        "redis_url": redis_url,
+        "digest_secret": "a-secret-every-replica-shares",
+        "budget": 10.0,
+        "max_cost": 0.01,
+        "api_keys": [{"key_env": "PONDER_TEST_PROXY_KEY", "tenant": "a", "budget": 5.0}],
+        "menu": {"arms": [arm]},
+    }
+    cfg = tmp_path / "ponder.json.yaml"
+    cfg.write_text(json.dumps(body))
+    return cfg
+
+
+def _wait_up(proc: subprocess.Popen[str], url: str) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "ponder serve did not come up"
+        time.sleep(0.2)
+
+
+async def _stream(c: AsyncOpenAI, question: str, opened: asyncio.Event) -> str:
+    """How the stream ended: ``done`` (the whole answer), or the error it raised."""
+    stream = await c.chat.completions.create(
+        model="ponder/auto", messages=[{"role": "user", "content": question}], stream=True
+    )
+    try:
+        async for _ in stream:
+            opened.set()
+    except openai.APIError as exc:
+        return f"error: {exc.message}"
+    return "done"
+
+
+def test_sigterm_drains_open_streams_within_the_grace_and_settles_every_hold(
+    up: FakeUpstream, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    up.script("small", lambda body: "It is 42" if "short" in str(body["messages"]) else LONG)
+    up.drip("small", 0.003)  # a short answer in about a second, a long one in minutes
+    port = free_port()
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "PONDER_TEST_KEY": "sk-up",
+        "PONDER_TEST_PROXY_KEY": PROXY_KEY,
+    }
+    command = [sys.executable, "-m", "ponder", "serve", "--config", str(_config(tmp_path, up,
+               redis_server.url)), "--port", str(port), "--shutdown-grace", str(GRACE),
+               "--log-level", "warning"]  # fmt: skip
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_up(proc, url)
+
+        async def main() -> tuple[list[str], float, bool]:
+            c = AsyncOpenAI(base_url=f"{url}/v1", api_key=PROXY_KEY, max_retries=0, timeout=60)
+            opened = [asyncio.Event() for _ in range(STREAMS + 1)]
+            questions = [f"long question {i}" for i in range(STREAMS)] + ["short question"]
+            pairs = zip(questions, opened, strict=True)
+            tasks = [asyncio.create_task(_stream(c, q, e)) for q, e in pairs]
+            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in opened)), 30)
+            proc.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            await asyncio.sleep(0.5)
+            try:  # no longer accepting
+                async with httpx.AsyncClient() as h:
+                    await h.get(f"{url}/health", timeout=1)
+                accepting = True
+            except httpx.HTTPError:
+                accepting = False
+            ends = await asyncio.gather(*tasks)
+            await asyncio.to_thread(proc.wait, 30)
+            await c.close()
+            return list(ends), time.monotonic() - signalled, accepting
+
+        ends, took, accepting = asyncio.run(main())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _, err = proc.communicate()
+    # uvicorn re-raises the signal once shut down: the exit status says SIGTERM, as a
+    # supervisor expects of a process it stopped.
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert not accepting
+    assert took < GRACE + 2, took
+    assert ends[-1] == "done"  # the short answer finished within the grace
+    assert all("shutting down" in e for e in ends[:-1]), ends  # the rest heard why they end
+    r = redis.Redis.from_url(redis_server.url)
+    leases = r.scan_iter("ponder:lease:*", _type="zset")
+    held: dict[str, Any] = {k.decode(): r.zcard(k) for k in leases}
+    assert held == {}, held  # no hold left to expire (an empty set is no key)
+    totals = [float(r.get(k) or 0) for k in r.scan_iter("ponder:budget:*")]
+    settled = [k for k in r.scan_iter("ponder:lease:*:done:*") if r.get(k) == b"settled"]
+    assert len(settled) == 2 * (STREAMS + 1)  # each hold settled on both budgets
+    # Two budgets (global, the key's), each charged what was streamed: a few tokens per
+    # stream, far from 21 ceilings of $0.01 held.
+    assert len(totals) == 2 and all(0 < t < 0.01 for t in totals), totals
