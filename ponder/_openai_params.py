@@ -195,9 +195,7 @@ Params: type[BaseModel] = create_model("Params", __base__=_Checked, **PASSED_FIE
 def whole_numbers(data: Mapping[str, Any]) -> dict[str, Any]:
     """``data`` with integral floats of integer parameters made ints (JSON Schema counts
     3.0 as an integer; so does ponder)."""
-    whole = {
-        k: int(v) for k in INTEGERS if isinstance(v := data.get(k), float) and v.is_integer()
-    }
+    whole = {k: int(v) for k in INTEGERS if isinstance(v := data.get(k), float) and v.is_integer()}
     return {**data, **whole} if whole else dict(data)
 
 

@@ -73,6 +73,7 @@ def replay(c: Completion) -> RoutedStream:
     """A computed answer as a stream: its text in pieces, then the completion, which
     carries any tool calls (a request that offers tools is always replayed: the proxy
     sends its calls as OpenAI's ``tool_calls`` deltas)."""
+
     async def events() -> AsyncGenerator[str | Completion, None]:
         text = c.content or ""
         for i in range(0, len(text), PIECE):
