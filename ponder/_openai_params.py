@@ -231,7 +231,22 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
         e = exc.errors()[0]
         loc = ".".join(str(x) for x in e["loc"] if "[" not in str(x))  # not union tags
         raise RequestError(f"{loc}: {e['msg']}"[:300]) from None
+    why = incoherent(given)
+    if why is not None:
+        raise RequestError(why)
     return given
+
+
+def incoherent(params: Mapping[str, Any]) -> str | None:
+    """What is wrong with parameters each valid alone, or ``None``: how to use tools
+    without any (OpenAI refuses it too; a provider would, after the router had paid for
+    the decision)."""
+    if params.get("tools") is None:
+        how = (p.name for p in PARAMS if p.needs == "tools" and p.name != "tools")
+        orphans = [n for n in how if params.get(n) is not None]
+        if orphans:
+            return f"{', '.join(orphans)}: only allowed when tools are given"
+    return None
 
 
 def needs(params: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]) -> frozenset[Feature]:

@@ -98,7 +98,11 @@ class ChatRequest(_Passed):
                 "unsupported_parameter",
             )
         given = self.model_dump(include=set(params.PASSED), exclude_unset=True, by_alias=True)
-        return {k: v for k, v in given.items() if v is not None}
+        given = {k: v for k, v in given.items() if v is not None}
+        why = params.incoherent(given)
+        if why is not None:
+            raise ApiError(400, why, "invalid_request_error", None)
+        return given
 
     def message_dicts(self) -> list[dict[str, Any]]:
         out = []
