@@ -17,6 +17,7 @@ request no arm can take is refused before anything is spent.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -102,6 +103,8 @@ class Param:
     needs: Feature | None = None
     wire: bool = True
     why: str = ""
+    prompt: bool = False
+    """Read by the model as part of the prompt, and billed so (tool definitions, a schema)."""
     everywhere: bool = False
     """Taken by every provider (litellm maps it, as ``user`` to Anthropic's metadata)
     although litellm's per-provider lists omit it."""
@@ -137,12 +140,19 @@ PARAMS: tuple[Param, ...] = (
     Param("frequency_penalty", float, bounds=_number(-2, 2)),
     Param("user", str, bounds={"max_length": 256}, everywhere=True),
     Param("logit_bias", dict[str, Annotated[int, Field(ge=-100, le=100)]]),
-    Param("response_format", ResponseFormat, needs="json_schema"),
-    Param("tools", list[Tool], bounds={"min_length": 1, "max_length": 128}, needs="tools"),
+    Param("response_format", ResponseFormat, needs="json_schema", prompt=True),
+    Param(
+        "tools",
+        list[Tool],
+        bounds={"min_length": 1, "max_length": 128},
+        needs="tools",
+        prompt=True,
+    ),
     Param(
         "tool_choice",
         Literal["none", "auto", "required"] | NamedToolChoice,
         needs="tools",
+        prompt=True,
     ),
     Param("parallel_tool_calls", bool, needs="tools"),
     # The router's own: in a proxy request's body, typed by the proxy itself.
@@ -247,6 +257,18 @@ def incoherent(params: Mapping[str, Any]) -> str | None:
         if orphans:
             return f"{', '.join(orphans)}: only allowed when tools are given"
     return None
+
+
+def prompt_messages(
+    params: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The messages as the prompt is billed: with the parameters the model reads as part
+    of it (tool definitions, a schema) as one more message, so that counting the prompt
+    counts them."""
+    read = {p.name: params[p.name] for p in PARAMS if p.prompt and params.get(p.name) is not None}
+    if not read:
+        return list(messages)
+    return [*messages, {"role": "system", "content": json.dumps(read, ensure_ascii=False)}]
 
 
 def needs(params: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]) -> frozenset[Feature]:

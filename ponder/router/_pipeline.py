@@ -164,7 +164,7 @@ class Pipeline:
         msgs, text = request.msgs, request.text
         if request.model is None:
             serves = self.servable(request)
-            counts = await acount_prompts(self.models, msgs)
+            counts = await acount_prompts(self.models, request.prompt)
             decided = await sized(len(text), self.decide, request, counts, serves)
             mkey = self.digests.memory_key(request.tenant, text)
             decision = await self.remembered(decided, mkey)
@@ -190,7 +190,7 @@ class Pipeline:
         if refused is not None:
             raise UnsupportedParameterError(refused)
         ceiling = request.bounds.max_cost
-        tokens = (await acount_prompts([arm.model], msgs))[arm.model]
+        tokens = (await acount_prompts([arm.model], request.prompt))[arm.model]
         worst = float(arm.price().cost(tokens, least_output(arm, request.answer_tokens)))
         if ceiling is not None and worst > ceiling:
             raise NoArmFitsError(

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ponder._openai_params import ANSWER_KEYS, Feature, check_params, needs
+from ponder._openai_params import ANSWER_KEYS, Feature, check_params, needs, prompt_messages
 from ponder.errors import RequestError
 from ponder.router._budgets import GLOBAL
 
@@ -47,6 +47,12 @@ class Request:
     started: float = field(default_factory=time.monotonic)
     needs: frozenset[Feature] = frozenset()
     """What an arm must be able to do to serve it (tools, a JSON schema, images)."""
+
+    @property
+    def prompt(self) -> list[Mapping[str, Any]]:
+        """What the prompt is priced as: the messages, and the tool definitions or schema
+        the provider also bills as prompt."""
+        return prompt_messages(self.openai_kwargs, self.msgs)
 
     @property
     def answer_tokens(self) -> int | None:

@@ -13,7 +13,7 @@ import pytest
 from ponder import Menu, Router, Settings
 from ponder.classifiers import DifficultyClassifier
 from ponder.devserver import create_app as dev_upstream
-from ponder.errors import UnsupportedParameterError
+from ponder.errors import NoArmFitsError, UnsupportedParameterError
 from ponder.router import Completion
 from tests.fakes.proxy_server import ProxyServer
 
@@ -106,3 +106,14 @@ def test_the_library_refuses_what_the_proxy_refuses(
     r = voting_router(clf, dev)
     with pytest.raises(UnsupportedParameterError, match=needle):
         r.complete(QUESTION, **kwargs)
+
+
+def test_tool_definitions_are_priced_as_prompt(clf: DifficultyClassifier, dev: ProxyServer) -> None:
+    """The provider bills the tools it is sent as prompt tokens: a ceiling that a short
+    question fits is not a promise if 200 KB of tool definitions are not counted."""
+    r = voting_router(clf, dev, supports=["tools"], samples=1, aggregation="first")
+    small = r.complete(QUESTION, tools=[CALC], max_cost=0.01)
+    assert small.choices[0].message.tool_calls
+    big = {**CALC, "function": {**CALC["function"], "description": "word " * 40_000}}
+    with pytest.raises(NoArmFitsError):
+        r.complete(QUESTION, tools=[big], max_cost=0.01)
