@@ -17,6 +17,7 @@ request no arm can take is refused before anything is spent.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -198,8 +199,11 @@ class _Checked(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-Params: type[BaseModel] = create_model("Params", __base__=_Checked, **PASSED_FIELDS)
-"""The passed parameters as one model: what the library checks its keywords with."""
+@functools.cache
+def _params_model() -> type[BaseModel]:
+    """The passed parameters as one model: what the library checks its keywords with
+    (built on first use: building it costs milliseconds that ``ponder --help`` need not)."""
+    return create_model("Params", __base__=_Checked, **PASSED_FIELDS)
 
 
 def whole_numbers(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -236,7 +240,7 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
         raise UnsupportedParameterError(why)
     given = whole_numbers(given)
     try:
-        Params.model_validate(given)
+        _params_model().model_validate(given)
     except ValidationError as exc:
         e = exc.errors()[0]
         loc = ".".join(str(x) for x in e["loc"] if "[" not in str(x))  # not union tags
