@@ -12,6 +12,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ponder._files import read_mapping
+from ponder._openai_params import Feature
 from ponder._pricing import Price, estimate_tokens, lookup_price
 from ponder._thinking import Thinking, check_thinking, reasoning_strength
 from ponder.errors import MenuError
@@ -62,6 +63,11 @@ class Arm(BaseModel):
     api_base: str | None = Field(default=None, description="provider URL, e.g. a local server")
     api_key_env: str | None = Field(
         default=None, description="name of the environment variable holding the provider key"
+    )
+    supports: tuple[Feature, ...] | None = Field(
+        default=None,
+        description="what the model can do beyond text (tools, json_schema, images); "
+        "defaults to what litellm knows of the model (nothing, for a model it does not know)",
     )
 
     @model_validator(mode="after")

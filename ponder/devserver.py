@@ -9,7 +9,13 @@ for it) for any model name, deterministically, so votes agree and answers can be
 - arithmetic in the last user message is worked out (``What is 17 * 23?``: 391; ``plus``,
   ``minus``, ``times``, ``divided by`` and ``^`` are understood);
 - ``Is <number or expression> prime?`` is answered (Miller-Rabin);
-- anything else is echoed back.
+- anything else is echoed back;
+- offered ``tools`` (and not told ``tool_choice: "none"``), it calls one: the one
+  ``tool_choice`` names, else the first, with arguments filled from the tool's parameter
+  schema (strings get the question, numbers the arithmetic's value); after a ``tool`` turn it
+  answers with what the tool said (``The tool answered: ...``);
+- asked for ``response_format`` ``json_schema``, it answers a JSON document of that schema
+  (``json_object``: ``{"answer": ...}``).
 
 Token counts are a quarter of the characters (ponder's own estimate), ``max_tokens`` cuts the
 answer (``finish_reason: length``), and any key or none is accepted. Menus reach it through
@@ -203,8 +209,9 @@ def _positive_int(body: dict[str, Any], key: str, default: int | None) -> int | 
     return value
 
 
-def _parse(raw: bytes) -> tuple[str, list[Any], int, int | None, bool, bool]:
-    """model, messages, n, max_tokens, stream, include_usage; ``_BadRequest`` otherwise."""
+def _parse(raw: bytes) -> tuple[str, list[Any], int, int | None, bool, bool, dict[str, Any]]:
+    """model, messages, n, max_tokens, stream, include_usage and the whole body;
+    ``_BadRequest`` otherwise."""
     try:
         body = json.loads(raw or b"null")
     except (UnicodeDecodeError, ValueError) as exc:
@@ -228,13 +235,92 @@ def _parse(raw: bytes) -> tuple[str, list[Any], int, int | None, bool, bool]:
         raise _BadRequest("'stream' must be true or false")
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    return model, messages, n, max_tokens, stream, include_usage
+    tools = body.get("tools")
+    if tools is not None and not (
+        isinstance(tools, list) and tools and all(_function_name(t) for t in tools)
+    ):
+        raise _BadRequest("'tools' must be a non-empty list of {'type': 'function', ...}")
+    return model, messages, n, max_tokens, stream, include_usage, body
 
 
-def _reply(messages: Sequence[Any], max_tokens: int | None) -> tuple[str, str, int, int]:
+def _function_name(tool: Any) -> str | None:
+    function = tool.get("function") if isinstance(tool, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+# --- tools and structured answers --------------------------------------------------------------
+def _called_tool(body: dict[str, Any], messages: Sequence[Any]) -> dict[str, Any] | None:
+    """The tool this request calls, or ``None``: one is called when tools are offered, the
+    request does not say ``none``, and the conversation is not back from a tool already."""
+    tools = body.get("tools")
+    choice = body.get("tool_choice", "auto")
+    if not tools or choice == "none" or messages[-1].get("role") == "tool":
+        return None
+    if isinstance(choice, dict):
+        wanted = _function_name(choice)
+        return next((t for t in tools if _function_name(t) == wanted), tools[0])
+    return dict(tools[0])
+
+
+def _instance(schema: Any, text: str, value: int | float | None, depth: int = 0) -> Any:
+    """A value of the JSON ``schema``: strings are ``text``, numbers ``value`` (or 0),
+    booleans true, the first of an ``enum``; every property of an object is filled."""
+    if not isinstance(schema, dict) or depth > 16:
+        return text
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "object" or (kind is None and "properties" in schema):
+        props = schema.get("properties")
+        props = props if isinstance(props, dict) else {}
+        return {k: _instance(v, text, value, depth + 1) for k, v in props.items()}
+    if kind == "array":
+        return [_instance(schema.get("items"), text, value, depth + 1)]
+    if kind == "integer":
+        return int(value) if isinstance(value, (int, float)) else 0
+    if kind == "number":
+        return value if value is not None else 0
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return text
+
+
+def _value(text: str) -> int | float | None:
+    found = _arithmetic(text, plain_numbers=True)
+    return None if found is None else found[1]
+
+
+def _structured(body: dict[str, Any], question: str, text: str) -> str:
+    """``text`` as the response format asks: a JSON document of the schema, or as it is."""
+    fmt = body.get("response_format")
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "json_object":
+        return json.dumps({"answer": text})
+    if kind != "json_schema":
+        return text
+    spec = fmt.get("json_schema") if isinstance(fmt, dict) else None
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    return json.dumps(_instance(schema or {"type": "object"}, text, _value(question)))
+
+
+def _reply(
+    messages: Sequence[Any], max_tokens: int | None, body: dict[str, Any] | None = None
+) -> tuple[str, str, int, int]:
     """content, finish_reason, prompt tokens, completion tokens."""
     users = [m for m in messages if m.get("role") == "user"]
-    text = answer(_text(users[-1] if users else messages[-1]))
+    question = _text(users[-1] if users else messages[-1])
+    if messages[-1].get("role") == "tool":
+        text = f"The tool answered: {_text(messages[-1]).strip()}"
+    else:
+        text = answer(question)
+    text = _structured(body or {}, question, text)
     finish = "stop"
     if max_tokens is not None and tokens(text) > max_tokens:
         text, finish = text[: max_tokens * 4], "length"
@@ -244,10 +330,13 @@ def _reply(messages: Sequence[Any], max_tokens: int | None) -> tuple[str, str, i
 
 async def _chat(request: Request) -> Response:
     try:
-        model, messages, n, max_tokens, stream, include_usage = _parse(await request.body())
+        model, messages, n, max_tokens, stream, include_usage, body = _parse(await request.body())
     except _BadRequest as exc:
         return _error(400, str(exc), "invalid_request")
-    text, finish, prompt, completion = _reply(messages, max_tokens)
+    tool = _called_tool(body, messages)
+    if tool is not None:
+        return _tool_call(model, tool, messages, stream, include_usage)
+    text, finish, prompt, completion = _reply(messages, max_tokens, body)
     usage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion * n,
@@ -289,6 +378,51 @@ async def _events(
     if usage is not None:
         yield chunk([], usage=usage)
     yield "data: [DONE]\n\n"
+
+
+def _tool_call(
+    model: str, tool: dict[str, Any], messages: Sequence[Any], stream: bool, include_usage: bool
+) -> Response:
+    """An answer that calls ``tool`` with arguments filled from its parameter schema."""
+    users = [m for m in messages if m.get("role") == "user"]
+    question = _text(users[-1] if users else messages[-1]).strip()
+    function = tool["function"]
+    schema = function.get("parameters") or {"type": "object", "properties": {}}
+    arguments = json.dumps(_instance(schema, question, _value(question)))
+    call_id = f"call_{uuid.uuid4().hex[:12]}"
+    name = function["name"]
+    prompt = sum(tokens(_text(m)) for m in messages)
+    completion = tokens(name + arguments)
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion}
+    usage["total_tokens"] = prompt + completion
+    head = {"id": f"chatcmpl-dev{uuid.uuid4().hex[:12]}", "created": int(time.time())}
+    head["model"] = model
+    call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+    if not stream:
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls"}
+        body = {**head, "object": "chat.completion", "choices": [choice], "usage": usage}
+        return JSONResponse(body)
+
+    async def events() -> AsyncIterator[str]:
+        def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+            choices = (
+                [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+            )
+            payload = {**head, "object": "chat.completion.chunk", "choices": choices, **extra}
+            return f"data: {json.dumps(payload)}\n\n"
+
+        opening = {**call, "index": 0, "function": {"name": name, "arguments": ""}}
+        yield chunk({"role": "assistant", "content": None, "tool_calls": [opening]})
+        for i in range(0, len(arguments), 16):
+            piece = {"index": 0, "function": {"arguments": arguments[i : i + 16]}}
+            yield chunk({"tool_calls": [piece]})
+        yield chunk({}, "tool_calls")
+        if include_usage:
+            yield chunk(None, usage=usage)
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
 
 
 def create_app(models: Sequence[str] = DEFAULT_MODELS) -> Starlette:

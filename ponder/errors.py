@@ -63,6 +63,12 @@ class RequestError(PonderError, ValueError):
     """A request the router cannot take as given: no messages, no user text, bad parameters."""
 
 
+class UnsupportedParameterError(RequestError):
+    """A request parameter ponder does not pass on as given: one it does not know, one the
+    router sets itself, or one no arm the request may use can take (tools, a JSON schema,
+    images). Refused by name, never dropped."""
+
+
 class StoreUnavailable(PonderError):
     """The shared store (Redis) did not answer. The router bypasses the cache and, unless
     configured otherwise, refuses requests whose budget it cannot check."""

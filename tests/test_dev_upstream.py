@@ -3,6 +3,7 @@ client sees it over loopback, and its one-line errors."""
 
 from __future__ import annotations
 
+import json
 import math
 import socket
 import subprocess
@@ -164,3 +165,82 @@ def test_cli_import_stays_light() -> None:
         "heavy = {'uvicorn', 'starlette', 'fastapi'} & set(sys.modules); assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+LOOKUP = {
+    "type": "function",
+    "function": {
+        "name": "lookup",
+        "parameters": {
+            "type": "object",
+            "properties": {"query": {"type": "string"}, "limit": {"type": "integer"}},
+        },
+    },
+}
+SQUARE = {
+    "type": "function",
+    "function": {"name": "square", "parameters": {"type": "object", "properties": {}}},
+}
+
+
+def test_calls_the_tool_it_is_offered_and_answers_its_result(server: ProxyServer) -> None:
+    client = OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+    ask = [{"role": "user", "content": "What is 3 + 4?"}]
+    r = client.chat.completions.create(model="dev-small", messages=ask, tools=[LOOKUP, SQUARE])  # type: ignore[arg-type,list-item]
+    [call] = r.choices[0].message.tool_calls or []
+    assert r.choices[0].finish_reason == "tool_calls"
+    assert call.function.name == "lookup"  # type: ignore[union-attr]
+    assert json.loads(call.function.arguments) == {"query": "What is 3 + 4?", "limit": 7}  # type: ignore[union-attr]
+    named = client.chat.completions.create(
+        model="dev-small",
+        messages=ask,  # type: ignore[arg-type]
+        tools=[LOOKUP, SQUARE],  # type: ignore[list-item]
+        tool_choice={"type": "function", "function": {"name": "square"}},
+    )
+    assert named.choices[0].message.tool_calls[0].function.name == "square"  # type: ignore[index,union-attr]
+    none = client.chat.completions.create(
+        model="dev-small",
+        messages=ask,  # type: ignore[arg-type]
+        tools=[LOOKUP],  # type: ignore[list-item]
+        tool_choice="none",
+    )
+    assert none.choices[0].message.content == "3 + 4 = 7. The answer is 7."
+    back = [
+        *ask,
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": "seven"},
+    ]
+    final = client.chat.completions.create(model="dev-small", messages=back, tools=[LOOKUP])  # type: ignore[arg-type,list-item]
+    assert final.choices[0].message.content == "The tool answered: seven"
+    bad = httpx.post(
+        f"{server.base_url}/chat/completions",
+        json={"model": "m", "messages": ask, "tools": [{"type": "function"}]},
+    )
+    assert bad.status_code == 400 and "tools" in bad.json()["error"]["message"]
+
+
+def test_answers_in_the_json_it_is_asked_for(server: ProxyServer) -> None:
+    client = OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+    ask = [{"role": "user", "content": "Is 97 prime?"}]
+    schema = {
+        "type": "object",
+        "properties": {
+            "prime": {"type": "boolean"},
+            "n": {"type": "integer"},
+            "verdict": {"type": "string", "enum": ["yes", "no"]},
+            "why": {"type": "string"},
+        },
+    }
+    r = client.chat.completions.create(
+        model="dev-small",
+        messages=ask,  # type: ignore[arg-type]
+        response_format={"type": "json_schema", "json_schema": {"name": "v", "schema": schema}},
+    )
+    doc = json.loads(r.choices[0].message.content or "")
+    assert doc == {"prime": True, "n": 97, "verdict": "yes", "why": answer("Is 97 prime?")}
+    obj = client.chat.completions.create(
+        model="dev-small",
+        messages=ask,  # type: ignore[arg-type]
+        response_format={"type": "json_object"},
+    )
+    assert json.loads(obj.choices[0].message.content or "") == {"answer": answer("Is 97 prime?")}

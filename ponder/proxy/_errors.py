@@ -26,6 +26,7 @@ from ponder.errors import (
     RequestError,
     StoreUnavailable,
     UnknownModelError,
+    UnsupportedParameterError,
 )
 
 log = logging.getLogger("ponder.proxy")
@@ -106,6 +107,8 @@ def from_ponder(exc: PonderError) -> ApiError:
         return ApiError(404, str(exc), "invalid_request_error", "model_not_found")
     if isinstance(exc, NoArmFitsError):
         return ApiError(400, str(exc), "invalid_request_error", "no_arm_fits")
+    if isinstance(exc, UnsupportedParameterError):
+        return ApiError(400, str(exc), "invalid_request_error", "unsupported_parameter")
     if isinstance(exc, (RequestError, MenuError)):
         return ApiError(400, str(exc), "invalid_request_error", None)
     if isinstance(exc, ProviderError):

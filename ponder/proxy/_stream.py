@@ -115,6 +115,10 @@ async def sse(
                 await asyncio.sleep(0)
                 continue
             c = item
+            calls = c.choices[0].message.tool_calls
+            if calls:  # whole, one delta per call, as OpenAI's last deltas would add up to
+                deltas = [{"index": i, **t.model_dump(mode="json")} for i, t in enumerate(calls)]
+                yield chunk({"tool_calls": deltas})
             finish = c.choices[0].finish_reason or "stop"
             yield chunk({}, finish, ponder=c.ponder.model_dump(mode="json"))
             if include_usage:

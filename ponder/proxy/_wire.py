@@ -12,36 +12,21 @@ describes, so a client generator or a fuzzer sees the same rules the proxy enfor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from ponder import _openai_params as params
+from ponder._openai_params import StreamOptions
 from ponder.proxy._errors import ApiError
 from ponder.proxy._messages import Message
 from ponder.router import Completion
 
-# OpenAI parameters that mean the same on every arm and are passed to each sample. The
-# router owns model, n and streaming; tools and logprobs would need a routed answer to carry
-# more than text, which it does not yet.
-PASSED = frozenset(
-    {
-        "temperature",
-        "top_p",
-        "max_tokens",
-        "max_completion_tokens",
-        "stop",
-        "seed",
-        "presence_penalty",
-        "frequency_penalty",
-        "user",
-        "response_format",
-        "logit_bias",
-    }
-)
-OWNED = frozenset({"model", "messages", "stream", "stream_options", "n", "ponder"})
-_INTEGERS = ("n", "max_tokens", "max_completion_tokens", "seed")
-INT32 = 2**31 - 1
-INT64 = 2**63 - 1
+# The OpenAI parameters are declared once, in ponder._openai_params: the passed ones become
+# this schema's fields, typed and bounded as declared, and are checked by the same rule as
+# the library's keywords.
+INT32 = params.INT32
+INT64 = params.INT64
 
 
 def _finite(lo: float, hi: float, gt: bool = False) -> Any:
@@ -62,27 +47,23 @@ class Controls(BaseModel):
     cache: bool = True
 
 
-class ResponseFormat(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    type: Literal["text", "json_object", "json_schema"]
-    json_schema: dict[str, Any] | None = None
-
-
-class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    include_usage: bool = False
-
-
-class ChatRequest(BaseModel):
-    """An OpenAI chat request. Unknown parameters are refused with their names (not by
-    pydantic's generic message), so the schema says ``additionalProperties: false`` while
-    the model keeps them long enough to name them."""
-
+class _Strict(BaseModel):
     model_config = ConfigDict(
         extra="allow", strict=True, json_schema_extra={"additionalProperties": False}
     )
+
+
+if TYPE_CHECKING:
+    _Passed = _Strict
+else:  # the passed parameters, as declared
+    _Passed = create_model("_Passed", __base__=_Strict, **params.PASSED_FIELDS)
+
+
+class ChatRequest(_Passed):
+    """An OpenAI chat request: the router's own fields here, the parameters it passes on
+    from the declaration (:mod:`ponder._openai_params`). Unknown parameters are refused
+    with their names (not by pydantic's generic message), so the schema says
+    ``additionalProperties: false`` while the model keeps them long enough to name them."""
 
     model: str = Field(min_length=1, max_length=256, examples=["ponder/auto"])
     messages: list[Message] = Field(min_length=1, max_length=1024)
@@ -92,17 +73,6 @@ class ChatRequest(BaseModel):
     # says what is served: 1.
     n: int | None = Field(default=None, ge=1, le=INT32, json_schema_extra={"maximum": 1})
     ponder: Controls = Field(default_factory=Controls)
-    temperature: float | None = _finite(0, 2)
-    top_p: float | None = _finite(0, 1)
-    max_tokens: int | None = Field(default=None, ge=1, le=INT32)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=INT32)
-    stop: str | list[str] | None = None
-    seed: int | None = Field(default=None, ge=-INT64 - 1, le=INT64)
-    presence_penalty: float | None = _finite(-2, 2)
-    frequency_penalty: float | None = _finite(-2, 2)
-    user: str | None = Field(default=None, max_length=256)
-    response_format: ResponseFormat | None = None
-    logit_bias: dict[str, Annotated[int, Field(ge=-100, le=100)]] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -111,26 +81,14 @@ class ChatRequest(BaseModel):
         if where is not None:
             raise ValueError(f"{where}: not valid Unicode (an unpaired surrogate such as \\ud800)")
         if isinstance(data, dict):  # JSON Schema counts 3.0 as an integer; so does the proxy
-            whole = {
-                k: int(v)
-                for k in _INTEGERS
-                if isinstance(v := data.get(k), float) and v.is_integer()
-            }
-            if whole:
-                data = {**data, **whole}
+            data = params.whole_numbers(data)
         return data
 
     def openai_params(self) -> dict[str, Any]:
         """The OpenAI parameters to pass on; anything else is refused, not silently lost."""
-        unknown = sorted(self.model_extra or {})
-        if unknown:
-            raise ApiError(
-                400,
-                f"unsupported parameter(s): {', '.join(unknown)[:200]} (supported: "
-                f"{', '.join(sorted(PASSED))})",
-                "invalid_request_error",
-                "unsupported_parameter",
-            )
+        why = params.refused(self.model_extra or {})
+        if why is not None:
+            raise ApiError(400, why, "invalid_request_error", "unsupported_parameter")
         if self.n not in (None, 1):
             raise ApiError(
                 400,
@@ -139,7 +97,12 @@ class ChatRequest(BaseModel):
                 "invalid_request_error",
                 "unsupported_parameter",
             )
-        return self.model_dump(include=set(PASSED), exclude_none=True)
+        given = self.model_dump(include=set(params.PASSED), exclude_unset=True, by_alias=True)
+        given = {k: v for k, v in given.items() if v is not None}
+        why = params.incoherent(given)
+        if why is not None:
+            raise ApiError(400, why, "invalid_request_error", None)
+        return given
 
     def message_dicts(self) -> list[dict[str, Any]]:
         out = []

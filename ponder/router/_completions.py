@@ -22,6 +22,7 @@ from ponder.router._trace import (
     Completion,
     Message,
     Outcome,
+    ToolCall,
     Trace,
     Usage,
 )
@@ -120,6 +121,7 @@ def completion(
     stopped: str | None = None,
     id: str | None = None,
     created: int | None = None,
+    tool_calls: Sequence[ToolCall] = (),
 ) -> Completion:
     """The OpenAI-shaped completion and its trace: ``usage`` and ``cost`` sum every
     attempt, so they match what was paid for."""
@@ -140,7 +142,12 @@ def completion(
         id=id or new_id(),
         created=created if created is not None else int(time.time()),
         model=answered_by.model,
-        choices=(Choice(message=Message(content=content), finish_reason=finish_reason),),
+        choices=(
+            Choice(
+                message=Message(content=content, tool_calls=tuple(tool_calls) or None),
+                finish_reason=finish_reason,
+            ),
+        ),
         usage=sum((a.usage for a in attempts), Usage()),
         ponder=trace,
     )

@@ -65,6 +65,9 @@ class ArmEstimate:
     the router sizes the answer's ``max_tokens`` from it."""
     p_sample: float = math.nan
     """The classifier's predicted success of one sample (NaN: not predicted)."""
+    serves: bool = True
+    """Whether the arm can take the request (its parameters, tools, schema, images: see
+    :mod:`ponder.router._abilities`); one that cannot never ``fits``, nor is escalated to."""
     budget: int = 1
     """Samples the arm may draw for this query: its ``samples``, or for an adaptive arm
     with a calibrated :class:`~ponder.policies.SamplingPolicy`, the query's budget (0: the
@@ -362,9 +365,11 @@ class Decider:
         lam: float | None = None,
         prompt_tokens: Sequence[int] | None = None,
         answer_tokens: int | None = None,
+        serves: Sequence[bool] | None = None,
     ) -> Decision:
         """Pick the arm maximising P(success) - lam * cost / (dearest arm's cost), among
-        the arms whose worst-case cost is under the ceiling.
+        the arms whose worst-case cost is under the ceiling (and, given ``serves``, one
+        flag per menu arm, that can take the request).
 
         ``prompt_tokens`` (one per menu arm) prices the whole request each arm would be
         sent, which is what the router passes; without it only ``text`` is priced. The
@@ -378,13 +383,17 @@ class Decider:
         p, cost, worst = est.p_success[0], est.expected_cost[0], est.worst_cost[0]
         scale = float(cost.max()) or 1.0
         fits = Ceiling(ceiling).fitting(worst)
+        able = np.ones(len(cost), dtype=bool) if serves is None else np.asarray(serves, bool)
+        fits &= able
+        worst_able = np.where(able, worst, np.inf)
         j = self._choose(p, cost, lam, scale, fits)
         if j == NO_ARM and (ceiling is None or fits.any()):
             raise NoArmFitsError(f"the policy ({type(self.policy).__name__}) chose no arm")
         if j == NO_ARM:
             raise NoArmFitsError(
                 f"no arm fits the ceiling of ${ceiling:.6f}: the cheapest, "
-                f"'{self.menu.labels[int(worst.argmin())]}', may cost ${worst.min():.6f}"
+                f"'{self.menu.labels[int(worst_able.argmin())]}', may cost "
+                f"${worst_able.min():.6f}"
             )
         utility = p - lam * cost / scale
         need = None if est.reasoning_need is None else float(est.reasoning_need[0])
@@ -395,6 +404,7 @@ class Decider:
         )
         # Plain floats once per column (numpy scalars one by one cost more than the rest).
         p_l, cost_l, utility_l, fits_l = p.tolist(), cost.tolist(), utility.tolist(), fits.tolist()
+        able_l = able.tolist()
         worst_l, samples_l = worst.tolist(), est.expected_samples[0].tolist()
         p_sample = est.p_sample[0].tolist() if est.p_sample is not None else None
         budget = est.budget[0].tolist() if est.budget is not None else None
@@ -410,6 +420,7 @@ class Decider:
                 worst_cost=worst_l[i],
                 prompt_tokens=tokens[i],
                 p_sample=p_sample[i] if p_sample is not None else math.nan,
+                serves=able_l[i],
                 budget=int(budget[i]) if budget is not None else 1,
             )
             for i, prof in enumerate(self.profiles)
@@ -499,7 +510,8 @@ def _explain(
 ) -> str:
     chosen = est[j]
     best_p = max((e for e in est if e.fits), key=lambda e: e.p_success)
-    excluded = [e.arm for e in est if not e.fits]
+    excluded = [e.arm for e in est if e.serves and not e.fits]
+    unable = [e.arm for e in est if not e.serves]
     if policy is None:
         first = (
             f"'{chosen.arm}' has the best expected quality minus cost "
@@ -515,6 +527,8 @@ def _explain(
     parts.extend(_why_thinking(est, j, thinks, need))
     if excluded:
         parts.append(f"over the ${ceiling:g} ceiling: {', '.join(excluded)}")
+    if unable:
+        parts.append(f"cannot take the request: {', '.join(unable)}")
     return "; ".join(parts)
 
 

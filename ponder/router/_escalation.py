@@ -7,6 +7,13 @@ provider failure any remaining arm will do, since the point is to get an answer 
 adaptive arm whose calibrated sample budget for the query is 0 (its vote is predicted
 hopeless) is passed by without drawing, to the next better arm, when one is allowed.
 
+A request that offers tools is answered by one sample of each arm tried: votes are over the
+answers extracted from free text, and a tool call is not free text (two samples calling one
+tool with differently worded arguments would disagree, and the caller runs one call, not a
+vote). A sampled or adaptive arm so serves a tool request as a single-sample arm would;
+escalation still moves on after a refusal or a provider failure. Arms that cannot take the
+request (its parameters, tools, schema, images) are never escalated to.
+
 The loop knows arms, settings and the extension points, not budgets, caches or streams:
 :mod:`ponder.router._pipeline` holds and settles around it.
 """
@@ -90,13 +97,14 @@ class Escalation:
         spent, used, stopped = 0.0, 0, None
         failures: list[CallFailed] = []
         tried = {a.arm for a in before}
+        single = one_sample(route.openai_kwargs)
         while current is not None:
             if passed(deadline):
                 stopped = "deadline"
                 break
             arm = route.arms[current.arm]
             # What is left of the ceiling bounds every sample this arm may draw.
-            most = max(1, min(arm.samples, s.max_samples - used))
+            most = 1 if single else max(1, min(arm.samples, s.max_samples - used))
             try:
                 params = ceiling.capped_params(
                     arm, route.openai_kwargs, current.prompt_tokens, spent=spent, samples=most
@@ -107,6 +115,8 @@ class Escalation:
                 stopped = "ceiling"  # escalation checked the fit; rounding may still differ
                 break
             plan = self.plan(arm, current, s.max_samples - used)
+            if single:  # one sample serves a tool request (see the module docstring)
+                plan = SamplePlan(1, self.rule)
             if plan.budget == 0:
                 # Predicted hopeless: pass it by for a better arm, as a weak answer would,
                 # if escalation may go on; otherwise it answers once.
@@ -133,7 +143,8 @@ class Escalation:
             )
             outcome = self.outcome(run)
             calibrated = arm.adaptive and arm.label in self.sampling
-            attempts.append(run_attempt(arm, run, outcome, plan.budget if calibrated else None))
+            requested = plan.budget if calibrated or single else None
+            attempts.append(run_attempt(arm, run, outcome, requested))
             runs.append((arm, run))
             spent += run.cost
             used += len(run.samples) + len(run.failures)
@@ -169,15 +180,17 @@ class Escalation:
             (*before, *attempts),
             arm,
             chosen.content,
-            chosen.finish_reason or "stop",
+            chosen.finish_reason or ("tool_calls" if chosen.tool_calls else "stop"),
             stopped=stopped,
+            tool_calls=chosen.tool_calls,
         )
 
     def outcome(self, run: ArmRun) -> Outcome:
         """Whether an arm's answer is good enough to stop, and if not, why."""
         if run.chosen is None:
             return "provider_error"
-        if not run.chosen.content or run.chosen.finish_reason == "content_filter":
+        said = run.chosen.content or run.chosen.tool_calls
+        if not said or run.chosen.finish_reason == "content_filter":
             return "refused"
         if run.verifier_score is not None:  # a verdict outranks agreement
             if run.verifier_score < self.settings.verify_threshold:
@@ -227,7 +240,7 @@ def next_arm(
     """The next arm by the policy's utility, or ``None`` with the reason there is none
     (``ceiling``: better arms exist but do not fit; ``no_better_arm``: none exist)."""
     ceiling = Ceiling(decision.max_cost)
-    untried = [e for e in decision.arms if e.arm not in tried]
+    untried = [e for e in decision.arms if e.serves and e.arm not in tried]
     if must_improve:
         untried = [e for e in untried if e.p_success > after.p_success]
     if not untried:
@@ -237,6 +250,12 @@ def next_arm(
         return None, "ceiling"
     best = max(fits, key=lambda e: (e.utility, -e.expected_cost))
     return best, None
+
+
+def one_sample(params: Mapping[str, Any]) -> bool:
+    """Whether a request is answered by one sample per arm: it offers tools (see the
+    module docstring)."""
+    return params.get("tools") is not None
 
 
 def provider_error(

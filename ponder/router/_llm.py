@@ -48,24 +48,10 @@ from types import ModuleType
 from typing import Any
 
 from ponder._menu import Arm
+from ponder._openai_params import OWNED
 from ponder._thinking import thinking_params
 from ponder.router._deadline import PASSED, DeadlinePassed, bounded, starts_in_time
-from ponder.router._trace import Usage
-
-# Parameters a caller may not set per request: the router owns them (prices included).
-_OWNED = frozenset(
-    {
-        "model",
-        "n",
-        "stream",
-        "stream_options",
-        "api_base",
-        "api_key",
-        "base_url",
-        "input_cost_per_token",
-        "output_cost_per_token",
-    }
-)
+from ponder.router._trace import FunctionCall, ToolCall, Usage
 
 _litellm: ModuleType | None = None
 _unlogged: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
@@ -100,13 +86,15 @@ def unlogged() -> AbstractContextManager[None]:
 
 @dataclass(frozen=True)
 class Sample:
-    """One provider response: its text, why it ended, its tokens and what it cost."""
+    """One provider response: its text (or the tools it called), why it ended, its tokens
+    and what it cost."""
 
     content: str | None
     finish_reason: str | None
     usage: Usage
     cost: float
     seconds: float
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 # 4xx statuses worth another try: the request was fine, the moment was not.
@@ -165,7 +153,7 @@ def request_params(arm: Arm, user: Mapping[str, Any]) -> dict[str, Any]:
     A thinking budget needs ``max_tokens`` above it, so a caller's ``max_tokens`` is read
     as the room for the visible answer and the budget is added on top.
     """
-    params = {k: v for k, v in user.items() if k not in _OWNED and v is not None}
+    params = {k: v for k, v in user.items() if k not in OWNED and v is not None}
     thinking = thinking_params(arm.thinking)
     if "max_tokens" in thinking:
         answer = params.pop("max_tokens", None) or params.pop("max_completion_tokens", None)
@@ -242,6 +230,7 @@ async def _call_once(
         choice = response.choices[0]
         content = choice.message.content
         finish = getattr(choice, "finish_reason", None)
+        calls = _tool_calls(choice.message)
         usage = _usage(response)
     except DeadlinePassed:
         raise out_of_time() from None
@@ -257,7 +246,30 @@ async def _call_once(
         usage=usage,
         cost=cost,
         seconds=time.perf_counter() - start,
+        tool_calls=calls,
     )
+
+
+def _tool_calls(message: Any) -> tuple[ToolCall, ...]:
+    """The tools a provider's message called, in OpenAI's shape (litellm maps every
+    provider's to it). A call without a function name is the provider's failure."""
+    calls = getattr(message, "tool_calls", None) or ()
+    out: list[ToolCall] = []
+    for c in calls:
+        function = getattr(c, "function", None)
+        name = getattr(function, "name", None)
+        if not isinstance(name, str) or not name:
+            raise ValueError("a tool call without a function name")
+        arguments = getattr(function, "arguments", None)
+        out.append(
+            ToolCall(
+                id=str(getattr(c, "id", None) or f"call_{len(out)}"),
+                function=FunctionCall(
+                    name=name, arguments=arguments if isinstance(arguments, str) else "{}"
+                ),
+            )
+        )
+    return tuple(out)
 
 
 def _kwargs(
@@ -275,7 +287,9 @@ def _kwargs(
         # Retries are ours (see the module docstring); 0 also keeps litellm from resetting
         # its global ``litellm.num_retries`` while it retries.
         "num_retries": 0,
-        "drop_params": True,
+        # Nothing is dropped: a parameter the provider cannot take fails the call rather
+        # than vanish (ponder checks before it calls: see ponder.router._abilities).
+        "drop_params": False,
         **params,
         # The arm's price, per token: litellm's cost of the call is then ponder's, without
         # a search of its price table (see the module docstring). Not sent to the provider.

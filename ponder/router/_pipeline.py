@@ -22,12 +22,19 @@ import functools
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ponder._menu import Arm, Menu
-from ponder.errors import NoArmFitsError, RequestError, StoreUnavailable, UnknownModelError
+from ponder.errors import (
+    NoArmFitsError,
+    RequestError,
+    StoreUnavailable,
+    UnknownModelError,
+    UnsupportedParameterError,
+)
 from ponder.feedback import AttemptRecord, Feedback, FeedbackEvent
+from ponder.router._abilities import cannot_take, servable
 from ponder.router._budgets import Budgets, Hold
 from ponder.router._ceiling import Ceiling, acount_prompts, least_output
 from ponder.router._decide import ArmEstimate, Decider, Decision
@@ -162,9 +169,14 @@ class Pipeline:
         hit = None if key is None else await self._get(self.cache, key, "cache")
         return None if hit is None else _from_cache(hit)
 
-    def decide(self, request: Request, tokens: Mapping[str, int]) -> Decision:
+    def decide(
+        self,
+        request: Request,
+        tokens: Mapping[str, int],
+        serves: Sequence[bool] | None = None,
+    ) -> Decision:
         """The policy's choice for a routed request (``tokens``: its prompt tokens as each
-        model counts them)."""
+        model counts them; ``serves``: which arms can take it, see :meth:`servable`)."""
         if not request.text.strip():
             raise RequestError("the request has no user message text to route")
         return self.decider.decide(
@@ -173,7 +185,18 @@ class Pipeline:
             lam=request.bounds.lam,
             prompt_tokens=[tokens[a.model] for a in self.menu.arms],
             answer_tokens=request.answer_tokens,
+            serves=serves,
         )
+
+    def servable(self, request: Request) -> tuple[bool, ...] | None:
+        """Which of the menu's arms can take ``request`` (``None``: all, it asks nothing
+        an arm may lack); :class:`UnsupportedParameterError` when none can."""
+        if not request.openai_kwargs and not request.needs:
+            return None
+        ok, why = servable(self.menu.arms, request.openai_kwargs, request.needs)
+        if not any(ok):
+            raise UnsupportedParameterError(f"no arm can take this request: {'; '.join(why)}")
+        return ok
 
     async def plan(self, request: Request, cache_key: str | None) -> Plan:
         """What to run: the router's arms and decision (or the arm this query needed last
@@ -181,8 +204,9 @@ class Pipeline:
         deadline = request.started + self.settings.deadline
         msgs, text = request.msgs, request.text
         if request.model is None:
-            counts = await acount_prompts(self.models, msgs)
-            decided = await sized(len(text), self.decide, request, counts)
+            serves = self.servable(request)
+            counts = await acount_prompts(self.models, request.prompt)
+            decided = await sized(len(text), self.decide, request, counts, serves)
             mkey = self.digests.memory_key(request.tenant, text)
             decision = await self.remembered(decided, mkey)
             route = Route(
@@ -203,8 +227,11 @@ class Pipeline:
                 f"model '{model}' is neither a routing profile nor a pass-through model "
                 f"(pass-through: {', '.join(sorted(self.passthrough)) or 'none'})"
             )
+        refused = cannot_take(arm, request.openai_kwargs, request.needs)
+        if refused is not None:
+            raise UnsupportedParameterError(refused)
         ceiling = request.bounds.max_cost
-        tokens = (await acount_prompts([arm.model], msgs))[arm.model]
+        tokens = (await acount_prompts([arm.model], request.prompt))[arm.model]
         worst = float(arm.price().cost(tokens, least_output(arm, request.answer_tokens)))
         if not Ceiling(ceiling).fits(worst):
             raise NoArmFitsError(

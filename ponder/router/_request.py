@@ -16,11 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ponder._openai_params import ANSWER_KEYS, Feature, check_params, needs, prompt_messages
 from ponder.errors import RequestError
 from ponder.router._budgets import GLOBAL
-
-ANSWER_KEYS = ("max_tokens", "max_completion_tokens")
-"""The OpenAI parameters that limit a visible answer's length."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +45,14 @@ class Request:
     limits: tuple[tuple[str, float | None], ...]
     model: str | None = None
     started: float = field(default_factory=time.monotonic)
+    needs: frozenset[Feature] = frozenset()
+    """What an arm must be able to do to serve it (tools, a JSON schema, images)."""
+
+    @property
+    def prompt(self) -> list[Mapping[str, Any]]:
+        """What the prompt is priced as: the messages, and the tool definitions or schema
+        the provider also bills as prompt."""
+        return prompt_messages(self.openai_kwargs, self.msgs)
 
     @property
     def answer_tokens(self) -> int | None:
@@ -77,7 +83,7 @@ def parse_request(
         raise RequestError(f"tenant must be a string, not {type(tenant).__name__}")
     if not isinstance(cache, bool):
         raise RequestError(f"cache must be True or False, not {cache!r}"[:200])
-    params = dict(openai_kwargs or {})
+    params = check_params(openai_kwargs or {})  # the proxy's rule: refused by name
     check_json("OpenAI parameters", params)
     msgs = as_messages(messages)
     limits: list[tuple[str, float | None]] = [(GLOBAL, budget)]
@@ -90,7 +96,9 @@ def parse_request(
         max_cost if max_cost is not None else operator.max_cost,
         lam if lam is not None else operator.lam,
     )
-    return Request(msgs, query_text(msgs), bounds, tenant, cache, params, tuple(limits), model)
+    text = query_text(msgs)
+    wants = needs(params, msgs)
+    return Request(msgs, text, bounds, tenant, cache, params, tuple(limits), model, needs=wants)
 
 
 def answer_tokens(params: Mapping[str, Any]) -> int | None:

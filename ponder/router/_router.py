@@ -243,8 +243,14 @@ class Router:
         cache and escalation memory. The request is held against the global budget and,
         with ``budget_key``, that key's own (limited to ``budget_limit``). Other keyword
         arguments are OpenAI parameters passed to every sample (``temperature``,
-        ``max_tokens``, ...); ``model``, ``n`` and ``stream`` belong to the router and are
-        ignored.
+        ``max_tokens``, ``tools``, ``response_format``...), checked as the proxy checks
+        them (:mod:`ponder._openai_params`): one ponder does not know, or one the router
+        sets itself (``model``, ``n``, ``stream``), is refused with
+        :class:`~ponder.errors.UnsupportedParameterError`, never dropped. A request that
+        offers tools is routed among the arms that support them and answered by one
+        sample per arm tried (votes are over free text, see
+        :mod:`ponder.router._escalation`); its calls are in
+        ``choices[0].message.tool_calls``.
         """
         request = self._request(
             messages,
@@ -366,6 +372,7 @@ def _passthrough_arms(menu: Menu, extra: Sequence[str]) -> dict[str, Arm]:
                 output_tokens=a.output_tokens,
                 api_base=a.api_base,
                 api_key_env=a.api_key_env,
+                supports=a.supports,
             ),
         )
     for model in extra:

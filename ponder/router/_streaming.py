@@ -25,7 +25,7 @@ from ponder.router._ceiling import text_tokens
 from ponder.router._completions import completion, failed_attempt, new_id, streamed_attempt
 from ponder.router._deadline import passed
 from ponder.router._decide import ArmEstimate
-from ponder.router._escalation import next_arm, provider_error
+from ponder.router._escalation import next_arm, one_sample, provider_error
 from ponder.router._llm import CallFailed, Piece, stream
 from ponder.router._pipeline import Holding, Pipeline, Plan
 from ponder.router._request import Request
@@ -70,6 +70,10 @@ class RoutedStream:
 
 
 def replay(c: Completion) -> RoutedStream:
+    """A computed answer as a stream: its text in pieces, then the completion, which
+    carries any tool calls (a request that offers tools is always replayed: the proxy
+    sends its calls as OpenAI's ``tool_calls`` deltas)."""
+
     async def events() -> AsyncGenerator[str | Completion, None]:
         text = c.content or ""
         for i in range(0, len(text), PIECE):
@@ -94,7 +98,8 @@ async def open_stream(pipeline: Pipeline, request: Request) -> RoutedStream:
     plan = await pipeline.plan(request, key)
     route, escalation = plan.route, pipeline.escalation
     arm = route.arms[route.start]
-    if arm.samples > 1 or escalation.verifier is not None:
+    if arm.samples > 1 or escalation.verifier is not None or one_sample(route.openai_kwargs):
+        # A tool call is sent whole, once the answer is known (see replay()).
         return replay(await pipeline.serve(plan))
     chosen = next(e for e in route.decision.arms if e.arm == route.start)
     params = plan.ceiling.capped_params(arm, route.openai_kwargs, chosen.prompt_tokens)

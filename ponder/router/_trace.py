@@ -36,9 +36,26 @@ class Usage(_Frozen):
         )
 
 
+class FunctionCall(_Frozen):
+    name: str
+    arguments: str
+    """The arguments as the model wrote them: JSON text, not checked against the tool's
+    schema (OpenAI's own shape; the caller parses it)."""
+
+
+class ToolCall(_Frozen):
+    """One call of a tool the request offered, in OpenAI's shape."""
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class Message(_Frozen):
     role: Literal["assistant"] = "assistant"
     content: str | None
+    tool_calls: tuple[ToolCall, ...] | None = None
+    """The tools the model called (then ``finish_reason`` is ``tool_calls``)."""
 
 
 class Choice(_Frozen):

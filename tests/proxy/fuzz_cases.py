@@ -135,7 +135,19 @@ CASES: tuple[Case, ...] = (
     Case("param: response_format string", _with(response_format="json"), 400),
     Case("param: logit_bias list", _with(logit_bias=[1, 2]), 400),
     Case("param: user int", _with(user=5), 400),
-    Case("param: unknown (tools)", _with(tools=[]), 400, "unsupported_parameter"),
+    # issue 23: tools are served now; logprobs is not (a routed answer carries text only)
+    Case("param: unknown (logprobs)", _with(logprobs=True), 400, "unsupported_parameter"),
+    Case("param: router's own (api_base)", _with(api_base="x"), 400, "unsupported_parameter"),
+    Case("param: tools []", _with(tools=[]), 400),
+    Case("param: tools of strings", _with(tools=["f"]), 400),
+    Case("param: tool without a function", _with(tools=[{"type": "function"}]), 400),
+    Case("param: tool_choice unknown", _with(tool_choice="sometimes"), 400),
+    Case("param: parallel_tool_calls string", _with(parallel_tool_calls="yes"), 400),
+    Case(
+        "param: json_schema without a name",
+        _with(response_format={"type": "json_schema", "json_schema": {}}),
+        400,
+    ),
     # empty, and nothing to route
     Case("empty: messages []", _with(messages=[]), 400),
     Case("empty: no messages", _j({"model": "ponder/auto"}), 400),

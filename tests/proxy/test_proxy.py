@@ -120,7 +120,8 @@ def test_auth_is_required(up: FakeUpstream, proxy: ProxyFactory) -> None:
         ({"model": "ponder/auto", "messages": [{"role": "wizard", "content": "x"}]}, "role"),
         ({"model": "ponder/auto", "messages": [{"role": "user", "content": "x"}], "n": 3}, "n > 1"),
         (
-            {"model": "ponder/auto", "messages": [{"role": "user", "content": "x"}], "tools": []},
+            # issue 23: tools are served now; logprobs still is not
+            {"model": "ponder/auto", "messages": [{"role": "user", "content": "x"}], "logprobs": 1},
             "unsupported parameter",
         ),
         (

@@ -18,6 +18,7 @@ import pytest
 from ponder import Menu, ProviderError, Router, Settings
 from ponder._pricing import Price, lookup_price
 from ponder.classifiers import DifficultyClassifier, load_default_classifier
+from ponder.errors import UnsupportedParameterError
 from ponder.router._llm import _kwargs, litellm, request_params
 from tests.fakes.upstream import FakeUpstream, count_tokens
 
@@ -56,11 +57,16 @@ def test_ponder_reports_and_charges_the_arms_own_price(
     clf: DifficultyClassifier, up: FakeUpstream
 ) -> None:
     """A model litellm has no price for, priced by the menu: the trace, the usage and the
-    ledger all carry the menu's price of the tokens the upstream reported, also when a caller
-    tries to hand litellm a price of its own, which never reaches the provider either."""
+    ledger all carry the menu's price of the tokens the upstream reported. A caller who
+    tries to hand litellm a price of its own is refused by name (issue 21: the library
+    refuses what the proxy refuses; it used to ignore it), and it never reaches the
+    provider either."""
     up.script("small", [ANSWER])
     r = router(clf, arm(up, "openai/small", **PRICE), budget=1.0)
-    out = r.complete(QUESTION, input_cost_per_token=1.0, output_cost_per_token=1.0)
+    with pytest.raises(UnsupportedParameterError, match="input_cost_per_token"):
+        r.complete(QUESTION, input_cost_per_token=1.0, output_cost_per_token=1.0)
+    assert up.requests == []
+    out = r.complete(QUESTION)
     cost = expected_cost(Price(1.0, 2.0), QUESTION, ANSWER)
     assert out.ponder.cost == pytest.approx(cost)
     assert [a.cost for a in out.ponder.attempts] == [pytest.approx(cost)]
