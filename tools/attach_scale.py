@@ -9,6 +9,8 @@ gets the same scale from ``ponder train ... --published DATA``.
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 import sys
 import time
@@ -16,7 +18,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ponder.classifiers import SCALE_SOURCES, fit_scale, load_classifier, save_classifier
+from ponder.classifiers import SCALE_SOURCES, fit_scale, load_classifier
+from ponder.classifiers._artifact import SCALE
+from ponder.classifiers._scale_data import read_published
+
+
+def _cite(shared: Path, out: Path) -> None:
+    """Every published row the scale was fitted on, with its publisher and source."""
+    rows = read_published(shared / "published" / "scores.csv")
+    with out.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["arm", "benchmark", "score", "publisher", "source_url"])
+        for r in rows:
+            w.writerow([r.key, r.benchmark, r.score, r.publisher, r.source])
 
 
 def main() -> int:
@@ -30,13 +44,21 @@ def main() -> int:
     def say(msg: str) -> None:
         print(f"[{time.perf_counter() - t0:5.0f} s] {msg}", file=sys.stderr, flush=True)
 
-    clf.attach_scale(fit_scale(shared, clf.featurizer_, progress=say))
-    manifest = (model / "manifest.json").read_text(encoding="utf-8")
-    scale_sources = [f"{shared.name}/{d}" for d in SCALE_SOURCES]
-    sources = [s for s in json.loads(manifest)["training"]["sources"] if s not in scale_sources]
-    sources += scale_sources
-    save_classifier(clf, model, sources=sources)
-    say(f"saved to {model}: {len(clf.scale_.arms_) if clf.scale_ else 0} arms on the scale")
+    scale = fit_scale(shared, clf.featurizer_, progress=say)
+    # Only the scale's file, its digest and the sources change: re-saving the whole model
+    # would rewrite fields an earlier ponder wrote differently (see the data card).
+    text = json.dumps(scale.state(), separators=(",", ":"))
+    (model / SCALE).write_text(text, encoding="utf-8")
+    mfile = model / "manifest.json"
+    manifest = json.loads(mfile.read_text(encoding="utf-8"))
+    digest = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    manifest.setdefault("files", {})[SCALE] = digest
+    sources = [s for s in manifest["training"]["sources"] if s not in SCALE_SOURCES]
+    manifest["training"]["sources"] = sources + list(SCALE_SOURCES)
+    mfile.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    _cite(shared, model / "PUBLISHED_SOURCES.csv")
+    again = load_classifier(model)  # the digest and the scale read back
+    say(f"saved to {model}: {len(again.scale_.arms_) if again.scale_ else 0} arms on the scale")
     return 0
 
 

@@ -18,10 +18,12 @@ ponder import qwen-math-sampled "$DATA/qwen-math-sampled" -o "$WORK/qwen-math.js
 rm -rf ponder/models/default.new
 ponder train "$WORK"/llmrouter-train.jsonl "$WORK"/routellm-gsm8k.jsonl \
     "$WORK"/routellm-mmlu.jsonl "$WORK"/routerarena.jsonl "$WORK"/gsm8k-openai.jsonl \
-    "$WORK"/qwen-math.jsonl --out ponder/models/default.new --seed 0
+    "$WORK"/qwen-math.jsonl --published "$DATA" --out ponder/models/default.new --seed 0
 # Keep the hand-written data card; replace the model files.
 if [ -f ponder/models/default/DATACARD.md ]; then
     cp ponder/models/default/DATACARD.md ponder/models/default.new/
 fi
+python3 -c "import sys; sys.path.insert(0, 'tools'); import attach_scale; from pathlib import Path; \
+attach_scale._cite(Path('$DATA'), Path('ponder/models/default.new/PUBLISHED_SOURCES.csv'))"
 rm -rf ponder/models/default
 mv ponder/models/default.new ponder/models/default

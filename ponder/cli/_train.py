@@ -102,7 +102,7 @@ def train(
             clf.attach_scale(fit_scale(published, clf.featurizer_, progress=shown.say))
     sources = [Path(f).name for f in files] + [redact_url(u) for u in urls]
     if published is not None:
-        sources += [f"{published.name}/{d}" for d in SCALE_SOURCES]
+        sources += list(SCALE_SOURCES)
     save_classifier(clf, out, sources=sources)
     m = clf.metrics_
     typer.echo(

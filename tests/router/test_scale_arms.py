@@ -81,8 +81,8 @@ def test_without_a_scale_the_same_menu_falls_back_to_the_price_prior(
     clf: DifficultyClassifier,
 ) -> None:
     menu = _menu(Arm(model="gpt-5", reasoning_effort="high"))
-    assert clf.scale_ is None
-    assert Decider(clf, menu).profiles[0].source == "price prior"
+    plain = copy.copy(clf).attach_scale(None)
+    assert Decider(plain, menu).profiles[0].source == "price prior"
 
 
 def test_published_scores_in_the_menu_place_a_new_arm(scaled: DifficultyClassifier) -> None:
@@ -115,7 +115,7 @@ def test_unusable_published_scores_name_the_arm(
 def test_published_scores_need_a_model_with_a_scale(clf: DifficultyClassifier) -> None:
     menu = _menu(Arm(model="new", published={"mmlu_pro": 0.8}, input_price=1, output_price=2))
     with pytest.raises(MenuError, match="absolute scale"):
-        Decider(clf, menu)
+        Decider(copy.copy(clf).attach_scale(None), menu)
 
 
 def test_the_scale_is_saved_with_the_model(scaled: DifficultyClassifier, tmp_path: Path) -> None:
@@ -136,3 +136,23 @@ def test_the_scale_is_saved_with_the_model(scaled: DifficultyClassifier, tmp_pat
     save_classifier(copy.copy(scaled).attach_scale(None), out)
     assert not (out / "scale.json").exists()
     assert load_classifier(out).scale_ is None
+
+
+def test_the_packaged_menu_is_on_the_packaged_scale(clf: DifficultyClassifier) -> None:
+    """Out of the box every default arm is placed by published scores, and what thinking
+    buys depends on the query: far more on a competition problem than on a chat request."""
+    if clf.scale_ is None:
+        pytest.skip("the packaged model has no absolute scale")
+    menu = Menu.default()
+    decider = Decider(clf, menu)
+    assert {p.source for p in decider.profiles} == {"published"}
+    chat = "Write a haiku about autumn."
+    olympiad = (
+        "Find the number of ordered pairs $(a, b)$ of positive integers with $a + b = 1000$ "
+        "such that neither $a$ nor $b$ has a zero digit."
+    )
+    est = decider.estimate([chat, olympiad])
+    cheap, deep = menu.labels.index("gpt-5-nano-minimal"), menu.labels.index("gpt-5-high")
+    gain = est.p_success[:, deep] - est.p_success[:, cheap]
+    assert gain[1] > 2 * gain[0]
+    assert est.reasoning_need is not None and est.reasoning_need[1] > est.reasoning_need[0]
