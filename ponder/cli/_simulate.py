@@ -73,6 +73,9 @@ def simulate(
     )
     from ponder.simulate import simulate as run_simulation
 
+    for path in (data, test):  # a typo in a name is the likelier mistake: say it first
+        if path is not None and not path.exists():
+            raise FileNotFoundError(f"{path}: file not found")
     if test is not None and cv is not None:
         raise ValueError("give --test or --cv, not both")
     if cv is not None and cv < 2:
