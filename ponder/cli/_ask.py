@@ -85,6 +85,5 @@ def _check_keys(router: Router) -> None:
         if not found.get("keys_in_environment") and missing:
             provider = litellm.get_llm_provider(arm.model)[1]
             raise ConfigError(
-                f"no key for {provider} (set {' or '.join(missing)}), which arm "
-                f"'{arm.label}' calls"
+                f"no key for {provider} (set {' or '.join(missing)}), which arm '{arm.label}' calls"
             )

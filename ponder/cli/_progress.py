@@ -124,7 +124,6 @@ class ProgressDisplay:
             progress.update(self._inner, completed=parsed[1] - 1, description=message)
         progress.refresh()
 
-
     def _line(self, text: str) -> None:
         """One plain line with the time since the start; a repeat of the last is dropped."""
         if self._lines is None or text == self._last:

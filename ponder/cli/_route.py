@@ -111,12 +111,11 @@ def _print_table(d: Decision, menu: Menu) -> None:
     console.print(
         "thinking, output: tokens per sample assumed in the price (menu: thinking_budget, "
         "output_tokens); success: P(success), of the vote for arms that sample; cost: "
-        "expected per request" + ("; *: over the ceiling" if not all(e.fits for e in d.arms) else "")
+        "expected per request"
+        + ("; *: over the ceiling" if not all(e.fits for e in d.arms) else "")
     )
     sources: dict[str, list[str]] = {}
     for e in d.arms:
         sources.setdefault(e.ability_source, []).append(e.arm)
-    console.print(
-        "ability from: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in sources.items())
-    )
+    console.print("ability from: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in sources.items()))
     console.print(f"chosen: [bold]{d.chosen}[/bold] — {d.reason}")

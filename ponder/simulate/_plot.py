@@ -126,7 +126,9 @@ def frontier_figure(report: Report, *, title: str | None = None) -> Figure:
                 label=f"{name} ({arm.quality:.3f})",
             )
         )
-    fig.legend(handles=handles, title="single arms (quality)", loc="outside right lower", fontsize=8)
+    fig.legend(
+        handles=handles, title="single arms (quality)", loc="outside right lower", fontsize=8
+    )
     if log:
         ax.set_xscale("log")
     ax.set_xlim(x_lo, x_hi)

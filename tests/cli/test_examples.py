@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -383,9 +383,10 @@ def test_every_readme_block_runs_in_order_from_a_fresh_clone(tmp_path: Path) -> 
                 }
             elif lang == "yaml" and first.startswith("max_cost:"):
                 (work / "shown-menu.yaml").write_text(code)
-                assert Menu.load(work / "shown-menu.yaml").labels == Menu.load(
-                    work / "menu.yaml"
-                ).labels
+                assert (
+                    Menu.load(work / "shown-menu.yaml").labels
+                    == Menu.load(work / "menu.yaml").labels
+                )
             elif lang == "yaml" and first.startswith("menu: menu.yaml"):
                 from ponder.router import Settings
 

@@ -200,7 +200,9 @@ def test_simulate_piped_prints_progress_lines_and_quiet_prints_none(
     assert lines[0] == f"{data}: 120 queries" and lines[-1] == f"report written to {report}"
     progress = lines[1:-1]
     assert progress and all(re.match(r"\[\d+:\d\d\] \S", line) for line in progress), lines
-    assert any(line.endswith("cross-validation: fold 3/3: training on 80 queries") for line in progress)
+    assert any(
+        line.endswith("cross-validation: fold 3/3: training on 80 queries") for line in progress
+    )
     assert any(line.endswith("cross-validation: done (3/3)") for line in progress), lines
     assert any("cross-validating {'C': 0.3} fold 2/3" in line for line in progress)
     assert any(line.endswith("replaying") for line in progress)
@@ -231,4 +233,6 @@ def test_train_piped_prints_progress_lines(fake: None, data: Path, tmp_path: Pat
     res = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "m")])
     assert res.exit_code == 0, res.output
     assert ESC not in res.stderr
-    assert re.search(r"^\[0:\d\d\] training: cross-validating \{'C': 0.3\} fold 3/3$", res.stderr, re.M)
+    assert re.search(
+        r"^\[0:\d\d\] training: cross-validating \{'C': 0.3\} fold 3/3$", res.stderr, re.M
+    )

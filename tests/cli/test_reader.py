@@ -65,7 +65,10 @@ def test_a_prior_warning_is_one_line_in_the_clis_style(trained: Path) -> None:
     )
     args = [sys.executable, "-m", "ponder", "route", PRIMES, "--model", str(trained / "m")]
     res = subprocess.run(
-        [*args, "--menu", str(menu)], capture_output=True, text=True, timeout=600,
+        [*args, "--menu", str(menu)],
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert res.returncode == 0, res.stderr
@@ -97,9 +100,7 @@ def test_train_out_refuses_to_overwrite_without_force(trained: Path) -> None:
         ("max_cost: 0.1\narms:\n  - {model: gpt-5, name: [oops}\n", "line 3, column 31"),
     ],
 )
-def test_malformed_menu_yaml_names_the_file_and_line(
-    tmp_path: Path, text: str, where: str
-) -> None:
+def test_malformed_menu_yaml_names_the_file_and_line(tmp_path: Path, text: str, where: str) -> None:
     menu = tmp_path / "menu.yaml"
     menu.write_text(text)
     res = runner.invoke(app, ["route", "hi", "--menu", str(menu)])
@@ -199,7 +200,9 @@ def test_serve_prints_the_url_it_listens_on_with_one_worker(tmp_path: Path) -> N
     args = ["serve", "--config", str(config), "--port", str(port), "--log-level", "warning"]
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ponder", *args], stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "ponder", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
             env=env,
         )
     try:

@@ -77,9 +77,7 @@ def test_the_plot_frames_the_frontiers_not_the_cascades_far_end() -> None:
     stretched = cascade.model_copy(
         update={"points": (*cascade.points, Point(cost_per_query=far, quality=0.3, param=9.0))}
     )
-    report = report.model_copy(
-        update={"policies": {**report.policies, "cascade": stretched}}
-    )
+    report = report.model_copy(update={"policies": {**report.policies, "cascade": stretched}})
     fig = frontier_figure(report)
     ax = fig.axes[0]
     lo, hi = ax.get_xlim()
