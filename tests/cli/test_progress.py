@@ -229,7 +229,12 @@ def test_train_progress_and_quiet(
     assert res.stderr == "" and "trained on" in res.stdout
 
 
-def test_train_piped_prints_progress_lines(fake: None, data: Path, tmp_path: Path) -> None:
+def test_train_piped_prints_progress_lines(
+    fake: None, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ponder.classifiers
+
+    monkeypatch.setattr(ponder.classifiers, "save_classifier", lambda *a, **k: None)
     res = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "m")])
     assert res.exit_code == 0, res.output
     assert ESC not in res.stderr
