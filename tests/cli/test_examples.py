@@ -376,6 +376,8 @@ def test_every_readme_block_runs_in_order_from_a_fresh_clone(tmp_path: Path) -> 
                         local.write_text(local.read_text().replace(DEFAULT_URL, url.group()))
                     else:
                         out = _sh(cmd, work, env)
+                        # Warnings in the CLI's words, never Python's "file.py:410: ...Warning"
+                        assert not re.search(r"\.py:\d+: \w*Warning", out), out
                         if cmd.startswith("ponder ask"):
                             assert "which is prime" in out
                 assert {"my-model", "report.json", "frontier.png"} <= {
