@@ -33,7 +33,7 @@ Reported per target and concurrency: p50 and p99 latency (ms, client side, reque
 body read), requests/s, the p50 added over direct at the same concurrency (ms and ratio), and
 the server's CPU time per request (every process of the server, workers included, from
 ``/proc``, over the measured batches: less sensitive to a busy machine than latency). Then
-the README's table, what each lever gained over the rung before it, and issue 13's goals
+the table of docs/results.md, what each lever gained over the rung before it, and issue 13's goals
 (added p50 <= 2 ms at concurrency 1; >= 2x LiteLLM's requests/s at concurrency 50).
 Client, upstream and proxy share this machine's CPUs: at concurrency 50 the figures are a
 comparison on equal terms, not the proxies' capacity on dedicated hardware.
@@ -390,7 +390,7 @@ def figures(
 def summary(
     targets: list[Target], tallies: dict[tuple[str, int], Tally], low: int, high: int
 ) -> str:
-    """The README's table: per target, c=1 latency and what it adds, c=50 throughput, CPU."""
+    """docs/results.md's table: per target, c=1 latency and what it adds, c=50 throughput, CPU."""
     rows = [
         f"| target | c={low} p50 | c={low} p99 | added p50 | c={high} req/s "
         f"| server CPU / request (c={high}) | errors |",
@@ -723,7 +723,7 @@ def main(argv: list[str] | None = None) -> None:
         print()
         low, high = min(levels), max(levels)
         if low != high:
-            print("### Summary (the README's table)\n")
+            print("### Summary (the table of docs/results.md)\n")
             print(summary(targets, tallies, low, high))
             print()
             if steps:

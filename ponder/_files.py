@@ -39,9 +39,22 @@ def read_mapping(path: Path, error: type[PonderError], what: str) -> dict[str, A
 
             data = yaml.safe_load(text)
     except Exception as exc:  # parser errors have many types; all mean "not parseable"
-        raise error(f"{path}: cannot parse: {str(exc).splitlines()[0]}") from None
+        raise error(f"{path}: cannot parse: {_parse_error(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise error(f"{path}: expected a mapping at the top level")
     return dict(data)
+
+
+def _parse_error(exc: Exception) -> str:
+    """The parser's complaint with where it is: YAML's first line ("while parsing a block
+    collection") names neither the line nor the problem, which sit in its marks. TOML's
+    message already ends "(at line L, column C)"."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is not None and problem:
+        context = getattr(exc, "context", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}"
+        return f"{where}: {problem}" + (f" ({context})" if context else "")
+    return str(exc).splitlines()[0]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -150,3 +151,28 @@ def redis_sentinels() -> Iterator[RedisSentinels]:
         pytest.skip("redis-server is not installed; apt-get install redis-server")
     with RedisSentinels() as sentinels:
         yield sentinels
+SHARED_REASON = (
+    "need the public data folder ../shared/data beside the repository, absent here "
+    "(what it holds and where it comes from: docs/outcomes.md)"
+)
+
+
+def skip_reason(report: pytest.TestReport) -> str:
+    """Why a test skipped, in words that group: every flavour of "shared data not found at
+    <path>" is one reason, the data folder being absent."""
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    reason = reason.removeprefix("Skipped: ").strip()
+    return SHARED_REASON if "shared" in reason.lower() else reason
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests skipped and why, also without ``-rs``: a fresh clone without
+    ../shared/data skips the data-driven tests, and should be told so, not left guessing."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if r.skipped]
+    if not skipped:
+        return
+    reasons = Counter(skip_reason(r) for r in skipped)
+    terminalreporter.write_sep("-", f"{len(skipped)} skipped, and why")
+    for reason, n in reasons.most_common():
+        terminalreporter.write_line(f"{n:5d}  {reason}")

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ponder.cli._common import one_line_errors, out_console, plural, status, usd
+from ponder.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ponder.router import Router
 
 
 @one_line_errors
@@ -36,6 +40,7 @@ def ask(
     from ponder.router import Router
 
     router = Router.from_config(config)
+    _check_keys(router)
     with status("routing and answering"):
         out = router.complete(query, max_cost=max_cost, lam=lam)
     if as_json:
@@ -63,3 +68,22 @@ def ask(
     console.print(table)
     stop = f" · stopped: {t.stopped}" if t.stopped else ""
     console.print(f"total {usd(t.cost)} · {plural(t.samples_used, 'sample')}{stop}")
+
+
+def _check_keys(router: Router) -> None:
+    """Refuse before any call when an arm's provider has no key in the environment: else
+    the router tries each arm in turn, with retries, and ends on litellm's "Missing
+    credentials" many seconds later. Arms with ``api_key_env`` are checked by the router;
+    arms with an ``api_base`` (a server of your own) may need no key, so they pass."""
+    import litellm
+
+    for arm in router.menu.arms:
+        if arm.api_key_env is not None or arm.api_base is not None:
+            continue
+        found = litellm.validate_environment(model=arm.model)
+        missing = found.get("missing_keys") or []
+        if not found.get("keys_in_environment") and missing:
+            provider = litellm.get_llm_provider(arm.model)[1]
+            raise ConfigError(
+                f"no key for {provider} (set {' or '.join(missing)}), which arm '{arm.label}' calls"
+            )

@@ -6,6 +6,7 @@ import functools
 import math
 import socket
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
@@ -33,22 +34,41 @@ def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except PonderError as exc:
-            raise fail(_first_line(str(exc))) from None
-        except OSError as exc:
-            # "[Errno 2] No such file or directory: 'x'" reads better as "x: No such file..."
-            if exc.filename is not None and exc.strerror:
-                raise fail(f"{exc.filename}: {exc.strerror}") from None
-            raise fail(_first_line(str(exc))) from None
-        except (ValueError, KeyError) as exc:
-            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            raise fail(_first_line(str(msg))) from None
-        except RecursionError:
-            raise fail("the input is nested too deeply to read") from None
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return _run(fn, *args, **kwargs)
 
     return wrapper
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    """A warning as the CLI says things, ``warning: ...`` on one line of stderr: not Python's
+    form with the source file, line number and code line, which mean nothing to the reader."""
+    typer.echo(f"warning: {_first_line(str(message))}", err=True)
+
+
+def _run(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    try:
+        return fn(*args, **kwargs)
+    except PonderError as exc:
+        raise fail(_first_line(str(exc))) from None
+    except OSError as exc:
+        # "[Errno 2] No such file or directory: 'x'" reads better as "x: No such file..."
+        if exc.filename is not None and exc.strerror:
+            raise fail(f"{exc.filename}: {exc.strerror}") from None
+        raise fail(_first_line(str(exc))) from None
+    except (ValueError, KeyError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise fail(_first_line(str(msg))) from None
+    except RecursionError:
+        raise fail("the input is nested too deeply to read") from None
 
 
 def _first_line(message: str) -> str:

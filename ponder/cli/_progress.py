@@ -5,16 +5,18 @@ minute or twenty. Counted steps arrive structured (:class:`ponder.simulate.Step`
 the folds of ``--cv``) and drive the top bar and its ETA. The classifier only speaks text;
 its lines are shown as they come, and an inner "fold i/k" in them, when present, moves a
 second bar as a best effort: if the wording changes, the line still shows, only the bar is
-lost. Nothing is drawn when stderr is not a terminal (logs and pipes stay free of control
-codes) or with ``--quiet``.
+lost. When stderr is not a terminal (a log, a pipe, CI), nothing is drawn: each step and
+line is written as a plain line with the time since the start, so a run of minutes is not
+silent and the log stays free of control codes. ``--quiet`` silences both.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+import time
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,9 +51,12 @@ class ProgressDisplay:
     context manager.
     """
 
-    def __init__(self, title: str, console: Console | None) -> None:
+    def __init__(self, title: str, console: Console | None, lines: TextIO | None = None) -> None:
         self._title = title
         self._console = console
+        self._lines = lines  # without a console: plain lines here
+        self._start = time.monotonic()
+        self._last: str | None = None
         self._progress: Progress | None = None
         self._outer: TaskID | None = None
         self._inner: TaskID | None = None
@@ -83,9 +88,12 @@ class ProgressDisplay:
     def step(self, step: Step) -> None:
         """A counted stage moved on: the top bar, the only one with a trustworthy ETA."""
         progress = self._progress
-        if progress is None:
-            return
         text = f"{step.stage}: {step.detail}" if step.detail else step.stage
+        if progress is None:
+            if step.total and parse_fold(text) is None:  # "fold i/k" already counts
+                text = f"{text} ({step.done:g}/{step.total:g})"
+            self._line(text)
+            return
         if self._outer is None or step.stage != self._stage:
             # A new stage gets its own bar and clock, in place of the finished one.
             if self._outer is not None:
@@ -98,10 +106,11 @@ class ProgressDisplay:
     def say(self, message: str) -> None:
         """A line from the work in progress; a "fold i/k" in it moves the second bar."""
         progress = self._progress
-        if progress is None:
-            return
         if self._title:
             message = f"{self._title}: {message}"
+        if progress is None:
+            self._line(message)
+            return
         parsed = parse_fold(message)
         loop = None if parsed is None else parsed[0]
         if self._inner is None or loop is None or loop != self._loop:
@@ -114,6 +123,15 @@ class ProgressDisplay:
         if parsed is not None:
             progress.update(self._inner, completed=parsed[1] - 1, description=message)
         progress.refresh()
+
+    def _line(self, text: str) -> None:
+        """One plain line with the time since the start; a repeat of the last is dropped."""
+        if self._lines is None or text == self._last:
+            return
+        self._last = text
+        seconds = round(time.monotonic() - self._start)
+        self._lines.write(f"[{seconds // 60}:{seconds % 60:02d}] {text}\n")
+        self._lines.flush()
 
 
 def eta_seconds(elapsed: float | None, done: float, total: float | None) -> float | None:
@@ -165,9 +183,12 @@ def _columns() -> list[ProgressColumn]:
 
 
 def progress_display(title: str, *, quiet: bool) -> ProgressDisplay:
-    """A display on stderr when it is a terminal and not ``quiet``; a silent one otherwise."""
-    if quiet or not stderr_is_terminal():
+    """A display on stderr when it is a terminal, plain lines on stderr when it is not, and a
+    silent one when ``quiet``."""
+    if quiet:
         return ProgressDisplay(title, None)
+    if not stderr_is_terminal():
+        return ProgressDisplay(title, None, lines=sys.stderr)
     from rich.console import Console
 
     return ProgressDisplay(title, Console(stderr=True, force_terminal=True))

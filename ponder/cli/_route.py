@@ -3,11 +3,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ponder.cli._common import import_lightgbm_alone, one_line_errors, out_console, usd
+from ponder.cli._common import import_lightgbm_alone, one_line_errors, usd
+
+if TYPE_CHECKING:
+    from ponder._menu import Arm, Menu
+    from ponder.router import Decision
 
 
 @one_line_errors
@@ -48,31 +52,71 @@ def route(
         # ``chosen_arm`` as in the trace; ``chosen`` is the older key, kept for scripts.
         typer.echo(json.dumps({**asdict(d), "chosen": d.chosen_arm}, indent=2))
         return
+    _print_table(d, the_menu)
+
+
+def _thinking(arm: Arm) -> str:
+    """How the arm thinks, as its menu entry says or as ponder assumes: the tokens priced."""
+    if arm.thinking_budget is not None:
+        return f"budget {arm.thinking_budget:,}"
+    if arm.reasoning_effort is not None:
+        return f"{arm.reasoning_effort} {arm.thinking_tokens:,}"
+    if arm.thinking_tokens:
+        return f"default {arm.thinking_tokens:,}"  # a model that reasons unasked
+    return "—"
+
+
+def _print_table(d: Decision, menu: Menu) -> None:
+    """The decision in 80 columns when piped (the terminal's width on one): arm names fold,
+    figures never do; where each arm's ability comes from is said once under the table."""
+    import shutil
+    import sys
+
+    from rich.console import Console
     from rich.table import Table
 
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 80
+    console = Console(width=width, highlight=False)
+    arms = {a.label: a for a in menu.arms}
     need = "" if d.reasoning_need is None else f" · reasoning need {d.reasoning_need:+.2f}"
-    table = Table(title=f"difficulty {d.difficulty:+.2f}{need} · {d.input_tokens} input tokens")
-    for col in ("arm", "P(success)", "samples", "expected cost", "utility", "ability from"):
-        table.add_column(col, justify="left" if col in ("arm", "ability from") else "right")
+    table = Table(
+        title=f"difficulty {d.difficulty:+.2f}{need} · {d.input_tokens:,} input tokens",
+        box=None,
+        pad_edge=False,
+        header_style="bold",
+    )
+    longest = max(len(e.arm) for e in d.arms) + 2
+    table.add_column("arm", overflow="fold", min_width=min(longest, 16))
+    table.add_column("thinking", no_wrap=True)
+    for col in ("output", "success", "samples", "cost", "utility"):
+        table.add_column(col, justify="right", no_wrap=True)
     for e in d.arms:
+        arm = arms[e.arm]
         mark = "→ " if e.arm == d.chosen_arm else "  "
-        style = None if e.fits else "dim"
-        cost = usd(e.expected_cost) + ("" if e.fits else " (over ceiling)")
-        worst = the_menu.arms[[a.label for a in the_menu.arms].index(e.arm)].samples
         samples = (
             f"{e.expected_samples:g}"
-            if e.expected_samples == worst
-            else (f"{e.expected_samples:.1f} of {worst}")
+            if e.expected_samples == arm.samples
+            else f"{e.expected_samples:.1f} of {arm.samples}"
         )
         table.add_row(
             mark + e.arm,
+            _thinking(arm),
+            f"{arm.output_tokens:,}",
             f"{e.p_success:.3f}",
             samples,
-            cost,
+            usd(e.expected_cost) + ("" if e.fits else "*"),
             f"{e.utility:.3f}",
-            e.ability_source,
-            style=style,
+            style=None if e.fits else "dim",
         )
-    console = out_console()
     console.print(table)
+    console.print(
+        "thinking, output: tokens per sample assumed in the price (menu: thinking_budget, "
+        "output_tokens); success: P(success), of the vote for arms that sample; cost: "
+        "expected per request"
+        + ("; *: over the ceiling" if not all(e.fits for e in d.arms) else "")
+    )
+    sources: dict[str, list[str]] = {}
+    for e in d.arms:
+        sources.setdefault(e.ability_source, []).append(e.arm)
+    console.print("ability from: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in sources.items()))
     console.print(f"chosen: [bold]{d.chosen_arm}[/bold] — {d.reason}")

@@ -109,6 +109,7 @@ def serve(
         del router
         sock.close()  # uvicorn's parent binds its own; this one only proved the port free
         os.environ[WORKER_ENV] = json.dumps(source)
+        _announce(host, port, workers)
         uvicorn.run(
             f"{__name__}:worker_app",
             factory=True,
@@ -122,9 +123,19 @@ def serve(
         )
         return
     app = create_app(settings, router=router, own_router=True)
+    sock.listen(2048)  # connections queue from now on, so the address printed next works
+    _announce(host, sock.getsockname()[1], workers)
     uvicorn_config = uvicorn.Config(app, log_level=log_level)
     drain = app.state.drain.begin  # ends open streams with an error event once grace is over
     GracefulServer(uvicorn_config, settings.shutdown_grace, drain).run(sockets=[sock])
+
+
+def _announce(host: str, port: int, workers: int) -> None:
+    """Say where clients reach the proxy, whatever uvicorn's log level: uvicorn says so only
+    when it binds the socket itself, and not at all below ``info``."""
+    shown = f"[{host}]" if ":" in host else host
+    who = "" if workers == 1 else f" ({workers} workers)"
+    typer.echo(f"ponder serve: listening on http://{shown}:{port}/v1{who}", err=True)
 
 
 def _settings(source: dict[str, Any]) -> Settings:

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ponder.cli._common import import_lightgbm_alone, one_line_errors, out_console
+from ponder.cli._common import import_lightgbm_alone, one_line_errors, out_console, usd
 from ponder.cli._progress import progress_display
 
 if TYPE_CHECKING:
@@ -73,6 +73,9 @@ def simulate(
     )
     from ponder.simulate import simulate as run_simulation
 
+    for path in (data, test):  # a typo in a name is the likelier mistake: say it first
+        if path is not None and not path.exists():
+            raise FileNotFoundError(f"{path}: file not found")
     if test is not None and cv is not None:
         raise ValueError("give --test or --cv, not both")
     if cv is not None and cv < 2:
@@ -161,11 +164,33 @@ def print_report(result: Report) -> None:
 
     best = result.summary.best_single_arm
     two_arms = len(result.arms) == 2
+    lo, hi = result.summary.aiq_cost_range
+    shown = {
+        name: pol
+        for name, pol in result.policies.items()
+        if not name.startswith("arm:") or name == f"arm:{best}"
+    }
+    # A budget below every shown policy's cheapest point says nothing of any row: dropped.
+    shares = [
+        share
+        for share in ("0.1", "0.25", "0.5")
+        if any(pol.quality_at_share.get(share) is not None for pol in shown.values())
+    ]
     t = Table(
         title=f"{result.n_queries} queries · best single arm: {best} "
-        f"(quality {result.arms[best].quality:.3f}, ${result.arms[best].cost_per_query:.6f})"
+        f"(quality {result.arms[best].quality:.3f}, ${result.arms[best].cost_per_query:.6f})",
+        caption=f"AIQ: mean height of the policy's cost/quality frontier over {usd(lo)} to "
+        f"{usd(hi)} a query; gap closed: where its AIQ lies from random mixing of the "
+        "arms (0) to the oracle (1); cost to match best: the least cost at which it reaches "
+        "the best single arm's quality, as a share of that arm's cost"
+        + (
+            "; q@X%: its quality at X% of that arm's cost (—: it cannot run that cheap)"
+            if shares
+            else ""
+        ),
     )
-    cols = ["policy", "AIQ", "gap closed", "cost to match best", "q@10%", "q@25%", "q@50%"]
+    cols = ["policy", "AIQ", "gap closed", "cost to match best"]
+    cols += [f"q@{float(share):.0%}" for share in shares]
     if two_arms:
         cols += ["APGR", "CPT(50%)", "CPT(80%)"]
     for c in cols:
@@ -174,20 +199,17 @@ def print_report(result: Report) -> None:
     def num(x: float | None, fmt: str = "{:.3f}") -> str:
         return "—" if x is None else fmt.format(x)
 
-    for name, pol in result.policies.items():
-        if name.startswith("arm:") and name != f"arm:{best}":
-            continue
-        single = name.startswith("arm:")  # one point: AIQ and gap closed would mislead
+    for name, pol in shown.items():
+        single = name.startswith("arm:")
         filled = single and result.holes is not None and bool(result.holes.arms[best].stand_ins)
+        match = result.summary.cost_share_to_match_best_single.get(name)
         row = [
             f"{name} *" if filled else name,
-            "—" if single else num(pol.aiq),
-            "—" if single else num(pol.gap_closed),
-            num(result.summary.cost_share_to_match_best_single.get(name), "{:.0%}"),
-            num(pol.quality_at_share.get("0.1")),
-            num(pol.quality_at_share.get("0.25")),
-            num(pol.quality_at_share.get("0.5")),
+            num(pol.aiq),
+            num(pol.gap_closed),
+            "never" if match is None else f"{match:.0%}",
         ]
+        row += [num(pol.quality_at_share.get(share)) for share in shares]
         if two_arms:
             row += [num(pol.apgr), num(pol.cpt_50, "{:.0%}"), num(pol.cpt_80, "{:.0%}")]
         t.add_row(*row)
@@ -202,7 +224,15 @@ def print_report(result: Report) -> None:
             f"{result.dropped_incomplete} queries left out: some arm unmeasured", highlight=False
         )
     if len(result.by_task) > 1:
-        bt = Table(title="per task")
+        bt = Table(
+            title="per task: ponder within each task, against that task's random mixing "
+            "and oracle",
+            caption="Each task's baseline mixes the arms by their quality on that task, so it "
+            "already knows which arms suit the task; these figures measure telling queries "
+            "of one task apart. The overall gap closed also counts telling tasks apart "
+            "(spending on the tasks where dearer arms pay), so it can exceed every "
+            "per-task one.",
+        )
         for c in (
             "task",
             "queries",
@@ -210,7 +240,7 @@ def print_report(result: Report) -> None:
             "AIQ ponder",
             "random",
             "oracle",
-            "gap closed",
+            "gap closed in task",
         ):
             bt.add_column(c, justify="left" if c in ("task", "best single arm") else "right")
         for task, sec in sorted(result.by_task.items()):

@@ -48,6 +48,9 @@ def train(
             "--quiet", "-q", help="No progress or notes on stderr; only errors and skipped rows."
         ),
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a model already in --out.")
+    ] = False,
 ) -> None:
     """Train a difficulty classifier on outcome tables and save it to a directory.
 
@@ -69,6 +72,9 @@ def train(
         raise ValueError("--seed must be >= 0")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        # Minutes of training must not silently replace a model someone relies on.
+        raise ValueError(f"--out {out}: already holds files; pass --force to replace them")
     files = [d for d in data if "://" not in d]
     urls = [d for d in data if "://" in d]
     tables: list[OutcomeTable] = []

@@ -40,6 +40,7 @@ import contextlib
 import email.utils
 import os
 import random
+import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, aclosing
@@ -181,6 +182,17 @@ def _usage(response: Any) -> Usage:
 
 def _scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
+
+
+_SSL_REPR = re.compile(r" ?ssl:<[^<>]* object at 0x[0-9a-fA-F]+>")
+_REPR = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")
+
+
+def _readable(text: str) -> str:
+    """A provider error without Python object reprs: aiohttp's "Cannot connect to host
+    h:443 ssl:<ssl.SSLContext object at 0x7f...> [...]" says nothing more to a reader than
+    "Cannot connect to host h:443 [...]", and the address differs run to run."""
+    return _REPR.sub(r"\1", _SSL_REPR.sub("", text))
 
 
 async def call(
@@ -334,7 +346,7 @@ def classify_failure(exc: Exception, api_key: str | None) -> CallFailed:
     raw = getattr(exc, "status_code", None)
     status = raw if isinstance(raw, int) else None
     is_timeout = isinstance(exc, litellm().exceptions.Timeout) or status in (408, 504)
-    text = _scrub(f"{type(exc).__name__}: {exc}", api_key).splitlines()
+    text = _readable(_scrub(f"{type(exc).__name__}: {exc}", api_key)).splitlines()
     message = (text[0] if text else type(exc).__name__)[:500]
     # A 4xx other than these says the request itself is wrong (bad parameters, auth, an
     # unknown model, context too long): trying again cannot help. Anything else, including

@@ -360,7 +360,9 @@ class Router:
 
 def _passthrough_arms(menu: Menu, extra: Sequence[str]) -> dict[str, Arm]:
     """One plain arm per model a client may name directly: the menu's models (keeping
-    their endpoint, key and prices, not their thinking or sampling) and ``extra``."""
+    their endpoint, key and prices, not their thinking or sampling), the menu's arms by
+    their own names (the name a user reads in the menu, ``route`` and the trace: one
+    sample, with the arm's thinking), and ``extra``."""
     arms: dict[str, Arm] = {}
     for a in menu.arms:
         arms.setdefault(
@@ -375,6 +377,20 @@ def _passthrough_arms(menu: Menu, extra: Sequence[str]) -> dict[str, Arm]:
                 supports=a.supports,
             ),
         )
+    for a in menu.arms:
+        if a.label not in arms:
+            arms[a.label] = Arm(
+                model=a.model,
+                name=a.label,
+                thinking_budget=a.thinking_budget,
+                reasoning_effort=a.reasoning_effort,
+                input_price=a.input_price,
+                output_price=a.output_price,
+                output_tokens=a.output_tokens,
+                reasoning=a.reasoning,
+                api_base=a.api_base,
+                api_key_env=a.api_key_env,
+            )
     for model in extra:
         if model not in arms:
             arm = Arm(model=model)

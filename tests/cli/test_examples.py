@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -58,8 +59,17 @@ def _queries() -> list[str]:
 # --- the files, offline --------------------------------------------------------------------
 def test_each_example_says_what_it_is_for() -> None:
     files = sorted(p.name for p in EXAMPLES.iterdir())
-    assert files == ["local.yaml", "menu.yaml", "ponder.yaml", "queries.txt"]
-    for name in files:
+    assert files == [
+        "llmrouter-LICENSE.txt",
+        "llmrouter-SOURCE.md",
+        "llmrouter-test.jsonl",
+        "llmrouter-train.jsonl",
+        "local.yaml",
+        "menu.yaml",
+        "ponder.yaml",
+        "queries.txt",
+    ]
+    for name in ["local.yaml", "menu.yaml", "ponder.yaml", "queries.txt"]:
         first, second = (EXAMPLES / name).read_text().splitlines()[:2]
         assert first.startswith("# ") and len(first) > 30, name
         assert not second.startswith("#"), name
@@ -78,7 +88,7 @@ def test_readme_commands_use_only_files_the_examples_or_earlier_steps_give() -> 
                 have.add(word)
             elif re.search(r"\.(yaml|txt|jsonl|json)$|^my-model$", word):
                 assert word in have, f"{word!r} in {line!r} is made by no earlier step"
-    assert {"train.jsonl", "test.jsonl", "my-model", "report.json"} <= have
+    assert {"llmrouter-train.jsonl", "llmrouter-test.jsonl", "my-model", "report.json"} <= have
 
 
 def test_readme_menu_is_the_example_and_every_arm_fits_its_ceiling() -> None:
@@ -233,3 +243,186 @@ def test_serve_with_the_example_config(work: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+# --- the shipped outcome table ---------------------------------------------------------------
+def test_the_shipped_sample_is_a_public_table_with_its_licence_and_source() -> None:
+    from ponder.outcomes import load_outcomes
+
+    train = load_outcomes(EXAMPLES / "llmrouter-train.jsonl").table
+    test = load_outcomes(EXAMPLES / "llmrouter-test.jsonl").table
+    assert (train.n_queries, test.n_queries) == (300, 100)
+    assert train.arms == test.arms and len(train.arms) == 9
+    assert not set(train.prompts) & set(test.prompts)  # the held-out rows are held out
+    licence = (EXAMPLES / "llmrouter-LICENSE.txt").read_text()
+    assert licence.startswith("MIT License") and "U Lab @UIUC" in licence
+    source = (EXAMPLES / "llmrouter-SOURCE.md").read_text()
+    assert "https://github.com/ulab-uiuc/LLMRouter" in source
+    assert "4e7a796942ce26e9d5f2b93191c7c2585c99c2e3" in source
+    assert "llmrouter-LICENSE.txt" in source
+
+
+def test_the_outcome_table_spec_is_in_the_repository() -> None:
+    text = (ROOT / "README.md").read_text()
+    assert "../shared/specs" not in text
+    spec = ROOT / "docs" / "outcomes.md"
+    assert "(docs/outcomes.md)" in text and spec.exists()
+    body = spec.read_text()
+    for field in ("`id`", "`prompt`", "`task`", "`arms`", "score", "cost", "samples", "CSV"):
+        assert field in body, field
+    for name in ("llmrouter", "routellm-gsm8k", "routerarena", "qwen-math-sampled"):
+        assert f"`{name}`" in body, name  # where the public tables come from
+
+
+def test_readme_links_point_at_files_that_exist() -> None:
+    for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#]+?)(?:#[^)]*)?\)", doc.read_text()):
+            if not target.startswith("http"):
+                assert (doc.parent / target).exists(), f"{doc.name} links {target}"
+
+
+def test_readme_is_a_newcomers_read() -> None:
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) < 300
+    heads = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert heads[:5] == ["Quick start", "Using it", "As a library", "As a proxy", "More"]
+    for doc in ("design", "results", "reliability", "proxy", "outcomes"):
+        assert f"(docs/{doc}.md)" in text, doc
+    # The figures live in docs/, still marked where bench/ output goes.
+    results = (ROOT / "docs" / "results.md").read_text()
+    assert "<!-- bench:routing -->" in results and "<!-- bench:latency -->" in results
+    assert "bench:" not in text and "| dataset | arms |" not in text
+
+
+# --- every block of the README, in order, in a fresh work folder -----------------------------
+def _blocks() -> list[tuple[str, str]]:
+    """Every fenced block of the README: (language, text), in order."""
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"^```(\w*)\n(.*?)^```", text, flags=re.M | re.S)
+
+
+def _shim(folder: Path) -> dict[str, str]:
+    """An environment whose `ponder` is this checkout's, as `pip install .` would give."""
+    bin_dir = folder / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "ponder"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m ponder "$@"\n')
+    shim.chmod(0o755)
+    (bin_dir / "python").symlink_to(sys.executable)
+    env = _env()
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    return env
+
+
+def _sh(line: str, cwd: Path, env: dict[str, str]) -> str:
+    res = subprocess.run(
+        ["bash", "-ec", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert res.returncode == 0, f"{line}\n{res.stdout}\n{res.stderr}"
+    return res.stdout + res.stderr
+
+
+def _py(code: str, cwd: Path, env: dict[str, str], name: str) -> str:
+    (cwd / name).write_text(code)
+    return _sh(f'"{sys.executable}" {name}', cwd, env)
+
+
+def _background(line: str, cwd: Path, env: dict[str, str], needle: str) -> tuple[Any, str]:
+    log = cwd / f"bg-{abs(hash(line))}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            ["bash", "-c", f"exec {line}"], cwd=cwd, env=env, stdout=out, stderr=out, text=True
+        )
+    return proc, _wait_for_line(log, proc, needle)
+
+
+def test_every_readme_block_runs_in_order_from_a_fresh_clone(tmp_path: Path) -> None:
+    """Quick start, walk-through, library, proxy: each block as a newcomer would run it, in a
+    copy of the repository's examples with no ../shared beside it. What a test must change is
+    only where a server listens (a free port, not 8000 / 8001) and the install step (done)."""
+    clone = tmp_path / "ponder"
+    shutil.copytree(EXAMPLES, clone / "examples")
+    assert not (tmp_path / "shared").exists()
+    env = _shim(tmp_path)
+    work = tmp_path / "ponder-work"
+    blocks = _blocks()
+    handled: list[int] = []
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        for i, (lang, code) in enumerate(blocks):
+            first = code.splitlines()[0]
+            if lang == "bash" and first.startswith("pip install . && "):
+                out = _sh(first.removeprefix("pip install . && "), clone, env)
+                assert "chosen:" in out
+            elif lang == "bash" and first.startswith("pip install -e '.[dev]' && "):
+                cmd = first.removeprefix("pip install -e '.[dev]' && ")
+                assert cmd == "python -m pytest"
+                out = _sh(f"{cmd} --collect-only -q tests/cli/test_help.py", ROOT, env)
+                assert re.search(r"test_help\.py: \d+|\d+ tests? collected", out), out
+            elif lang == "bash" and first.startswith("mkdir -p ../ponder-work"):
+                _sh(first, clone, env)
+                assert (work / "llmrouter-train.jsonl").exists()
+                for line in code.splitlines()[1:]:
+                    cmd = line.split("  #")[0].strip()
+                    if cmd == "ponder dev-upstream &":
+                        proc, said = _background(
+                            "ponder dev-upstream --port 0", work, env, "dev upstream on "
+                        )
+                        procs.append(proc)
+                        url = re.search(r"http://127\.0\.0\.1:\d+/v1", said)
+                        assert url, said
+                        local = work / "local.yaml"
+                        local.write_text(local.read_text().replace(DEFAULT_URL, url.group()))
+                    else:
+                        out = _sh(cmd, work, env)
+                        # Warnings in the CLI's words, never Python's "file.py:410: ...Warning"
+                        assert not re.search(r"\.py:\d+: \w*Warning", out), out
+                        if cmd.startswith("ponder ask"):
+                            assert "which is prime" in out
+                assert {"my-model", "report.json", "frontier.png"} <= {
+                    p.name for p in work.iterdir()
+                }
+            elif lang == "yaml" and first.startswith("max_cost:"):
+                (work / "shown-menu.yaml").write_text(code)
+                assert (
+                    Menu.load(work / "shown-menu.yaml").labels
+                    == Menu.load(work / "menu.yaml").labels
+                )
+            elif lang == "yaml" and first.startswith("menu: menu.yaml"):
+                from ponder.router import Settings
+
+                (work / "shown-config.yaml").write_text(code)
+                settings = Settings.from_file(work / "shown-config.yaml")
+                assert settings.model == work / "my-model"  # made by the walk-through
+                settings.load_menu()
+            elif lang == "python" and "Router.from_config" in code:
+                assert "await " not in code.split("async def")[0]  # runs in a file
+                out = _py(code, work, env, "library.py")
+                assert out.count("2305843009213693951, which is prime") == 2, out
+            elif lang == "python" and "DifficultyClassifier" in code:
+                assert _py(code, work, env, "pieces.py").strip()
+            elif lang == "bash" and first.startswith("ponder serve"):
+                port = free_port()
+                cmd = first.split("  #")[0].strip().removesuffix("&").strip()
+                assert "--port 8000" in cmd
+                proc, said = _background(
+                    cmd.replace("--port 8000", f"--port {port}"), work, env, "listening on"
+                )
+                procs.append(proc)
+                assert f"http://127.0.0.1:{port}/v1" in said
+                served = port
+            elif lang == "python" and "from openai import OpenAI" in code:
+                shown = code.replace("localhost:8000", f"127.0.0.1:{served}")
+                assert shown != code
+                out = _py(shown, work, env, "client.py")
+                assert "which is prime" in out and re.search(r"dev-(small|large)", out)
+            else:
+                continue
+            handled.append(i)
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(timeout=30)
+    unhandled = [blocks[i][1].splitlines()[0] for i in range(len(blocks)) if i not in handled]
+    assert not unhandled, f"README blocks no test runs: {unhandled}"

@@ -7,6 +7,7 @@ A stand-in classifier (fast, reporting progress the way the real one words it) r
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -186,7 +187,7 @@ def test_simulate_progress_on_a_terminal(
     assert "AIQ" in res.stdout and ESC not in res.stdout  # results go to stdout, plain
 
 
-def test_simulate_quiet_and_piped_runs_print_no_progress(
+def test_simulate_piped_prints_progress_lines_and_quiet_prints_none(
     fake: None, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     report = tmp_path / "r.json"
@@ -194,10 +195,17 @@ def test_simulate_quiet_and_piped_runs_print_no_progress(
     piped = runner.invoke(app, args)  # CliRunner's stderr is not a terminal
     assert piped.exit_code == 0, piped.output
     assert ESC not in piped.stderr and ESC not in piped.stdout
-    assert piped.stderr.splitlines() == [
-        f"{data}: 120 queries",
-        f"report written to {report}",
-    ]
+    # Piped, a long run is not silent: plain progress lines, each with the time since start.
+    lines = piped.stderr.splitlines()
+    assert lines[0] == f"{data}: 120 queries" and lines[-1] == f"report written to {report}"
+    progress = lines[1:-1]
+    assert progress and all(re.match(r"\[\d+:\d\d\] \S", line) for line in progress), lines
+    assert any(
+        line.endswith("cross-validation: fold 3/3: training on 80 queries") for line in progress
+    )
+    assert any(line.endswith("cross-validation: done (3/3)") for line in progress), lines
+    assert any("cross-validating {'C': 0.3} fold 2/3" in line for line in progress)
+    assert any(line.endswith("replaying") for line in progress)
     _terminal(monkeypatch)  # --quiet wins even on a terminal
     quiet = runner.invoke(app, [*args, "--quiet"])
     assert quiet.exit_code == 0, quiet.output
@@ -219,3 +227,17 @@ def test_train_progress_and_quiet(
     res = runner.invoke(app, ["train", str(data), "--out", str(out), "--quiet"])
     assert res.exit_code == 0, res.output
     assert res.stderr == "" and "trained on" in res.stdout
+
+
+def test_train_piped_prints_progress_lines(
+    fake: None, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ponder.classifiers
+
+    monkeypatch.setattr(ponder.classifiers, "save_classifier", lambda *a, **k: None)
+    res = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    assert ESC not in res.stderr
+    assert re.search(
+        r"^\[0:\d\d\] training: cross-validating \{'C': 0.3\} fold 3/3$", res.stderr, re.M
+    )

@@ -233,9 +233,13 @@ def test_duplicates_empty_and_encoding_fail_as_before(tmp_path: Path) -> None:
     assert _outcome(lambda p: load_outcomes(p).table, raw) == _outcome(_reference_load, raw)
 
 
-def _shared_tables() -> list[Path]:
+def _shared_tables() -> list[Any]:
     root = Path(os.environ.get("PONDER_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-    return [p for p in [root / "data" / "reasoning-gym" / "outcomes.jsonl"] if p.is_file()]
+    path = root / "data" / "reasoning-gym" / "outcomes.jsonl"
+    if path.is_file():
+        return [path]
+    # Skipped with its reason, not pytest's "got empty parameter set".
+    return [pytest.param(path, marks=pytest.mark.skip(reason=f"shared data not found: {path}"))]
 
 
 @pytest.mark.parametrize("path", _shared_tables(), ids=lambda p: p.parent.name)

@@ -81,7 +81,8 @@ def test_profiles_passthrough_and_models(up: FakeUpstream, proxy: ProxyFactory) 
     p = proxy(settings(up, profiles={"best": {"lam": 0}}))
     c = client(p.base_url)
     ids = [m.id for m in c.models.list()]
-    assert ids == ["ponder/auto", "ponder/best", "openai/big", "openai/small"]
+    # The menu's arms by their own names too (issue 23: a menu name was a 404).
+    assert ids == ["ponder/auto", "ponder/best", "big", "openai/big", "openai/small", "small"]
     r = c.chat.completions.create(
         model="ponder/best", messages=[{"role": "user", "content": QUESTION}]
     )
@@ -90,6 +91,9 @@ def test_profiles_passthrough_and_models(up: FakeUpstream, proxy: ProxyFactory) 
         model="openai/small", messages=[{"role": "user", "content": QUESTION}]
     )
     assert r.choices[0].message.content == "It is 42"
+    assert (r.model_extra or {})["ponder"]["reason"] == "pass-through"
+    r = c.chat.completions.create(model="big", messages=[{"role": "user", "content": QUESTION}])
+    assert r.choices[0].message.content == "It is 42 (big)"  # the arm's own menu name
     assert (r.model_extra or {})["ponder"]["reason"] == "pass-through"
     with pytest.raises(openai.NotFoundError, match="gpt-unknown"):
         c.chat.completions.create(
