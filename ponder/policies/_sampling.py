@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ponder.aggregators import CannotBeOvertaken, DirichletStop, SamplePlan, StopRule
+from ponder.aggregators import CannotBeOvertaken, DirichletStop, LeadBy, SamplePlan, StopRule
 from ponder.policies._compute import VoteModel
 
 FloatArray = npt.NDArray[np.float64]
@@ -117,20 +117,28 @@ class Calibration:
 class SamplingPolicy:
     """One arm's way of spending samples: a :class:`SampleBudget` per query and the
     :class:`~ponder.aggregators.DirichletStop` rule at ``confidence`` within it (1: only
-    stop when the leader cannot be overtaken). ``gamma`` is how wrong answers scatter."""
+    stop when the leader cannot be overtaken), or, when ``margin`` is set, the
+    :class:`~ponder.aggregators.LeadBy` rule at that margin (calibration keeps whichever of
+    the two is cheaper out of fold). ``gamma`` is how wrong answers scatter."""
 
     budget: SampleBudget
     confidence: float = 1.0
     gamma: float = 1.0
     calibration: Calibration | None = None
+    margin: int = 0
+    """Votes the leader must be ahead by to stop (0: the Dirichlet rule at ``confidence``)."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.confidence <= 1.0:
             raise ValueError(f"confidence must be in (0, 1], got {self.confidence}")
         if not (self.gamma > 0 and math.isfinite(self.gamma)):
             raise ValueError(f"gamma must be a positive number, got {self.gamma}")
+        if self.margin < 0:
+            raise ValueError(f"margin must be >= 0, got {self.margin}")
 
     def rule(self) -> StopRule:
+        if self.margin > 0:
+            return LeadBy(self.margin)
         if self.confidence >= 1.0:
             return CannotBeOvertaken()
         b = self.budget
@@ -151,6 +159,8 @@ class SamplingPolicy:
         }
         if self.calibration is not None:
             state["calibration"] = asdict(self.calibration)
+        if self.margin:
+            state["margin"] = self.margin
         return state
 
     @classmethod
@@ -161,6 +171,7 @@ class SamplingPolicy:
             confidence=float(state["confidence"]),
             gamma=float(state["gamma"]),
             calibration=None if cal is None else Calibration(**cal),
+            margin=int(state.get("margin", 0)),
         )
 
 
