@@ -17,6 +17,7 @@ that plan, so they spend alike.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -24,7 +25,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ponder.aggregators import CannotBeOvertaken, DirichletStop, LeadBy, SamplePlan, StopRule
+from ponder.aggregators import (
+    CannotBeOvertaken,
+    DirichletStop,
+    LeadBy,
+    SamplePlan,
+    StopRule,
+    next_draw,
+)
 from ponder.policies._compute import VoteModel
 
 FloatArray = npt.NDArray[np.float64]
@@ -81,6 +89,101 @@ class SampleBudget:
     def samples(self, p1: float | None, most: int) -> int:
         """One query's budget (``None``: no prediction, the arm's mean stands in)."""
         return int(self.samples_many(np.nan if p1 is None else p1, most))
+
+
+PRICE_GRID: FloatArray = np.linspace(0.0, 1.0, 11)
+"""One-sample successes at which :func:`simulated_votes` runs a rule; others interpolate."""
+PRICE_DRAWS = 160
+"""Simulated queries per point of :data:`PRICE_GRID` (the same random draws at every point,
+so the curves are smooth in the prior)."""
+
+
+@functools.lru_cache(maxsize=256)
+def simulated_votes(
+    policy: SamplingPolicy, budget: int, batch: int = 1
+) -> tuple[FloatArray, FloatArray]:
+    """Mean samples drawn and P(the vote is right) of ``policy``'s rule within ``budget``,
+    at each prior in :data:`PRICE_GRID`, by simulation from the model the rule assumes.
+
+    Per simulated query the right answer's share is ``~ Beta(q kappa, (1 - q) kappa)`` and
+    each wrong sample joins a wrong answer by a Chinese restaurant process of concentration
+    ``gamma`` (the arm's fitted scatter): the :class:`~ponder.aggregators.DirichletStop`
+    model, with the arm's calibrated ``kappa`` and ``gamma``. The draws are seeded, so a
+    policy is always priced alike; cached per policy, budget and batch, since the router
+    prices every query with the same few.
+    """
+    from scipy.stats import beta
+
+    rule = policy.rule()
+    kappa, gamma = policy.budget.kappa, policy.gamma
+    rng = np.random.default_rng(0)
+    u_rate = rng.random(PRICE_DRAWS)
+    u_right = rng.random((PRICE_DRAWS, budget))
+    u_wrong = rng.random((PRICE_DRAWS, budget))
+    mean_samples = np.zeros(PRICE_GRID.size)
+    mean_right = np.zeros(PRICE_GRID.size)
+    for g, q in enumerate(PRICE_GRID):
+        if q <= 0.0 or q >= 1.0:
+            rate = np.full(PRICE_DRAWS, float(q))
+        else:
+            rate = np.asarray(beta.ppf(u_rate, q * kappa, (1.0 - q) * kappa), dtype=np.float64)
+        drawn_total = right_total = 0
+        for d in range(PRICE_DRAWS):
+            drawn, right = _simulate_one(
+                rule, budget, batch, float(q), gamma, rate[d], u_right[d], u_wrong[d]
+            )
+            drawn_total += drawn
+            right_total += right
+        mean_samples[g] = drawn_total / PRICE_DRAWS
+        mean_right[g] = right_total / PRICE_DRAWS
+    return mean_samples, mean_right
+
+
+def _simulate_one(
+    rule: StopRule,
+    budget: int,
+    batch: int,
+    q: float,
+    gamma: float,
+    rate: float,
+    u_right: FloatArray,
+    u_wrong: FloatArray,
+) -> tuple[int, bool]:
+    """One simulated query: samples drawn by ``rule`` and whether its vote is right."""
+    counts: list[int] = []  # votes per answer, in order of first appearance
+    right_at: int | None = None
+    wrong: list[int] = []  # indices into counts of the wrong answers
+    n_wrong = drawn = 0
+    while True:
+        k = next_draw(rule, counts, drawn=drawn, budget=budget, batch=batch, p=q)
+        if k == 0:
+            break
+        for s in range(drawn, drawn + k):
+            if u_right[s] < rate:
+                if right_at is None:
+                    right_at = len(counts)
+                    counts.append(0)
+                counts[right_at] += 1
+                continue
+            new = gamma / (gamma + n_wrong)
+            if u_wrong[s] < new:
+                wrong.append(len(counts))
+                counts.append(1)
+            else:  # an old wrong answer, chosen in proportion to its votes
+                x = (u_wrong[s] - new) / (1.0 - new) * n_wrong
+                for j in wrong:
+                    x -= counts[j]
+                    if x < 0:
+                        counts[j] += 1
+                        break
+                else:
+                    counts[wrong[-1]] += 1
+            n_wrong += 1
+        drawn += k
+    if right_at is None:
+        return drawn, False
+    top = max(counts)
+    return drawn, counts.index(top) == right_at
 
 
 def budgets_from_curve(curve: FloatArray, gain: float, floor: float) -> IntArray:
@@ -150,6 +253,32 @@ class SamplingPolicy:
         prior = float(self.budget.prior(np.nan if p1 is None else p1))
         return SamplePlan(self.budget.samples(p1, most), self.rule(), prior)
 
+    def priced(
+        self, p1: npt.ArrayLike, most: int, batch: int = 1
+    ) -> tuple[IntArray, FloatArray, FloatArray]:
+        """Per query: the budget, the samples this policy's own rule is expected to draw
+        within it, and the P(success) of the vote it returns, for one-sample success
+        ``p1`` (NaN: unknown) when the arm may draw ``most``, ``batch`` at a time.
+
+        What the router prices a calibrated vote arm at, and the simulator replays: the
+        rule is run (through :func:`~ponder.aggregators.next_draw`, the live draw loop) on
+        answers drawn from the model it was calibrated with (:func:`simulated_votes`), so
+        a query the rule settles in two samples is priced at about two, and its success
+        is the vote's, not one sample's. A query given no budget (hopeless) is expected to
+        draw nothing; its P(success) is the whole vote's, so escalation sees what beats it.
+        """
+        p = np.asarray(p1, dtype=np.float64)
+        budget = self.budget.samples_many(p, most)
+        prior = self.budget.prior(p)
+        samples = np.zeros(prior.shape)
+        success = np.asarray(VoteModel(kappa=self.budget.kappa).p_vote(prior, most), dtype=float)
+        for b in np.unique(budget[budget > 0]):
+            at = budget == b
+            grid_samples, grid_success = simulated_votes(self, int(b), batch)
+            samples[at] = np.interp(prior[at], PRICE_GRID, grid_samples)
+            success[at] = np.interp(prior[at], PRICE_GRID, grid_success)
+        return budget, samples, success
+
     def to_state(self) -> dict[str, Any]:
         """Plain JSON for a model artifact."""
         state: dict[str, Any] = {
@@ -176,8 +305,10 @@ class SamplingPolicy:
 
 
 __all__ = [
+    "PRICE_GRID",
     "Calibration",
     "SampleBudget",
     "SamplingPolicy",
     "budgets_from_curve",
+    "simulated_votes",
 ]

@@ -227,6 +227,7 @@ def calibrate_sampling(
     floors: Sequence[float] = FLOORS,
     confidences: Sequence[float] = CONFIDENCES,
     margins: Sequence[int] = MARGINS,
+    with_budgets: bool = True,
 ) -> SamplingPolicy:
     """The cheapest :class:`SamplingPolicy` whose out-of-fold accuracy stays within
     ``within`` of the vote over every recorded sample (by :func:`within_reach`, with
@@ -238,6 +239,10 @@ def calibrate_sampling(
     the candidates, and the largest one is the vote itself (nothing lost or gained), so
     some setting always passes. Each budget is replayed with the Dirichlet rule at every
     confidence and with :class:`~ponder.aggregators.LeadBy` at every margin in ``margins``.
+    ``with_budgets`` False offers only the stopping rules over every sample the arm may draw: a
+    budget read off the vote model at the arm's mean is a figure of these queries, and does
+    not carry to an arm or a task whose success is not known (calibrating on some sets to
+    sample on another).
     """
     folds = np.asarray(fold_of)
     keep = [i for i, q in enumerate(queries) if q.answers]
@@ -252,7 +257,7 @@ def calibrate_sampling(
     vote_of = np.array([pre.correct[-1] for pre in pres], dtype=bool)  # the full vote
     vote_acc = float(vote_of.mean())
     whole = _fit(qs, (0.0,))
-    gains = _gain_grid(whole, most)
+    gains = _gain_grid(whole, most) if with_budgets else [0.0]
     ids = np.unique(folds)
     grid = [(t, g, f) for t in trusts for g in gains for f in floors]
     index = {key: row for row, key in enumerate(grid)}
