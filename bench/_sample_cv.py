@@ -20,6 +20,7 @@ from _sample_sets import ARM, SampleSet, available, load_set
 from ponder.aggregators import CannotBeOvertaken, LeadBy, SamplePlan, StopRule
 from ponder.outcomes import OutcomeTable
 from ponder.policies import SamplingPolicy, calibrate_sampling, recorded_samples, within_reach
+from ponder.policies._sampling_fit import CONFIDENCES
 from ponder.simulate._samples import allocated, replayed
 
 POLICIES = ("vote@max", "margin", "exact", "ponder")
@@ -73,14 +74,29 @@ def choose_margin(tables: Sequence[OutcomeTable]) -> int:
     return most
 
 
+DIRICHLET: list[bool] = [False]
+"""Whether ponder's calibration here offers the Dirichlet rule (``--dirichlet``). Off by
+default: its replay costs about a millisecond a step, some twenty CPU-minutes a 40-sample
+set, and on the sets where it was run it did not beat the margin rule."""
+
+
 def calibrate(
     tables: Sequence[OutcomeTable], fold_of: np.ndarray, budgets: bool = True
 ) -> SamplingPolicy:
     """Ponder's calibration with no classifier (every query the arm's mean): budget (unless
-    ``budgets`` is False), Dirichlet confidence or :class:`LeadBy` margin, chosen by
-    cross-validation over ``fold_of`` (one entry per row of the tables, in order)."""
+    ``budgets`` is False), and the :class:`LeadBy` margin or the exact rule (and the
+    Dirichlet rule's confidence when :data:`DIRICHLET`), chosen by cross-validation over
+    ``fold_of`` (one entry per row of the tables, in order)."""
     recs = [q for t in tables for q in recorded_samples(t, ARM, np.nan)]
-    return calibrate_sampling(recs, fold_of, trusts=(0.0,), floors=(0.0,), with_budgets=budgets)
+    confidences = CONFIDENCES if DIRICHLET[0] else (1.0,)
+    return calibrate_sampling(
+        recs,
+        fold_of,
+        trusts=(0.0,),
+        floors=(0.0,),
+        confidences=confidences,
+        with_budgets=budgets,
+    )
 
 
 def describe(policy: SamplingPolicy) -> str:
@@ -245,8 +261,10 @@ def many_sets_section(data: Path, keys: Sequence[str], folds: int, seed: int, ca
         "smallest within 0.5 points of vote@max plus one standard error on the training "
         "folds, the rule calibration uses); **exact**: stop once the leader cannot be "
         "overtaken within all the samples (vote@max's answers); **ponder**: the calibrated "
-        "allocation with no classifier (fixed budget, and the Dirichlet rule or the margin "
-        "rule, whichever is cheaper within reach on the training folds' own inner folds). "
+        "allocation with no classifier (a fixed budget, and within it the margin rule or "
+        "the exact rule"
+        + (" or the Dirichlet rule" if DIRICHLET[0] else "")
+        + ", whichever is cheapest within reach on the training folds' own inner folds). "
         "Cells: shortfall in points (vote@max accuracy minus the policy's; negative: more "
         "accurate) [paired 90% bootstrap interval over queries] and mean samples.\n"
     )

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from _sample_cv import many_sets_section
+from _sample_cv import DIRICHLET, many_sets_section
 from _sample_sets import SETS as MANY
 
 from ponder.aggregators import CannotBeOvertaken, SamplePlan, StoppingRule, StopRule
@@ -438,9 +438,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--cap", type=int, default=300, help="queries of each set when it trains (leave one out)"
     )
+    ap.add_argument(
+        "--dirichlet",
+        action="store_true",
+        help="offer the Dirichlet rule to ponder on the 8+ sets (slow: minutes a set)",
+    )
     args = ap.parse_args(argv)
     start = time.perf_counter()
     data = shared_data()
+    DIRICHLET[0] = args.dirichlet
     if args.only_many:
         many_sets_section(data, args.many, args.folds, args.seed, args.cap)
         print(f"Runtime: {time.perf_counter() - start:.1f} s")

@@ -199,8 +199,8 @@ def _stops(
         counts, left = pre.counts[s - 1], budget - s
         level = 1.0 if left == 0 or cannot_be_overtaken(counts, left) else None
         for i, c in enumerate(confidences):
-            if out[i] is not None:
-                continue
+            if out[i] is not None or (level is None and c >= 1.0):
+                continue  # confidence 1 passes only where the leader is out of reach
             if level is None:
                 level = rule.settled(counts, left, p)
             if level >= c:
