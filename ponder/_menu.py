@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ponder._files import read_mapping
 from ponder._pricing import Price, estimate_tokens, lookup_price
-from ponder._thinking import Thinking, check_thinking
+from ponder._thinking import Thinking, check_thinking, reasoning_strength
 from ponder.errors import MenuError
 
 Aggregation = Literal["first", "majority", "best_of_n"]
@@ -82,8 +82,6 @@ class Arm(BaseModel):
         classifier's reckoning, on queries that need reasoning."""
         if self.reasoning is not None:
             return self.reasoning
-        from ponder.classifiers import reasoning_strength
-
         return reasoning_strength(
             self.model, effort=self.reasoning_effort, budget=self.thinking_budget
         )
@@ -157,12 +155,19 @@ class Menu(BaseModel):
             check_thinking(a.thinking)
 
     @classmethod
-    def load(cls, path: str | Path) -> Menu:
+    def from_file(cls, path: str | Path) -> Menu:
+        """A menu from a YAML or TOML file, prices and thinking checked (the verb of
+        :meth:`ponder.Settings.from_file`). Raises :class:`~ponder.MenuError`."""
         p = Path(path)
         data = read_mapping(p, MenuError, "menu")
         menu = cls.parse(data, source=str(p))
         menu.check_prices()
         return menu
+
+    @classmethod
+    def load(cls, path: str | Path) -> Menu:
+        """The same as :meth:`from_file` (the older name, kept so scripts keep working)."""
+        return cls.from_file(path)
 
     @classmethod
     def parse(cls, data: object, source: str = "menu") -> Menu:
@@ -177,4 +182,4 @@ class Menu(BaseModel):
     def default(cls) -> Menu:
         path = resources.files("ponder") / "menus" / "default.yaml"
         with resources.as_file(path) as p:
-            return cls.load(p)
+            return cls.from_file(p)

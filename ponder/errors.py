@@ -72,6 +72,25 @@ class UnknownModelError(PonderError, LookupError):
     """A request named a model that is neither a routing profile nor allowed through."""
 
 
+class ExtensionError(PonderError):
+    """A custom extension (a classifier, a policy) returned what ponder cannot use.
+
+    Checked where ponder takes the result, so the bug is reported against the extension
+    (``extension`` is its class name, ``method`` the method that answered) instead of
+    surfacing later as a numpy broadcasting error or an ``IndexError`` in the router.
+    """
+
+    def __init__(self, extension: object, method: str, message: str) -> None:
+        self.extension = type(extension).__name__
+        self.method = method
+        super().__init__(f"{self.extension}.{method}() {message}")
+
+
+class TrainingDataError(PonderError, ValueError):
+    """What was given to train a classifier cannot train one: not an outcome table, too
+    few queries, or nothing to learn from. The message says what to give instead."""
+
+
 class PriorWarning(UserWarning):
     """Arms the model was not trained on cannot be told apart: the price prior is flat (the
     training data had too few priced arms, or price did not predict ability), or two arms

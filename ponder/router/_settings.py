@@ -180,7 +180,7 @@ class Settings(BaseSettings):
         if self.menu is None:
             return Menu.default()
         if isinstance(self.menu, Path):
-            return Menu.load(self.menu)
+            return Menu.from_file(self.menu)
         self.menu.check_prices()
         return self.menu
 

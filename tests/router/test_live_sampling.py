@@ -147,3 +147,21 @@ def test_a_calibrated_vote_is_priced_as_its_rule_will_draw_it(up: FakeUpstream) 
     unsure = {e.arm: e for e in router.route("unsure: 6 x 7?").arms}["weak"]
     assert easy.expected_samples < unsure.expected_samples  # an easy vote settles sooner
     assert unsure.p_success > 0.6  # the vote is worth more than one sample
+
+
+def test_warmup_prices_the_calibrated_votes_before_the_first_request(up: FakeUpstream) -> None:
+    from ponder.policies._sampling import simulated_votes
+
+    by_lead = SamplingPolicy(SampleBudget(kappa=3.0, trust=1.0, mean=0.5), gamma=2.0, margin=3)
+    arms = [
+        arm(up, "weak", samples=6, aggregation="majority", adaptive=True, batch=1, **SMALL),
+        arm(up, "strong", **BIG),
+    ]
+    router = make_router(Known(), arms, lam=5.0, sampling={"weak": by_lead})
+    before = simulated_votes.cache_info().misses
+    router.warmup()
+    assert simulated_votes.cache_info().misses == before + 1  # the one budget it gives: 6
+    hits = simulated_votes.cache_info().hits
+    router.route("unsure: 6 x 7?")
+    assert simulated_votes.cache_info().misses == before + 1
+    assert simulated_votes.cache_info().hits > hits
