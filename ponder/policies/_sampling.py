@@ -269,14 +269,18 @@ class SamplingPolicy:
         """
         p = np.asarray(p1, dtype=np.float64)
         budget = self.budget.samples_many(p, most)
-        prior = self.budget.prior(p)
-        samples = np.zeros(prior.shape)
-        success = np.asarray(VoteModel(kappa=self.budget.kappa).p_vote(prior, most), dtype=float)
+        # The query's success as the classifier predicts it, not as the budget shrinks it:
+        # a single call of the arm is priced at the same prediction, and the two must be
+        # compared on one footing (shrunk, an easy query's vote would look worse than one
+        # call of it).
+        q = np.where(np.isfinite(p), np.clip(p, 0.0, 1.0), self.budget.mean)
+        samples = np.zeros(q.shape)
+        success = np.asarray(VoteModel(kappa=self.budget.kappa).p_vote(q, most), dtype=float)
         for b in np.unique(budget[budget > 0]):
             at = budget == b
             grid_samples, grid_success = simulated_votes(self, int(b), batch)
-            samples[at] = np.interp(prior[at], PRICE_GRID, grid_samples)
-            success[at] = np.interp(prior[at], PRICE_GRID, grid_success)
+            samples[at] = np.interp(q[at], PRICE_GRID, grid_samples)
+            success[at] = np.interp(q[at], PRICE_GRID, grid_success)
         return budget, samples, success
 
     def to_state(self) -> dict[str, Any]:
