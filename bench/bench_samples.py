@@ -8,6 +8,12 @@ same sample plans and draw loop the live router runs.
 
     python3 bench/bench_samples.py                 # every set, 5 outer folds
     python3 bench/bench_samples.py --sets qwen date --folds 5
+    python3 bench/bench_samples.py --only-many       # the 15 sets with 8+ samples (issue 20)
+    python3 bench/bench_samples.py --only-many --many ap-gsm8k qwen
+
+The sets with 8 or more samples (``bench/_sample_sets.py``) are cross-validated against
+vote@max with paired 90% bootstrap intervals, and left out one at a time
+(``bench/_sample_cv.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from _sample_cv import DIRICHLET, many_sets_section
+from _sample_sets import SETS as MANY
 
 from ponder.aggregators import CannotBeOvertaken, SamplePlan, StoppingRule, StopRule
 from ponder.classifiers import DifficultyClassifier
@@ -419,9 +427,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS))
     ap.add_argument("--folds", type=int, default=5, help="outer folds (default 5)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--many",
+        nargs="*",
+        choices=list(MANY),
+        default=list(MANY),
+        help="sets with 8 or more samples to cross-validate (default: all; none: skip)",
+    )
+    ap.add_argument("--only-many", action="store_true", help="only the sets with 8 or more")
+    ap.add_argument(
+        "--cap", type=int, default=300, help="queries of each set when it trains (leave one out)"
+    )
+    ap.add_argument(
+        "--dirichlet",
+        action="store_true",
+        help="offer the Dirichlet rule to ponder on the 8+ sets (slow: minutes a set)",
+    )
     args = ap.parse_args(argv)
     start = time.perf_counter()
     data = shared_data()
+    DIRICHLET[0] = args.dirichlet
+    if args.only_many:
+        many_sets_section(data, args.many, args.folds, args.seed, args.cap)
+        print(f"Runtime: {time.perf_counter() - start:.1f} s")
+        return 0
     qwen_dir, mot_dir = data / "qwen-math-sampled", data / "mot-cascade"
     if not (qwen_dir.is_dir() and mot_dir.is_dir()):
         print(f"Shared data not found under {data} (set PONDER_SHARED); nothing to benchmark.")
@@ -444,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         print("(reasoning-gym not found: left out)\n")
         sets = [s for s in sets if s.key != "rg"]
     needed_section(sets, data, args.folds, args.seed)
+    if args.many:
+        many_sets_section(data, args.many, args.folds, args.seed, args.cap)
     cascade_section(date)
     print(f"Runtime: {time.perf_counter() - start:.1f} s")
     return 0

@@ -11,10 +11,12 @@ from ponder.aggregators._extract import (
 from ponder.aggregators._stopping import (
     CannotBeOvertaken,
     DirichletStop,
+    LeadBy,
     SamplePlan,
     StopRule,
     cannot_be_overtaken,
     correct_answer_posterior,
+    lead,
     leader_win_probability,
     next_draw,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "Clusters",
     "DirichletStop",
     "FirstAnswer",
+    "LeadBy",
     "MajorityVote",
     "SamplePlan",
     "StopRule",
@@ -47,6 +50,7 @@ __all__ = [
     "cannot_be_overtaken",
     "correct_answer_posterior",
     "extract_answer",
+    "lead",
     "leader_win_probability",
     "next_draw",
     "normalize_answer",

@@ -1,12 +1,14 @@
 """When to stop drawing samples of one arm: rules that see every answer drawn so far.
 
-A vote is only worth another sample while that sample can still change it. Two rules here,
+A vote is only worth another sample while that sample can still change it. Three rules here,
 beside the Adaptive-Consistency Beta rule (:class:`~ponder.aggregators.StoppingRule`, kept
 as the baseline), decide that from the whole answer distribution, the samples left in the
 query's budget and, where there is one, the classifier's prediction:
 
 * :class:`CannotBeOvertaken` stops once no answer can catch the leader with the samples
   left, so it always returns the answer the vote over the whole budget would have;
+* :class:`LeadBy` stops once the leader is a fixed number of votes ahead (the rule of
+  thumb, and the baseline the others must beat);
 * :class:`DirichletStop` stops once a Dirichlet-multinomial posterior over the answers, with
   the classifier's per-sample success as its prior, says the leader very probably still
   leads when the budget is spent.
@@ -93,6 +95,41 @@ class CannotBeOvertaken:
 
     def should_stop(self, counts: Sequence[int], *, left: int, p: float | None = None) -> bool:
         return cannot_be_overtaken(counts, left)
+
+
+def lead(counts: Sequence[int]) -> int:
+    """The leader's votes minus the runner-up's (0 before any vote)."""
+    top = second = 0
+    for c in counts:
+        if c > top:
+            top, second = c, top
+        elif c > second:
+            second = c
+    return top - second
+
+
+@dataclass(frozen=True)
+class LeadBy:
+    """Stop once the leader is ``margin`` votes ahead of the runner-up, or cannot be
+    overtaken in the budget at all.
+
+    The plain rule of thumb, and a hard baseline: two or three agreeing samples already say
+    most of what the counts can. On recorded samples (MATH with gpt-3.5 and gpt-4, GSM8K,
+    CSQA, BBH Date; issue 20) neither the Dirichlet rule nor the best stop per vote state
+    read off the same queries' outcomes (in-sample, so optimistic) drew more than about a
+    fifth fewer samples than it at equal accuracy. Calibration offers it beside
+    :class:`DirichletStop` and keeps whichever holds the vote's accuracy out of fold for
+    fewer samples.
+    """
+
+    margin: int = 2
+
+    def __post_init__(self) -> None:
+        if self.margin < 1:
+            raise ValueError(f"margin must be >= 1, got {self.margin}")
+
+    def should_stop(self, counts: Sequence[int], *, left: int, p: float | None = None) -> bool:
+        return lead(counts) >= self.margin or cannot_be_overtaken(counts, left)
 
 
 def _betaln(a: float, b: float) -> float:

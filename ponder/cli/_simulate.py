@@ -11,7 +11,7 @@ from ponder.cli._progress import progress_display
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from ponder.simulate import Holes, Report, SampledArmReport
+    from ponder.simulate import Holes, Report, SampledArmReport, VoteArms
 
 
 @one_line_errors
@@ -66,10 +66,12 @@ def simulate(
     from ponder.classifiers import DifficultyClassifier, load_classifier
     from ponder.outcomes import LoadResult, load_outcomes
     from ponder.simulate import (
+        add_vote_arms,
         expected_costs,
         predict_cross_validated,
         predict_saved,
         price_table,
+        vote_arms_of,
     )
     from ponder.simulate import simulate as run_simulation
 
@@ -143,12 +145,19 @@ def simulate(
             p = predict_saved(clf, replay)
             sampling = clf.sampling_
             cost = expected_costs(replay, replay)
+        voted = None
+        if cv is not None and the_menu is not None and vote_arms_of(the_menu, table):
+            shown.say("replaying the menu's vote arms")
+            voted = add_vote_arms(table, the_menu, p, cost, cv, seed=seed)
+            replay, p, cost = voted.table, voted.p, voted.expected_cost
         shown.say("replaying")
         result = run_simulation(
             replay, p, cost, complete_only=complete_only, steps=shown.step, sampling=sampling
         )
 
     print_report(result)
+    if voted is not None:
+        print_bought(voted, result)
     if report is not None:
         result.to_json(report)
         typer.echo(f"report written to {report}", err=True)
@@ -157,6 +166,40 @@ def simulate(
 
         plot_frontier(result, plot)
         typer.echo(f"plot written to {plot}", err=True)
+
+
+def print_bought(voted: VoteArms, result: Report) -> None:
+    """Where ponder bought votes: its choices at the cost of the best single arm and at
+    half of it, per arm and per task."""
+    import numpy as np
+    from rich.table import Table
+
+    from ponder.policies import calibrate_to_cost, default_cost_scale
+    from ponder.simulate import bought_at
+
+    con = out_console()
+    best = result.summary.best_single_arm
+    j = voted.table.arm_index(best)
+    target = float(np.nanmean(voted.table.costs[:, j]))
+    scale = default_cost_scale(voted.expected_cost)
+    for share, what in ((1.0, f"the cost of {best}"), (0.5, f"half the cost of {best}")):
+        lam = calibrate_to_cost(voted.p, voted.expected_cost, share * target, cost_scale=scale)
+        b = bought_at(voted, lam, scale)
+        t = Table(
+            title=f"Where ponder bought votes, at {what} (lam {lam:.3g}): accuracy "
+            f"{b.accuracy:.3f}, mean cost ${b.mean_cost:.5f} a query",
+            title_justify="left",
+        )
+        t.add_column("task")
+        for a in b.arms:
+            t.add_column(a, justify="right")
+        t.add_row("all", *[f"{x:.0%}" for x in b.share])
+        for task, row in b.by_task.items():
+            t.add_row(task, *[f"{x:.0%}" for x in row])
+        con.print(t)
+        drew = ", ".join(f"{k}: {v:.2f}" for k, v in b.vote_samples.items() if v == v)
+        if drew:
+            con.print(f"mean samples drawn where a vote was bought: {drew}")
 
 
 def print_report(result: Report) -> None:

@@ -27,6 +27,7 @@ from ponder.policies._sampling_fit import (
 )
 from ponder.policies._utility import (
     UtilityPolicy,
+    calibrate_to_cost,
     choose_by_utility,
     default_cost_scale,
     lambda_grid,
@@ -51,6 +52,7 @@ __all__ = [
     "as_matrices",
     "budgets_from_curve",
     "calibrate_sampling",
+    "calibrate_to_cost",
     "check_choice",
     "choose_by_utility",
     "default_cost_scale",

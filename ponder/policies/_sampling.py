@@ -17,6 +17,7 @@ that plan, so they spend alike.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -24,7 +25,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ponder.aggregators import CannotBeOvertaken, DirichletStop, SamplePlan, StopRule
+from ponder.aggregators import (
+    CannotBeOvertaken,
+    DirichletStop,
+    LeadBy,
+    SamplePlan,
+    StopRule,
+    next_draw,
+)
 from ponder.policies._compute import VoteModel
 
 FloatArray = npt.NDArray[np.float64]
@@ -83,6 +91,101 @@ class SampleBudget:
         return int(self.samples_many(np.nan if p1 is None else p1, most))
 
 
+PRICE_GRID: FloatArray = np.linspace(0.0, 1.0, 11)
+"""One-sample successes at which :func:`simulated_votes` runs a rule; others interpolate."""
+PRICE_DRAWS = 160
+"""Simulated queries per point of :data:`PRICE_GRID` (the same random draws at every point,
+so the curves are smooth in the prior)."""
+
+
+@functools.lru_cache(maxsize=256)
+def simulated_votes(
+    policy: SamplingPolicy, budget: int, batch: int = 1
+) -> tuple[FloatArray, FloatArray]:
+    """Mean samples drawn and P(the vote is right) of ``policy``'s rule within ``budget``,
+    at each prior in :data:`PRICE_GRID`, by simulation from the model the rule assumes.
+
+    Per simulated query the right answer's share is ``~ Beta(q kappa, (1 - q) kappa)`` and
+    each wrong sample joins a wrong answer by a Chinese restaurant process of concentration
+    ``gamma`` (the arm's fitted scatter): the :class:`~ponder.aggregators.DirichletStop`
+    model, with the arm's calibrated ``kappa`` and ``gamma``. The draws are seeded, so a
+    policy is always priced alike; cached per policy, budget and batch, since the router
+    prices every query with the same few.
+    """
+    from scipy.stats import beta
+
+    rule = policy.rule()
+    kappa, gamma = policy.budget.kappa, policy.gamma
+    rng = np.random.default_rng(0)
+    u_rate = rng.random(PRICE_DRAWS)
+    u_right = rng.random((PRICE_DRAWS, budget))
+    u_wrong = rng.random((PRICE_DRAWS, budget))
+    mean_samples = np.zeros(PRICE_GRID.size)
+    mean_right = np.zeros(PRICE_GRID.size)
+    for g, q in enumerate(PRICE_GRID):
+        if q <= 0.0 or q >= 1.0:
+            rate = np.full(PRICE_DRAWS, float(q))
+        else:
+            rate = np.asarray(beta.ppf(u_rate, q * kappa, (1.0 - q) * kappa), dtype=np.float64)
+        drawn_total = right_total = 0
+        for d in range(PRICE_DRAWS):
+            drawn, right = _simulate_one(
+                rule, budget, batch, float(q), gamma, rate[d], u_right[d], u_wrong[d]
+            )
+            drawn_total += drawn
+            right_total += right
+        mean_samples[g] = drawn_total / PRICE_DRAWS
+        mean_right[g] = right_total / PRICE_DRAWS
+    return mean_samples, mean_right
+
+
+def _simulate_one(
+    rule: StopRule,
+    budget: int,
+    batch: int,
+    q: float,
+    gamma: float,
+    rate: float,
+    u_right: FloatArray,
+    u_wrong: FloatArray,
+) -> tuple[int, bool]:
+    """One simulated query: samples drawn by ``rule`` and whether its vote is right."""
+    counts: list[int] = []  # votes per answer, in order of first appearance
+    right_at: int | None = None
+    wrong: list[int] = []  # indices into counts of the wrong answers
+    n_wrong = drawn = 0
+    while True:
+        k = next_draw(rule, counts, drawn=drawn, budget=budget, batch=batch, p=q)
+        if k == 0:
+            break
+        for s in range(drawn, drawn + k):
+            if u_right[s] < rate:
+                if right_at is None:
+                    right_at = len(counts)
+                    counts.append(0)
+                counts[right_at] += 1
+                continue
+            new = gamma / (gamma + n_wrong)
+            if u_wrong[s] < new:
+                wrong.append(len(counts))
+                counts.append(1)
+            else:  # an old wrong answer, chosen in proportion to its votes
+                x = (u_wrong[s] - new) / (1.0 - new) * n_wrong
+                for j in wrong:
+                    x -= counts[j]
+                    if x < 0:
+                        counts[j] += 1
+                        break
+                else:
+                    counts[wrong[-1]] += 1
+            n_wrong += 1
+        drawn += k
+    if right_at is None:
+        return drawn, False
+    top = max(counts)
+    return drawn, counts.index(top) == right_at
+
+
 def budgets_from_curve(curve: FloatArray, gain: float, floor: float) -> IntArray:
     """Budgets from predicted vote successes ``curve[..., n - 1]`` (see
     :meth:`SampleBudget.samples_many`); apart so that calibration can draw the curve once
@@ -121,20 +224,28 @@ class SamplingCalibration:
 class SamplingPolicy:
     """One arm's way of spending samples: a :class:`SampleBudget` per query and the
     :class:`~ponder.aggregators.DirichletStop` rule at ``confidence`` within it (1: only
-    stop when the leader cannot be overtaken). ``gamma`` is how wrong answers scatter."""
+    stop when the leader cannot be overtaken), or, when ``margin`` is set, the
+    :class:`~ponder.aggregators.LeadBy` rule at that margin (calibration keeps whichever of
+    the two is cheaper out of fold). ``gamma`` is how wrong answers scatter."""
 
     budget: SampleBudget
     confidence: float = 1.0
     gamma: float = 1.0
     calibration: SamplingCalibration | None = None
+    margin: int = 0
+    """Votes the leader must be ahead by to stop (0: the Dirichlet rule at ``confidence``)."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.confidence <= 1.0:
             raise ValueError(f"confidence must be in (0, 1], got {self.confidence}")
         if not (self.gamma > 0 and math.isfinite(self.gamma)):
             raise ValueError(f"gamma must be a positive number, got {self.gamma}")
+        if self.margin < 0:
+            raise ValueError(f"margin must be >= 0, got {self.margin}")
 
     def rule(self) -> StopRule:
+        if self.margin > 0:
+            return LeadBy(self.margin)
         if self.confidence >= 1.0:
             return CannotBeOvertaken()
         b = self.budget
@@ -146,6 +257,36 @@ class SamplingPolicy:
         prior = float(self.budget.prior(np.nan if p1 is None else p1))
         return SamplePlan(self.budget.samples(p1, most), self.rule(), prior)
 
+    def priced(
+        self, p1: npt.ArrayLike, most: int, batch: int = 1
+    ) -> tuple[IntArray, FloatArray, FloatArray]:
+        """Per query: the budget, the samples this policy's own rule is expected to draw
+        within it, and the P(success) of the vote it returns, for one-sample success
+        ``p1`` (NaN: unknown) when the arm may draw ``most``, ``batch`` at a time.
+
+        What the router prices a calibrated vote arm at, and the simulator replays: the
+        rule is run (through :func:`~ponder.aggregators.next_draw`, the live draw loop) on
+        answers drawn from the model it was calibrated with (:func:`simulated_votes`), so
+        a query the rule settles in two samples is priced at about two, and its success
+        is the vote's, not one sample's. A query given no budget (hopeless) is expected to
+        draw nothing; its P(success) is the whole vote's, so escalation sees what beats it.
+        """
+        p = np.asarray(p1, dtype=np.float64)
+        budget = self.budget.samples_many(p, most)
+        # The query's success as the classifier predicts it, not as the budget shrinks it:
+        # a single call of the arm is priced at the same prediction, and the two must be
+        # compared on one footing (shrunk, an easy query's vote would look worse than one
+        # call of it).
+        q = np.where(np.isfinite(p), np.clip(p, 0.0, 1.0), self.budget.mean)
+        samples = np.zeros(q.shape)
+        success = np.asarray(VoteModel(kappa=self.budget.kappa).p_vote(q, most), dtype=float)
+        for b in np.unique(budget[budget > 0]):
+            at = budget == b
+            grid_samples, grid_success = simulated_votes(self, int(b), batch)
+            samples[at] = np.interp(q[at], PRICE_GRID, grid_samples)
+            success[at] = np.interp(q[at], PRICE_GRID, grid_success)
+        return budget, samples, success
+
     def to_state(self) -> dict[str, Any]:
         """Plain JSON for a model artifact."""
         state: dict[str, Any] = {
@@ -155,6 +296,8 @@ class SamplingPolicy:
         }
         if self.calibration is not None:
             state["calibration"] = asdict(self.calibration)
+        if self.margin:
+            state["margin"] = self.margin
         return state
 
     @classmethod
@@ -165,6 +308,7 @@ class SamplingPolicy:
             confidence=float(state["confidence"]),
             gamma=float(state["gamma"]),
             calibration=None if cal is None else SamplingCalibration(**cal),
+            margin=int(state.get("margin", 0)),
         )
 
 
@@ -172,9 +316,11 @@ Calibration = SamplingCalibration
 """The older name of :class:`SamplingCalibration`, kept so that code using it still runs."""
 
 __all__ = [
+    "PRICE_GRID",
     "Calibration",
     "SampleBudget",
     "SamplingCalibration",
     "SamplingPolicy",
     "budgets_from_curve",
+    "simulated_votes",
 ]

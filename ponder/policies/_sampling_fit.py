@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from ponder.aggregators import Clusters, DirichletStop, cannot_be_overtaken
+from ponder.aggregators import Clusters, DirichletStop, cannot_be_overtaken, lead
 from ponder.policies._compute import VoteModel, fit_kappa
 from ponder.policies._sampling import (
     SampleBudget,
@@ -49,6 +49,8 @@ CAUTION = 1.0
 TRUSTS: tuple[float, ...] = (0.0, 0.5, 1.0)
 FLOORS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3)
 CONFIDENCES: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0)
+MARGINS: tuple[int, ...] = (2, 3, 4, 5, 6, 8, 10)
+"""Leads at which :class:`~ponder.aggregators.LeadBy` is offered beside the Dirichlet rule."""
 BUDGET_SIZES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64)
 """Vote sizes whose predicted loss, at the arm's mean, sets the grid of ``gain`` values:
 with ``trust`` 0 each is then the budget of every query, so a fixed budget is a candidate."""
@@ -181,22 +183,35 @@ def _fit(queries: Sequence[Recorded], trusts: Sequence[float]) -> _Fitted:
 
 
 def _stops(
-    pre: _Prefixes, budget: int, rule: DirichletStop, p: float, confidences: Sequence[float]
+    pre: _Prefixes,
+    budget: int,
+    rule: DirichletStop,
+    p: float,
+    confidences: Sequence[float],
+    margins: Sequence[int] = (),
 ) -> list[int]:
-    """Samples drawn at each confidence by a batch-1 replay within ``budget``."""
-    out: list[int | None] = [None] * len(confidences)
-    pending = len(confidences)
+    """Samples drawn at each confidence, then at each margin of
+    :class:`~ponder.aggregators.LeadBy`, by a batch-1 replay within ``budget``."""
+    k = len(confidences)
+    out: list[int | None] = [None] * (k + len(margins))
+    pending = len(out)
     for s in range(1, budget + 1):
         counts, left = pre.counts[s - 1], budget - s
         level = 1.0 if left == 0 or cannot_be_overtaken(counts, left) else None
         for i, c in enumerate(confidences):
-            if out[i] is not None:
-                continue
+            if out[i] is not None or (level is None and c >= 1.0):
+                continue  # confidence 1 passes only where the leader is out of reach
             if level is None:
                 level = rule.settled(counts, left, p)
             if level >= c:
                 out[i] = s
                 pending -= 1
+        if margins:
+            ahead = lead(counts)
+            for i, m in enumerate(margins, start=k):
+                if out[i] is None and (level == 1.0 or ahead >= m):
+                    out[i] = s
+                    pending -= 1
         if pending == 0:
             break
     return [budget if s is None else s for s in out]
@@ -211,6 +226,8 @@ def calibrate_sampling(
     trusts: Sequence[float] = TRUSTS,
     floors: Sequence[float] = FLOORS,
     confidences: Sequence[float] = CONFIDENCES,
+    margins: Sequence[int] = MARGINS,
+    with_budgets: bool = True,
 ) -> SamplingPolicy:
     """The cheapest :class:`SamplingPolicy` whose out-of-fold accuracy stays within
     ``within`` of the vote over every recorded sample (by :func:`within_reach`, with
@@ -220,7 +237,12 @@ def calibrate_sampling(
     wrong (the arm gave no answer), so skipping only pays where the vote would be wrong
     anyway. A fixed budget with the exact rule (``trust`` 0, confidence 1) is always among
     the candidates, and the largest one is the vote itself (nothing lost or gained), so
-    some setting always passes.
+    some setting always passes. Each budget is replayed with the Dirichlet rule at every
+    confidence and with :class:`~ponder.aggregators.LeadBy` at every margin in ``margins``.
+    ``with_budgets`` False offers only the stopping rules over every sample the arm may draw: a
+    budget read off the vote model at the arm's mean is a figure of these queries, and does
+    not carry to an arm or a task whose success is not known (calibrating on some sets to
+    sample on another).
     """
     folds = np.asarray(fold_of)
     keep = [i for i, q in enumerate(queries) if q.answers]
@@ -235,14 +257,15 @@ def calibrate_sampling(
     vote_of = np.array([pre.correct[-1] for pre in pres], dtype=bool)  # the full vote
     vote_acc = float(vote_of.mean())
     whole = _fit(qs, (0.0,))
-    gains = _gain_grid(whole, most)
+    gains = _gain_grid(whole, most) if with_budgets else [0.0]
     ids = np.unique(folds)
     grid = [(t, g, f) for t in trusts for g in gains for f in floors]
     index = {key: row for row, key in enumerate(grid)}
-    correct = np.zeros((len(grid), len(confidences)))
-    lost = np.zeros((len(grid), len(confidences)))
-    gained = np.zeros((len(grid), len(confidences)))
-    drawn = np.zeros((len(grid), len(confidences)))
+    rules = len(confidences) + len(margins)  # a column per stopping rule
+    correct = np.zeros((len(grid), rules))
+    lost = np.zeros((len(grid), rules))
+    gained = np.zeros((len(grid), rules))
+    drawn = np.zeros((len(grid), rules))
     skipped = np.zeros(len(grid))
     full = np.ones(len(grid), dtype=bool)  # every query's budget is all its samples
     right_at = np.zeros((len(qs), most), dtype=bool)  # the vote of each prefix is right
@@ -274,12 +297,14 @@ def calibrate_sampling(
                     rows = held_at[drawing]
                     if rows.size == 0:
                         continue
-                    stops = np.empty((rows.size, len(confidences)), dtype=np.int64)
+                    stops = np.empty((rows.size, rules), dtype=np.int64)
                     for r, j in enumerate(np.flatnonzero(drawing)):
                         i, b = held[j], int(budgets[j])
                         key = (t, i, b)
                         if key not in cache:
-                            cache[key] = _stops(pres[i], b, rule, float(prior[j]), confidences)
+                            cache[key] = _stops(
+                                pres[i], b, rule, float(prior[j]), confidences, margins
+                            )
                         stops[r] = cache[key]
                     right = right_at[rows[:, None], stops - 1]
                     vote = vote_of[rows][:, None]
@@ -291,7 +316,8 @@ def calibrate_sampling(
     acc, mean_drawn = correct / n, drawn / n
     # The exact rule over all of a query's samples returns the vote's own answer: it passes
     # by construction, so some setting always does.
-    exact = full[:, None] & (np.asarray(confidences) >= 1.0)[None, :]
+    exact_col = np.r_[np.asarray(confidences) >= 1.0, np.zeros(len(margins), dtype=bool)]
+    exact = full[:, None] & exact_col[None, :]
     ok = within_reach(lost, gained, n, within, caution) | exact
     # Fewest samples; then the more accurate; then the less trust in the classifier and
     # the higher confidence (the safer of two equal settings).
@@ -314,11 +340,13 @@ def calibrate_sampling(
         skipped=float(skipped[row] / n),
         within=within,
     )
+    by_margin = c >= len(confidences)
     return SamplingPolicy(
         SampleBudget(final.kappa[t], g, f, t, final.mean),
-        confidence=float(confidences[c]),
+        confidence=1.0 if by_margin else float(confidences[c]),
         gamma=final.gamma,
         calibration=calibration,
+        margin=int(margins[c - len(confidences)]) if by_margin else 0,
     )
 
 
@@ -336,6 +364,7 @@ def _gain_grid(fitted: _Fitted, most: int) -> list[float]:
 
 __all__ = [
     "CAUTION",
+    "MARGINS",
     "WITHIN",
     "Recorded",
     "calibrate_sampling",

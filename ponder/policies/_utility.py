@@ -15,6 +15,7 @@ own traffic.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,3 +159,55 @@ def lambda_grid(
         ]
     )
     return np.unique(grid[grid >= 0])
+
+
+def _bisect(ok: Callable[[float], bool], lo: float, hi: float, iters: int) -> tuple[float, float]:
+    """Shrink ``[lo, hi]`` keeping ``not ok(lo)`` and ``ok(hi)``; ``ok`` is monotone in lam."""
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return lo, hi
+
+
+def calibrate_to_cost(
+    p: FloatArray,
+    cost: FloatArray,
+    target_mean_cost: float,
+    *,
+    max_cost: float | None = None,
+    cost_scale: float | None = None,
+    iters: int = 60,
+) -> float:
+    """Smallest ``lam`` whose mean chosen cost (over routed queries) is at most the target.
+
+    The mean cost is a non-increasing step function of ``lam`` (per query, a larger ``lam``
+    never moves to a dearer arm), so bisection finds the step; the result spends at most
+    the budget and as close to it as the predictions allow. A target above the ``lam = 0``
+    cost returns 0; one below the cheapest possible cost returns :func:`top_lambda`.
+    Only predictions are used: calibrate on a sample of unlabelled queries.
+    """
+    pa, ca = as_matrices(p, cost)
+    scale = cost_scale or default_cost_scale(ca)
+    allowed = _allowed(ca, max_cost)
+    rows = np.arange(pa.shape[0])
+
+    def mean_cost(lam: float) -> float:
+        ch = choose_by_utility(pa, ca, lam, scale, allowed)
+        hit = ch >= 0
+        if not hit.any():
+            raise ValueError(f"no arm fits max_cost={max_cost} for any query")
+        return float(ca[rows[hit], ch[hit]].mean())
+
+    target = float(target_mean_cost)
+    if mean_cost(0.0) <= target:
+        return 0.0
+    hi = top_lambda(pa, ca, scale, allowed)
+    if mean_cost(hi) > target:
+        return hi
+    return _bisect(lambda lam: mean_cost(lam) <= target, 0.0, hi, iters)[1]
+

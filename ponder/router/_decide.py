@@ -241,8 +241,11 @@ class Decider:
 
     ``sampling`` maps arm labels, or the trained arms they are or are ``like``, to the
     calibrated :class:`~ponder.policies.SamplingPolicy` of adaptive arms: those are priced
-    at the query's sample budget (:meth:`~ponder.policies.VoteModel.budgeted`); other
-    adaptive arms at the Beta rule's expected samples.
+    as they will be drawn (:meth:`~ponder.policies.SamplingPolicy.priced`: the samples the
+    calibrated rule is expected to draw within this query's budget, and the vote's success
+    given the query's predicted one-sample success), so a vote is bought exactly where it
+    beats a dearer single call per dollar; other adaptive arms at the Beta rule's expected
+    samples.
     """
 
     def __init__(
@@ -335,7 +338,9 @@ class Decider:
                 continue
             planned = self.sampling.get(arm.label)
             if arm.adaptive and planned is not None:
-                budget[:, j], samples[:, j], p[:, j] = _budgeted(planned, p1[:, j], arm.samples)
+                budget[:, j], samples[:, j], p[:, j] = planned.priced(
+                    p1[:, j], arm.samples, arm.batch
+                )
             elif arm.adaptive:
                 n_j, p_j = self.votes.adaptive(
                     p1[:, j], arm.samples, self.adaptive_confidence, arm.batch
@@ -468,23 +473,6 @@ def _resolve_sampling(
                 out[arm.label] = sampling[name]
                 break
     return out
-
-
-def _budgeted(
-    policy: SamplingPolicy, p1: FloatArray, most: int
-) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray]:
-    """Budget, expected samples and P(success) of a calibrated adaptive arm per query. A
-    hopeless query (budget 0) is expected to draw nothing; its P(success) is what the
-    whole vote is predicted to get, so that escalation sees the arms that beat it."""
-    budget = policy.budget.samples_many(p1, most)
-    prior = policy.budget.prior(p1)
-    votes = VoteModel(kappa=policy.budget.kappa)
-    samples = np.zeros(p1.shape)
-    success = np.asarray(votes.p_vote(prior, most), dtype=np.float64)
-    for b in np.unique(budget[budget > 0]):
-        at = budget == b
-        samples[at], success[at] = votes.budgeted(prior[at], int(b))
-    return budget, samples, success
 
 
 def decide(

@@ -159,10 +159,19 @@ class Router:
 
     def warmup(self) -> None:
         """Import the provider layer (litellm takes seconds) now rather than on the first
-        request. ``ponder serve`` does this at start-up; a script can call it once."""
+        request, and price the votes of calibrated adaptive arms (a simulation per sample
+        budget, cached; see :meth:`~ponder.policies.SamplingPolicy.priced`). ``ponder
+        serve`` does this at start-up; a script can call it once."""
+        import numpy as np
+
         from ponder.router._llm import litellm
 
         litellm()
+        every = np.linspace(0.0, 1.0, 201)  # predictions reaching every budget the arm gives
+        for arm in self.menu.arms:
+            policy = self.decider.sampling.get(arm.label)
+            if policy is not None:
+                policy.priced(every, arm.samples, arm.batch)
 
     async def aclose(self) -> None:
         """Close the Redis connection pool, if this router opened one, once the

@@ -22,8 +22,10 @@ from ponder.simulate._progress import Step, StepCallback
 from ponder.simulate._report import Holes, Report, SampledArmReport
 from ponder.simulate._simulate import simulate
 from ponder.simulate._splits import grouped_kfold
+from ponder.simulate._vote_arms import Bought, VoteArms, add_vote_arms, bought_at, vote_arms_of
 
 __all__ = [
+    "Bought",
     "Cascade",
     "Holes",
     "Oracle",
@@ -33,8 +35,11 @@ __all__ = [
     "SingleArm",
     "Step",
     "StepCallback",
+    "VoteArms",
+    "add_vote_arms",
     "aiq",
     "apgr",
+    "bought_at",
     "cost_to_reach",
     "cpt",
     "expected_costs",
@@ -49,4 +54,5 @@ __all__ = [
     "random_mix_frontier",
     "simulate",
     "upper_frontier",
+    "vote_arms_of",
 ]

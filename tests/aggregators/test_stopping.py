@@ -175,3 +175,23 @@ def test_a_plan_and_the_rules_check_their_arguments() -> None:
             DirichletStop(**bad)  # type: ignore[arg-type]
     assert isinstance(StoppingRule(), StopRule)
     assert isinstance(DirichletStop(), StopRule)
+
+
+def test_lead_by_stops_on_the_lead_or_when_the_leader_is_out_of_reach() -> None:
+    from ponder.aggregators import LeadBy, lead
+
+    assert lead([]) == 0 and lead([3]) == 3 and lead([1, 4, 2]) == 2 and lead([2, 2]) == 0
+    rule = LeadBy(2)
+    assert not rule.should_stop([1], left=7)
+    assert rule.should_stop([2], left=6)  # two agreeing samples
+    assert not rule.should_stop([2, 1], left=5)
+    assert rule.should_stop([3, 1], left=4)
+    assert rule.should_stop([1, 1], left=0)  # the budget is spent
+    assert LeadBy(5).should_stop([4, 1], left=2)  # a lead of 3 that 2 samples cannot undo
+    with pytest.raises(ValueError, match="margin"):
+        LeadBy(0)
+    # Through the shared draw loop: agreeing answers stop at the margin.
+    agg, used = adaptive_vote(["a", "a", "b", "a"], 4, batch=1, rule=rule, equal=_eq)
+    assert used == 2 and agg.answer == "a"
+    agg, used = adaptive_vote(["a", "b", "b", "b"], 4, batch=1, rule=rule, equal=_eq)
+    assert used == 4 and agg.answer == "b"

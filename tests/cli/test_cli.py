@@ -314,3 +314,44 @@ def test_dollars_are_printed_plainly() -> None:
     assert usd(1.25) == "$1.25"
     assert usd(0.0) == "$0"
     assert plural(1, "sample") == "1 sample" and plural(3, "sample") == "3 samples"
+
+
+def test_simulate_replays_a_menus_vote_arm_and_shows_where_it_was_bought(tmp_path: Path) -> None:
+    """A menu arm that votes over the weak arm's recorded samples is a column of its own:
+    its quality is the replayed vote's, its cost the samples drawn, and the report says
+    where ponder bought it."""
+    data = write_sampled_jsonl(tmp_path / "sampled.jsonl", n=300, seed=3, extra=7, scatter=4)
+    menu = tmp_path / "menu.yaml"
+    menu.write_text(
+        "arms:\n"
+        "  - model: weak\n    input_price: 0.2\n    output_price: 0.2\n"
+        "  - model: weak\n    name: weak-vote8\n    input_price: 0.2\n    output_price: 0.2\n"
+        "    samples: 8\n    aggregation: majority\n    adaptive: true\n    batch: 1\n"
+        "  - model: mid\n    input_price: 1.0\n    output_price: 1.0\n"
+        "  - model: strong\n    input_price: 10.0\n    output_price: 10.0\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "r.json"
+    res = runner.invoke(
+        app,
+        [
+            "simulate",
+            str(data),
+            "--cv",
+            "2",
+            "--backend",
+            "logistic",
+            "--menu",
+            str(menu),
+            "--report",
+            str(report),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "Where ponder bought votes" in res.output and "weak-vote8" in res.output
+    r = json.loads(report.read_text())
+    assert set(r["arms"]) == {"weak", "mid", "strong", "weak-vote8"}
+    one, vote = r["arms"]["weak"], r["arms"]["weak-vote8"]
+    assert vote["quality"] > one["quality"]  # agreeing samples help here
+    # It stops early: dearer than one call, cheaper than eight.
+    assert one["cost_per_query"] < vote["cost_per_query"] < 8 * one["cost_per_query"]

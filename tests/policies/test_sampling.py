@@ -179,3 +179,61 @@ def test_within_reach_counts_the_noise_of_the_difference() -> None:
     assert not within_reach(0, 0, 10)
     assert within_reach(0, 0, 1000)  # 0 + 1 <= 5
     assert within_reach([0, 9], [0, 0], 1000).tolist() == [True, False]
+
+
+def test_a_margin_policy_plans_with_lead_by_and_round_trips() -> None:
+    from ponder.aggregators import LeadBy
+
+    policy = SamplingPolicy(SampleBudget(0.8, 0.0, 0.0, 1.0, 0.6), 1.0, 2.0, margin=3)
+    assert policy.rule() == LeadBy(3)
+    assert SamplingPolicy.from_state(policy.to_state()) == policy
+    plain = SamplingPolicy(SampleBudget(0.8), 0.95, 2.0)
+    assert "margin" not in plain.to_state()  # models saved before the margin rule still load
+    assert SamplingPolicy.from_state(plain.to_state()).margin == 0
+    with pytest.raises(ValueError, match="margin"):
+        SamplingPolicy(SampleBudget(0.8), margin=-1)
+
+
+def test_calibration_offers_the_margin_rule_and_keeps_it_where_it_is_cheaper() -> None:
+    queries, _ = _arm(500, 1.5, 3.0, 8, seed=4)
+    folds = np.arange(len(queries)) % 5
+    exact = calibrate_sampling(
+        queries, folds, trusts=(0.0,), floors=(0.0,), confidences=(1.0,), margins=()
+    )
+    either = calibrate_sampling(queries, folds, trusts=(0.0,), floors=(0.0,), confidences=(1.0,))
+    assert exact.margin == 0 and exact.calibration is not None
+    assert either.margin >= 2 and either.calibration is not None
+    assert either.calibration.mean_samples < exact.calibration.mean_samples
+    assert either.calibration.accuracy >= either.calibration.vote_accuracy - 0.005
+    # Without budgets only the stopping rules over every sample are offered.
+    rules_only = calibrate_sampling(queries, folds, trusts=(0.0,), with_budgets=False)
+    assert rules_only.budget.gain == 0.0
+    assert rules_only.plan(None, 8).budget == 8
+
+
+def test_a_vote_is_priced_at_the_samples_its_own_rule_draws() -> None:
+    budget = SampleBudget(kappa=1.0, gain=0.0, trust=1.0, mean=0.5)
+    by_lead = SamplingPolicy(budget, 1.0, 5.0, margin=2)
+    b, samples, success = by_lead.priced(np.array([0.0, 0.3, 0.7, 1.0]), 8)
+    assert b.tolist() == [8, 8, 8, 8]
+    # A certain query settles on two agreeing samples; an easier one sooner than a harder
+    # one; a hopeless one is right never, a certain one always.
+    assert samples[3] == pytest.approx(2.0) and success[3] == pytest.approx(1.0)
+    assert success[0] == 0.0
+    assert samples[2] < samples[1] <= 8
+    # The vote beats one sample where the arm is more often right than not.
+    assert success[2] > 0.7
+    # The exact rule draws more than the margin rule, for at least its accuracy.
+    exact = SamplingPolicy(budget, 1.0, 5.0)
+    _, s_exact, ok_exact = exact.priced(np.array([0.3, 0.7]), 8)
+    assert (s_exact > samples[1:3]).all() and (ok_exact >= success[1:3] - 0.03).all()
+    # Priced per query by interpolation, cached per policy, budget and batch.
+    _, mid, _ = by_lead.priced(np.array([0.65]), 8)
+    assert samples[2] <= mid[0] <= samples[1]
+    # Drawn two at a time, a vote costs at least two samples.
+    _, s2, _ = by_lead.priced(np.array([1.0]), 8, batch=2)
+    assert s2[0] == pytest.approx(2.0)
+    # A query given no budget draws nothing.
+    hopeless = SamplingPolicy(SampleBudget(1.0, 0.0, 0.5, 1.0, 0.5), 1.0, 5.0, margin=2)
+    b0, s0, _ = hopeless.priced(np.array([0.05]), 8)
+    assert b0[0] == 0 and s0[0] == 0.0

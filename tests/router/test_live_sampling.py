@@ -125,3 +125,43 @@ def test_a_trained_models_calibration_reaches_the_adaptive_arm(up: FakeUpstream)
     est = {e.arm: e for e in router.route("What is 6 times 7?").arms}
     assert est["weak"].budget == POLICY.plan(est["weak"].p_sample, 8).budget
     assert est["plain"].budget == 8
+
+
+def test_a_calibrated_vote_is_priced_as_its_rule_will_draw_it(up: FakeUpstream) -> None:
+    """The decider's price of a vote arm is the policy's own: the samples its rule draws
+    for this query's predicted success and the vote's success, not one sample's."""
+    by_lead = SamplingPolicy(SampleBudget(kappa=2.0, trust=1.0, mean=0.6), gamma=4.0, margin=2)
+    arms = [
+        arm(up, "weak", samples=8, aggregation="majority", adaptive=True, batch=1, **SMALL),
+        arm(up, "strong", **BIG),
+    ]
+    router = make_router(Known(), arms, lam=5.0, sampling={"weak": by_lead})
+    for text, p in (("easy: 6 x 7?", 0.995), ("unsure: 6 x 7?", 0.6)):
+        est = {e.arm: e for e in router.route(text).arms}
+        budget, samples, success = by_lead.priced(np.array([p]), 8, 1)
+        weak = est["weak"]
+        assert weak.budget == int(budget[0])
+        assert weak.expected_samples == pytest.approx(float(samples[0]))
+        assert weak.p_success == pytest.approx(float(success[0]))
+    easy = {e.arm: e for e in router.route("easy: 6 x 7?").arms}["weak"]
+    unsure = {e.arm: e for e in router.route("unsure: 6 x 7?").arms}["weak"]
+    assert easy.expected_samples < unsure.expected_samples  # an easy vote settles sooner
+    assert unsure.p_success > 0.6  # the vote is worth more than one sample
+
+
+def test_warmup_prices_the_calibrated_votes_before_the_first_request(up: FakeUpstream) -> None:
+    from ponder.policies._sampling import simulated_votes
+
+    by_lead = SamplingPolicy(SampleBudget(kappa=3.0, trust=1.0, mean=0.5), gamma=2.0, margin=3)
+    arms = [
+        arm(up, "weak", samples=6, aggregation="majority", adaptive=True, batch=1, **SMALL),
+        arm(up, "strong", **BIG),
+    ]
+    router = make_router(Known(), arms, lam=5.0, sampling={"weak": by_lead})
+    before = simulated_votes.cache_info().misses
+    router.warmup()
+    assert simulated_votes.cache_info().misses == before + 1  # the one budget it gives: 6
+    hits = simulated_votes.cache_info().hits
+    router.route("unsure: 6 x 7?")
+    assert simulated_votes.cache_info().misses == before + 1
+    assert simulated_votes.cache_info().hits > hits
