@@ -23,9 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ponder.classifiers import build_featurizer, default_featurizer_spec
-from ponder.classifiers._arm_keys import thinks
 from ponder.classifiers._scale import AbsoluteScale
-from ponder.classifiers._scale_data import DOMAIN, load_scale_data
+from ponder.classifiers._scale_data import DOMAIN, fit_on, load_scale_data
 
 
 def _interval(errors: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
@@ -65,19 +64,8 @@ def main() -> None:
         t0 = time.perf_counter()
         data = load_scale_data(shared, exclude=[bench], **kw)  # type: ignore[arg-type]
         X = featurizer.transform(data.texts).astype(np.float64)
-        scale = AbsoluteScale(max_iter=args.iter, l2_need=args.l2_need).fit(
-            X,
-            data.arm_keys,
-            data.arm_model,
-            data.model_keys,
-            data.per_query,
-            data.aggregate,
-            len(data.offset_names),
-            data.free_offsets,
-            [thinks(k) for k in data.arm_keys],
-        )
+        scale = fit_on(AbsoluteScale(max_iter=args.iter, l2_need=args.l2_need), data, X)
         items = data.item_index[bench]
-        d, need = scale.traits(X[items])
         n_rows = 0
         for r in full.rows:
             if r.benchmark != bench or r.key not in scale.arms_:
@@ -86,7 +74,7 @@ def main() -> None:
             if not others:
                 continue
             arm = scale.arms_[r.key]
-            p = 1.0 / (1.0 + np.exp(-(arm.knowledge + arm.reasoning * need - d)))
+            p = 1.0 / (1.0 + np.exp(-scale.logits(X[items], [arm])[:, 0]))
             results.append((bench, abs(float(p.mean()) - r.score), abs(np.mean(others) - r.score)))
             n_rows += 1
         took = time.perf_counter() - t0

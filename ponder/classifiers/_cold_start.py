@@ -37,7 +37,7 @@ def place_arm(scale: AbsoluteScale, key: str, scores: Mapping[str, float]) -> Sc
     from scipy.optimize import minimize
 
     items = {benchmark_id(b): v for b, v in scale.items_.items()}
-    rows: list[tuple[np.ndarray, np.ndarray, float]] = []
+    rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]] = []
     for bench, score in scores.items():
         got = items.get(benchmark_id(bench))
         if got is None:
@@ -47,7 +47,7 @@ def place_arm(scale: AbsoluteScale, key: str, scores: Mapping[str, float]) -> Sc
             )
         if not 0.0 <= float(score) <= 1.0:
             raise PublishedScoreError(f"arm {key}: score {score} on {bench} is not in [0, 1]")
-        rows.append((got[0], got[1], float(score)))
+        rows.append((got[0], got[1], got[2], float(score)))
     if not rows:
         raise PublishedScoreError(f"arm {key}: no published scores given")
     arms = list(scale.arms_.values())
@@ -59,8 +59,8 @@ def place_arm(scale: AbsoluteScale, key: str, scores: Mapping[str, float]) -> Sc
         k, rho = float(theta[0]), float(theta[1])
         r = float(np.logaddexp(0.0, rho))
         total = 0.5 * _SHRINK * ((k - k0) ** 2 + (rho - rho0) ** 2)
-        for d, need, acc in rows:
-            p = float(np.mean(1.0 / (1.0 + np.exp(-(k + r * need - d)))))
+        for d, need, load, acc in rows:
+            p = float(np.mean(1.0 / (1.0 + np.exp(-(load * k + r * need - d)))))
             p = min(max(p, 1e-6), 1 - 1e-6)
             total -= _WEIGHT * (acc * np.log(p) + (1 - acc) * np.log(1 - p))
         return total

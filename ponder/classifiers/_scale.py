@@ -92,6 +92,8 @@ class _Layout:
             "bd": 1,
             "wn": self.n_features,
             "bn": 1,
+            "wa": self.n_features,
+            "ba": 1,
             "k": self.n_models,
             "rho": self.n_rho,
             "off": self.n_offsets,
@@ -178,16 +180,19 @@ class AbsoluteScale:
             u = Z @ p["wn"] + p["bn"][0]
             need = _sigmoid(u)
             dneed = need * (1 - need)
+            load = 2.0 * _sigmoid(Z @ p["wa"] + p["ba"][0])
+            dload = load * (1 - load / 2)
             r = _softplus(p["rho"])[rho_of]
             k = p["k"][model_of]
             grad_d = np.zeros(len(Z))
             grad_need = np.zeros(len(Z))
+            grad_load = np.zeros(len(Z))
             grad_k_arm = np.zeros(lay.n_arms)
             grad_r = np.zeros(lay.n_arms)
             grad_off = np.zeros(n_offsets)
             # Per-query likelihood.
             qi, ai = per_query.qi, per_query.ai
-            z = k[ai] + r[ai] * need[qi] - d[qi]
+            z = load[qi] * k[ai] + r[ai] * need[qi] - d[qi]
             ps = _sigmoid(z)
             eps = 1e-9
             y = per_query.y
@@ -198,13 +203,14 @@ class AbsoluteScale:
             nq, na = len(Z), lay.n_arms
             grad_d -= np.bincount(qi, g, minlength=nq)
             grad_need += np.bincount(qi, g * r[ai], minlength=nq)
-            grad_k_arm += np.bincount(ai, g, minlength=na)
+            grad_load += np.bincount(qi, g * k[ai], minlength=nq)
+            grad_k_arm += np.bincount(ai, g * load[qi], minlength=na)
             grad_r += np.bincount(ai, g * need[qi], minlength=na)
             # Published accuracies: binomial likelihood of the mean over each row's items.
             if len(flat_items):
                 ar = aggregate.ai[row_of]
                 oz = p["off"][aggregate.oi][row_of]
-                zi = k[ar] + r[ar] * need[flat_items] - d[flat_items] + oz
+                zi = load[flat_items] * k[ar] + r[ar] * need[flat_items] - d[flat_items] + oz
                 pi = _sigmoid(zi)
                 pbar = np.bincount(row_of, pi, minlength=len(sizes)) / sizes
                 pbar = np.clip(pbar, 1e-6, 1 - 1e-6)
@@ -216,7 +222,8 @@ class AbsoluteScale:
                 gi = coef[row_of] * pi * (1 - pi)
                 grad_d -= np.bincount(flat_items, gi, minlength=nq)
                 grad_need += np.bincount(flat_items, gi * r[ar], minlength=nq)
-                grad_k_arm += np.bincount(ar, gi, minlength=na)
+                grad_load += np.bincount(flat_items, gi * k[ar], minlength=nq)
+                grad_k_arm += np.bincount(ar, gi * load[flat_items], minlength=na)
                 grad_r += np.bincount(ar, gi * need[flat_items], minlength=na)
                 per_row = np.bincount(row_of, gi, minlength=len(sizes))
                 grad_off += np.bincount(aggregate.oi, per_row, minlength=n_offsets)
@@ -226,6 +233,8 @@ class AbsoluteScale:
                 "bd": np.array([grad_d.sum()]),
                 "wn": Z.T @ (grad_need * dneed),
                 "bn": np.array([(grad_need * dneed).sum()]),
+                "wa": Z.T @ (grad_load * dload),
+                "ba": np.array([(grad_load * dload).sum()]),
                 "k": np.bincount(model_of, grad_k_arm, minlength=lay.n_models),
                 "rho": np.bincount(rho_of, grad_r, minlength=lay.n_rho) * _sigmoid(p["rho"]),
                 "off": grad_off,
@@ -237,6 +246,7 @@ class AbsoluteScale:
             reg = {
                 "wd": self.l2_query,
                 "wn": self.l2_query if self.l2_need is None else self.l2_need,
+                "wa": self.l2_query if self.l2_need is None else self.l2_need,
                 "k": self.l2_arm,
                 "rho": self.l2_arm,
             }
@@ -261,6 +271,8 @@ class AbsoluteScale:
         self.b_difficulty_ = float(p["bd"][0])
         self.w_need_ = p["wn"].copy()
         self.b_need_ = float(p["bn"][0])
+        self.w_load_ = p["wa"].copy()
+        self.b_load_ = float(p["ba"][0])
         self.offsets_ = p["off"].copy()
         r_arm = _softplus(p["rho"])[rho_of]
         self.arms_ = {
@@ -303,7 +315,8 @@ class AbsoluteScale:
         self.items_ = {}
         for bench, X in items.items():
             d, need = self.traits(X)
-            self.items_[bench] = (np.round(d, 4), np.round(need, 4))
+            load = self.loading(X)
+            self.items_[bench] = (np.round(d, 4), np.round(need, 4), np.round(load, 4))
         return self
 
     # ----------------------------------------------------------------- predicting
@@ -323,11 +336,21 @@ class AbsoluteScale:
         need = _sigmoid(Z @ self.w_need_ + self.b_need_)
         return d, need
 
+    def loading(self, X: npt.ArrayLike) -> FloatArray:
+        """How much the query separates models by knowledge, in (0, 2): low where every
+        competent model answers well (a chat request), high on a knowledge question."""
+        Z = self._standard(X)
+        w = getattr(self, "w_load_", None)
+        if w is None:
+            return np.ones(len(Z))
+        return 2.0 * _sigmoid(Z @ w + self.b_load_)
+
     def logits(self, X: npt.ArrayLike, arms: Sequence[ScaleArm]) -> FloatArray:
         d, need = self.traits(X)
+        load = self.loading(X)
         k = np.array([a.knowledge for a in arms])
         r = np.array([a.reasoning for a in arms])
-        return k[None, :] + r[None, :] * need[:, None] - d[:, None]
+        return load[:, None] * k[None, :] + r[None, :] * need[:, None] - d[:, None]
 
     def state(self) -> dict[str, Any]:
         return {
@@ -339,10 +362,12 @@ class AbsoluteScale:
             "b_difficulty": self.b_difficulty_,
             "w_need": self.w_need_.tolist(),
             "b_need": self.b_need_,
+            "w_load": None if getattr(self, "w_load_", None) is None else self.w_load_.tolist(),
+            "b_load": getattr(self, "b_load_", 0.0),
             "arms": [[a.key, a.knowledge, a.reasoning] for a in self.arms_.values()],
             "models": self.models_,
             "items": {
-                b: [d.tolist(), n.tolist()] for b, (d, n) in getattr(self, "items_", {}).items()
+                b: [v.tolist() for v in traits] for b, traits in getattr(self, "items_", {}).items()
             },
         }
 
@@ -356,11 +381,14 @@ class AbsoluteScale:
         out.b_difficulty_ = float(state["b_difficulty"])
         out.w_need_ = np.asarray(state["w_need"], dtype=np.float64)
         out.b_need_ = float(state["b_need"])
+        if state.get("w_load") is not None:
+            out.w_load_ = np.asarray(state["w_load"], dtype=np.float64)
+            out.b_load_ = float(state.get("b_load", 0.0))
         out.arms_ = {k: ScaleArm(k, float(kn), float(r)) for k, kn, r in state["arms"]}
         out.models_ = {str(k): float(v) for k, v in state["models"].items()}
         out.offsets_ = np.zeros(0)
-        out.items_ = {
-            str(b): (np.asarray(d, dtype=np.float64), np.asarray(n, dtype=np.float64))
-            for b, (d, n) in state.get("items", {}).items()
-        }
+        out.items_ = {}
+        for b, traits in state.get("items", {}).items():
+            d, n, *rest = (np.asarray(v, dtype=np.float64) for v in traits)
+            out.items_[str(b)] = (d, n, rest[0] if rest else np.ones(len(d)))
         return out

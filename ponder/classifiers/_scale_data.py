@@ -313,6 +313,21 @@ def load_scale_data(
     )
 
 
+def fit_on(scale: AbsoluteScale, data: ScaleData, X: FloatArray) -> AbsoluteScale:
+    """``scale`` (its parameters set) fitted on ``data``, whose texts ``X`` featurizes."""
+    return scale.fit(
+        X,
+        data.arm_keys,
+        data.arm_model,
+        data.model_keys,
+        data.per_query,
+        data.aggregate,
+        len(data.offset_names),
+        data.free_offsets,
+        [thinks(k) for k in data.arm_keys],
+    )
+
+
 def fit_scale(
     shared: Path,
     featurizer: Featurizer,
@@ -336,17 +351,6 @@ def fit_scale(
         f"fitting the scale: {len(data.arm_keys)} arms, {len(data.per_query.y)} per-query "
         f"outcomes, {len(data.aggregate.acc)} published scores"
     )
-    scale = AbsoluteScale(
-        max_iter=max_iter, columns=columns, l2_need=l2_need, l2_query=l2_query
-    ).fit(
-        X,
-        data.arm_keys,
-        data.arm_model,
-        data.model_keys,
-        data.per_query,
-        data.aggregate,
-        len(data.offset_names),
-        data.free_offsets,
-        [thinks(k) for k in data.arm_keys],
-    )
+    scale = AbsoluteScale(max_iter=max_iter, columns=columns, l2_need=l2_need, l2_query=l2_query)
+    fit_on(scale, data, X)
     return scale.keep_items({b: X[ix] for b, ix in data.item_index.items()})

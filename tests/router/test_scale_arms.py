@@ -73,8 +73,8 @@ def test_effort_is_bought_where_the_query_needs_it(scaled: DifficultyClassifier)
     gain = est.p_success[:, 1] - est.p_success[:, 0]
     assert gain[1] > 0.4 > 0.05 > gain[0]
     assert est.reasoning_need is not None and est.reasoning_need[1] > est.reasoning_need[0]
-    assert decider.decide(PLAIN).chosen == "fast"
-    assert decider.decide(DIGITS).chosen == "deep"
+    assert decider.decide(PLAIN).chosen_arm == "fast"
+    assert decider.decide(DIGITS).chosen_arm == "deep"
 
 
 def test_without_a_scale_the_same_menu_falls_back_to_the_price_prior(
@@ -94,9 +94,10 @@ def test_published_scores_in_the_menu_place_a_new_arm(scaled: DifficultyClassifi
     assert [p.source for p in decider.profiles] == ["menu scores", "menu scores"]
     strong, weak = (p.scale for p in decider.profiles)
     assert strong is not None and weak is not None
-    d, need = scaled.scale_.items_["Toy Bench"]  # type: ignore[union-attr]
+    d, need, load = scaled.scale_.items_["Toy Bench"]  # type: ignore[union-attr]
     for arm, score in ((strong, 0.9), (weak, 0.3)):
-        mean = float(np.mean(1 / (1 + np.exp(-(arm.knowledge + arm.reasoning * need - d)))))
+        z = load * arm.knowledge + arm.reasoning * need - d
+        mean = float(np.mean(1 / (1 + np.exp(-z))))
         assert mean == pytest.approx(score, abs=0.05)
 
 
