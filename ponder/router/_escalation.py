@@ -71,7 +71,7 @@ class Escalation:
     judge: Judge | None
     sampling: Mapping[str, SamplingPolicy] = field(default_factory=dict)
 
-    def plan(self, arm: Arm, estimate: ArmEstimate, limit: int) -> SamplePlan:
+    def sample_plan(self, arm: Arm, estimate: ArmEstimate, limit: int) -> SamplePlan:
         """What ``arm`` may draw for this query with ``limit`` samples left to the request:
         its calibrated policy's plan for an adaptive arm that has one, else everything it
         allows, stopped (when adaptive) by ``rule``."""
@@ -114,7 +114,7 @@ class Escalation:
                     raise
                 stopped = "ceiling"  # escalation checked the fit; rounding may still differ
                 break
-            plan = self.plan(arm, current, s.max_samples - used)
+            plan = self.sample_plan(arm, current, s.max_samples - used)
             if single:  # one sample serves a tool request (see the module docstring)
                 plan = SamplePlan(1, self.rule)
             if plan.budget == 0:
