@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--iter", type=int, default=400, help="L-BFGS iterations per fit")
     ap.add_argument("--benchmarks", default="", help="comma-separated subset to leave out")
     ap.add_argument("--l2-need", type=float, default=300.0, help="ridge on the need head")
+    ap.add_argument("--llmrouter", type=int, default=0, help="LLMRouter queries as an anchor")
     ap.add_argument("--anchor-weight", type=float, default=4.0, help="weight of chat anchors")
     args = ap.parse_args()
     shared = Path(args.shared)
@@ -54,6 +55,7 @@ def main() -> None:
         "mmlu_pro_queries": 2000,
         "gym_queries": 2000,
         "anchor_weight": args.anchor_weight,
+        "llmrouter_queries": args.llmrouter,
     }
     full = load_scale_data(shared, **kw)  # type: ignore[arg-type]
     rows_by_key: dict[str, list[tuple[str, float]]] = defaultdict(list)

@@ -75,6 +75,9 @@ TABLE_ARMS: dict[str, str] = {
     "Meta-Llama-3_1-70B-Instruct": "llama-3.1-70b-instruct@default",
     "Meta-Llama-3_1-8B-Instruct": "llama-3.1-8b-instruct@default",
     "Mixtral-8x7B-Instruct-v0.1": "mixtral-8x7b-instruct@default",
+    # llmrouter
+    "llama-3.1-8b-instruct": "llama-3.1-8b-instruct@default",
+    "mixtral-8x7b-instruct-v0.1": "mixtral-8x7b-instruct@default",
     # reasoning-gym (OpenRouter names; o3-mini at its default effort, medium)
     "openai/o3-mini": "o3-mini@medium",
     "deepseek/deepseek-r1": "deepseek-r1@default",
@@ -186,6 +189,7 @@ def load_scale_data(
     items_per_benchmark: int = 400,
     mmlu_pro_queries: int = 3000,
     gym_queries: int = 3000,
+    llmrouter_queries: int = 0,
     anchor_weight: float = 4.0,
     aggregate_cap: float = 100.0,
     seed: int = 0,
@@ -256,7 +260,15 @@ def load_scale_data(
     def add_table(
         path: Path, table: str, n_queries: int | None, weight: float, good: float | None = None
     ) -> None:
-        rows = list(_jsonl(path))
+        add_rows(list(_jsonl(path)), table, n_queries, weight, good)
+
+    def add_rows(
+        rows: list[dict[str, object]],
+        table: str,
+        n_queries: int | None,
+        weight: float,
+        good: float | None = None,
+    ) -> None:
         if n_queries is not None and len(rows) > n_queries:
             keep = sorted(rng.choice(len(rows), n_queries, replace=False))
             rows = [rows[i] for i in keep]
@@ -274,6 +286,14 @@ def load_scale_data(
                 ws.append(weight)
 
     add_table(shared / "mmlu-pro" / "outcomes.jsonl", "mmlu-pro", mmlu_pro_queries, 1.0)
+    if llmrouter_queries:
+        from ponder.importers import llmrouter
+
+        rows = [
+            {"prompt": r.prompt, "arms": {a: {"score": o.score} for a, o in r.arms.items()}}
+            for r in llmrouter.load(shared / "llmrouter", "train")
+        ]
+        add_rows(rows, "llmrouter", llmrouter_queries, 1.0)
     add_table(shared / "reasoning-gym" / "outcomes.jsonl", "reasoning-gym", gym_queries, 1.0)
     # A judge's 7 of 10 or better is a good answer (scores are (s - 1) / 9): graded as is,
     # a 9 of 10 would read as a one-in-ten failure and no arm could reach the ceiling.
