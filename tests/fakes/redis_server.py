@@ -229,8 +229,9 @@ def _command(port: int, *args: str) -> str:
 
 class RedisCluster:
     """A Redis Cluster on loopback: ``masters`` masters with ``replicas`` replicas each,
-    made by ``redis-cli --cluster create``, with a short node timeout so that a killed
-    master's replica takes over in about two seconds::
+    made by ``redis-cli --cluster create``, with a node timeout short enough that a killed
+    master's replica takes over in a few seconds, and long enough (3 s) that a node starved of
+    CPU on a loaded test machine is not failed over before the test kills one::
 
         with RedisCluster() as cluster:
             cluster.url            # redis+cluster://127.0.0.1:<any node's port>
@@ -238,7 +239,7 @@ class RedisCluster:
             cluster.wait_for_failover()
     """
 
-    def __init__(self, masters: int = 3, replicas: int = 1, node_timeout_ms: int = 1000) -> None:
+    def __init__(self, masters: int = 3, replicas: int = 1, node_timeout_ms: int = 3000) -> None:
         server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
         if server is None or cli is None:
             raise RuntimeError("redis-server and redis-cli are not installed")
