@@ -206,6 +206,21 @@ class _Node:
         self.proc = None
 
 
+def wait_replicated(port: int, timeout: float = 10.0) -> None:
+    """Wait until every replica of the master on ``port`` has its whole replication stream:
+    replication is asynchronous, so a kill before that may lose acknowledged writes, and a
+    test that means to show nothing is lost must not kill earlier."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = _command(port, "INFO", "replication")
+        offset = re.search(r"master_repl_offset:(\d+)", info)
+        replicas = re.findall(r"slave\d+:.*?offset=(\d+)", info)
+        if offset and replicas and all(int(r) >= int(offset.group(1)) for r in replicas):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the replicas of 127.0.0.1:{port} did not catch up in {timeout:g} s")
+
+
 def _command(port: int, *args: str) -> str:
     """One command over the inline protocol, its reply as text (no client library)."""
     with socket.create_connection(("127.0.0.1", port), timeout=2) as s:

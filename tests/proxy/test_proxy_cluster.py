@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import openai
-import pytest
 from openai import AsyncOpenAI, OpenAI
 
 from ponder.classifiers import DifficultyClassifier
@@ -157,12 +156,19 @@ def _check(
     assert served_after
     billed = sum(o for o in outcomes if isinstance(o, float))
     assert up.calls("small") == sum(isinstance(o, float) for o in outcomes)
-    # Nothing lost: every request billed is in the ledger (holds still in flight at the
-    # kill could only add to it until their leases end).
+    # Redis replicates asynchronously: a settlement the dying master acknowledged in the
+    # last moment before the kill, and had not yet sent to its replica, is lost with it (the
+    # gap docs/proxy.md states). At most those of the requests that ended in the second
+    # before the kill; everything else billed is in the ledger, and holds still in flight at
+    # the kill can only add to it until their leases end.
+    unreplicated = sum(
+        r[2] for r in results if isinstance(r[2], float) and killed - 1.0 <= r[1] <= killed
+    )
     ledger = asyncio.run(routers[0].spent())
-    assert billed - 1e-9 <= ledger <= billed + 8 * 0.01 + 1e-9
+    assert billed - unreplicated - 1e-9 <= ledger <= billed + 8 * 0.01 + 1e-9
     time.sleep(6.5)  # a lease: deadline 5 s plus a margin of 1 s
-    assert asyncio.run(routers[0].spent()) == pytest.approx(billed, abs=1e-9)
+    after = asyncio.run(routers[0].spent())
+    assert billed - unreplicated - 1e-9 <= after <= billed + 1e-9
 
 
 def test_a_master_killed_under_load_on_a_cluster(

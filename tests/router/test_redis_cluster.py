@@ -13,7 +13,7 @@ import pytest
 from ponder.errors import ConfigError, StoreUnavailable
 from ponder.router import RedisStore, redact_url
 from ponder.router._redis_clients import parse_target
-from tests.fakes.redis_server import RedisCluster, RedisSentinels
+from tests.fakes.redis_server import RedisCluster, RedisSentinels, wait_replicated
 from tests.router.test_redis import event
 
 GLOBAL = "ponder:budget:{global}"
@@ -111,14 +111,14 @@ def math_inf() -> float:
     return float("inf")
 
 
-def _failover(store_url: str, kill: Any) -> tuple[float, float, float]:
+def _failover(store_url: str, synced: Any, kill: Any) -> tuple[float, float, float]:
     async def main() -> tuple[float, float, float]:
         async with RedisStore(store_url) as store:
             for i in range(20):  # acknowledged before the kill; replicated since
                 await store.hold(GLOBAL, f"h{i}", 0.01, 100.0, 60)
                 await store.settle(GLOBAL, f"h{i}", 0.005)
             before = await store.current(GLOBAL)
-            await asyncio.sleep(0.5)  # let the replica catch up: a kill loses unsynced writes
+            synced()  # a kill before the replica has every write may lose some
             kill()
             took, _ = await _until_served(store, 15.0)
             return before, took, await store.current(GLOBAL)
@@ -130,7 +130,9 @@ def test_a_cluster_serves_budgets_again_within_seconds_of_losing_a_master(
     redis_cluster: RedisCluster,
 ) -> None:
     before, took, after = _failover(
-        redis_cluster.url, lambda: redis_cluster.kill_master_of(GLOBAL)
+        redis_cluster.url,
+        lambda: wait_replicated(redis_cluster.master_of(GLOBAL).port),
+        lambda: redis_cluster.kill_master_of(GLOBAL),
     )
     assert took < 10.0
     assert after == pytest.approx(before + 0.001)  # the replica had every acknowledged write
@@ -139,6 +141,10 @@ def test_a_cluster_serves_budgets_again_within_seconds_of_losing_a_master(
 def test_sentinel_serves_budgets_again_within_seconds_of_losing_the_master(
     redis_sentinels: RedisSentinels,
 ) -> None:
-    before, took, after = _failover(redis_sentinels.url, redis_sentinels.kill_master)
+    before, took, after = _failover(
+        redis_sentinels.url,
+        lambda: wait_replicated(redis_sentinels.master.port),
+        redis_sentinels.kill_master,
+    )
     assert took < 10.0
     assert after == pytest.approx(before + 0.001)
