@@ -38,12 +38,12 @@ def _jsonl(path: Path) -> list[dict[str, object]]:
 
 
 def prompts(shared: Path, per_set: int, seed: int = 0) -> tuple[list[str], list[str]]:
-    easy, _, hard = groups(shared, per_set, seed)
-    return easy, hard
+    everyday, words, hard = groups(shared, per_set, seed)
+    return everyday + words, hard
 
 
 def groups(shared: Path, per_set: int, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
-    """Everyday requests, grade-school word problems, competition maths. Easy is the first
+    """Everyday requests, grade-school word problems, competition maths: easy is the first
     two together, hard the third."""
     rng = np.random.default_rng(seed)
 
@@ -64,7 +64,7 @@ def groups(shared: Path, per_set: int, seed: int = 0) -> tuple[list[str], list[s
     hard += some([str(q["question"]) for q in _jsonl(math / "olympiadbench" / "test.jsonl")])
     level5 = [q for q in _jsonl(math / "math500" / "test.jsonl") if q.get("level") == 5]
     hard += some([str(q["problem"]) for q in level5])
-    return everyday + easy, easy, hard
+    return everyday, easy, hard
 
 
 def auc(hard: np.ndarray, easy: np.ndarray) -> float:
@@ -87,9 +87,8 @@ def main() -> int:
     if not (shared / "math-benchmarks").is_dir():
         print(f"no shared data under {shared}: nothing to probe", file=sys.stderr)
         return 0
-    every, words, hard = groups(shared, args.per_set)
-    easy = every[: len(every) - len(words)] + words
-    n_every = len(every) - len(words)
+    everyday, words, hard = groups(shared, args.per_set)
+    easy = everyday + words
     menu = Menu.load(args.menu) if args.menu else Menu.default()
     clf = load_classifier(args.model) if args.model else load_default_classifier()
     decider = Decider(clf, menu)
@@ -108,7 +107,7 @@ def main() -> int:
     per_sample = decider.sample_costs(texts).mean(axis=0)
     rank = np.argsort(np.argsort(per_sample)).astype(np.float64)
     thinks = np.array([a.reasoning_strength >= 0.5 for a in menu.arms])
-    group = np.array(["everyday"] * n_every + ["words"] * len(words) + ["maths"] * len(hard))
+    group = np.array(["everyday"] * len(everyday) + ["words"] * len(words) + ["maths"] * len(hard))
     print()
     print(
         "| lam | rank AUC | cost AUC | mean cost hard / easy | thinking: everyday / words / "

@@ -415,8 +415,7 @@ class DifficultyClassifier:
             # Arms on the absolute scale: its difficulty and need are the ones that mean
             # the same for every such arm, so they are the ones reported.
             placed = [profiles[j].scale for j in on_scale]
-            logit[:, on_scale] = self.scale_.logits(X, placed)  # type: ignore[arg-type]
-            d, need = self.scale_.traits(X)
+            logit[:, on_scale], d, need = self.scale_.predict(X, placed)  # type: ignore[arg-type]
         p = sigmoid(logit)
         if unknown.any():
             warn_if_prior_saturates(profiles, p)

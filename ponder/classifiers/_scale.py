@@ -314,8 +314,7 @@ class AbsoluteScale:
         known only by its published scores can be placed later without the items' texts."""
         self.items_ = {}
         for bench, X in items.items():
-            d, need = self.traits(X)
-            load = self.loading(X)
+            d, need, load = self._traits(X)
             self.items_[bench] = (np.round(d, 4), np.round(need, 4), np.round(load, 4))
         return self
 
@@ -329,28 +328,38 @@ class AbsoluteScale:
         Z = (X - self.mean_) / self.scale_
         return np.clip(Z, -self.clip, self.clip)
 
-    def traits(self, X: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
-        """Each query's (difficulty, need) on the scale."""
+    def _traits(self, X: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(difficulty, need, loading) of each query, from one standardisation of ``X``."""
         Z = self._standard(X)
         d = Z @ self.w_difficulty_ + self.b_difficulty_
         need = _sigmoid(Z @ self.w_need_ + self.b_need_)
+        w = getattr(self, "w_load_", None)
+        load = np.ones(len(Z)) if w is None else 2.0 * _sigmoid(Z @ w + self.b_load_)
+        return d, need, load
+
+    def traits(self, X: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Each query's (difficulty, need) on the scale."""
+        d, need, _ = self._traits(X)
         return d, need
 
     def loading(self, X: npt.ArrayLike) -> FloatArray:
         """How much the query separates models by knowledge, in (0, 2): low where every
         competent model answers well (a chat request), high on a knowledge question."""
-        Z = self._standard(X)
-        w = getattr(self, "w_load_", None)
-        if w is None:
-            return np.ones(len(Z))
-        return 2.0 * _sigmoid(Z @ w + self.b_load_)
+        return self._traits(X)[2]
 
-    def logits(self, X: npt.ArrayLike, arms: Sequence[ScaleArm]) -> FloatArray:
-        d, need = self.traits(X)
-        load = self.loading(X)
+    def predict(
+        self, X: npt.ArrayLike, arms: Sequence[ScaleArm]
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The ``arms``' logits for each query, with the queries' difficulty and need: one
+        pass over the features for all three (a decision asks for them together)."""
+        d, need, load = self._traits(X)
         k = np.array([a.knowledge for a in arms])
         r = np.array([a.reasoning for a in arms])
-        return load[:, None] * k[None, :] + r[None, :] * need[:, None] - d[:, None]
+        logits = load[:, None] * k[None, :] + r[None, :] * need[:, None] - d[:, None]
+        return logits, d, need
+
+    def logits(self, X: npt.ArrayLike, arms: Sequence[ScaleArm]) -> FloatArray:
+        return self.predict(X, arms)[0]
 
     def state(self) -> dict[str, Any]:
         return {
