@@ -206,19 +206,29 @@ class _Node:
         self.proc = None
 
 
+def _poll(ready: Callable[[], bool], what: str, timeout: float = 30.0, step: float = 0.1) -> None:
+    """Wait until ``ready()``, or fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(step)
+
+
 def wait_replicated(port: int, timeout: float = 10.0) -> None:
     """Wait until every replica of the master on ``port`` has its whole replication stream:
     replication is asynchronous, so a kill before that may lose acknowledged writes, and a
     test that means to show nothing is lost must not kill earlier."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def caught_up() -> bool:
         info = _command(port, "INFO", "replication")
         offset = re.search(r"master_repl_offset:(\d+)", info)
         replicas = re.findall(r"slave\d+:.*?offset=(\d+)", info)
-        if offset and replicas and all(int(r) >= int(offset.group(1)) for r in replicas):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"the replicas of 127.0.0.1:{port} did not catch up in {timeout:g} s")
+        return bool(offset and replicas) and all(
+            int(r) >= int(offset.group(1)) for r in replicas  # type: ignore[union-attr]
+        )
+
+    _poll(caught_up, f"the replicas of 127.0.0.1:{port} to catch up", timeout, step=0.05)
 
 
 def _command(port: int, *args: str) -> str:
@@ -294,7 +304,7 @@ class RedisCluster:
                  "--cluster-replicas", str(self.replicas), "--cluster-yes"],
                 check=True, capture_output=True, timeout=60,
             )  # fmt: skip
-            self._wait(lambda: self._healthy(), "the cluster to form")
+            _poll(lambda: self._healthy(), "the cluster to form")
         except BaseException:
             self.close()
             raise
@@ -313,13 +323,6 @@ class RedisCluster:
             elif "master_link_status:up" not in _command(node.port, "INFO", "replication"):
                 return False  # a replica not yet synced would lose everything on failover
         return masters * (1 + self.replicas) >= len([n for n in self.nodes if n.proc])
-
-    def _wait(self, ready: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not ready():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"timed out waiting for {what}")
-            time.sleep(0.1)
 
     def master_of(self, key: str) -> _Node:
         """The live node that owns ``key``'s slot now."""
@@ -359,7 +362,7 @@ class RedisCluster:
             found[:] = [node]
             return ok
 
-        self._wait(promoted, f"a replica to take over {key!r}", timeout)
+        _poll(promoted, f"a replica to take over {key!r}", timeout)
         return found[0]
 
     def close(self) -> None:
@@ -427,22 +430,15 @@ class RedisSentinels:
             for s in self.sentinels:
                 s.start()
             port = self.replica.port
-            self._wait(
+            _poll(
                 lambda: "master_link_status:up" in _command(port, "INFO", "replication"),
                 "the replica to sync",
             )
-            self._wait(lambda: self.current_master_port() == self.master.port, "the sentinels")
+            _poll(lambda: self.current_master_port() == self.master.port, "the sentinels")
         except BaseException:
             self.close()
             raise
         return self
-
-    def _wait(self, ready: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not ready():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"timed out waiting for {what}")
-            time.sleep(0.1)
 
     def current_master_port(self) -> int | None:
         """The master's port as the first live sentinel reports it."""
@@ -470,7 +466,7 @@ class RedisSentinels:
                 and "role:master" in _command(replica.port, "INFO", "replication")
             )
 
-        self._wait(promoted, "the sentinels to promote the replica", timeout)
+        _poll(promoted, "the sentinels to promote the replica", timeout)
         self.master, self.replica = replica, self.master
 
     def close(self) -> None:
