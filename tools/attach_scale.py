@@ -10,7 +10,6 @@ gets the same scale from ``ponder train ... --published DATA``.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import sys
 import time
@@ -20,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ponder.classifiers import SCALE_SOURCES, fit_scale, load_classifier
 from ponder.classifiers._artifact import SCALE
+from ponder.classifiers._artifact import _write as write_digested
 from ponder.classifiers._scale_data import read_published
 
 
@@ -48,10 +48,9 @@ def main() -> int:
     # Only the scale's file, its digest and the sources change: re-saving the whole model
     # would rewrite fields an earlier ponder wrote differently (see the data card).
     text = json.dumps(scale.state(), separators=(",", ":"))
-    (model / SCALE).write_text(text, encoding="utf-8")
+    digest = write_digested(model / SCALE, text)
     mfile = model / "manifest.json"
     manifest = json.loads(mfile.read_text(encoding="utf-8"))
-    digest = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
     manifest.setdefault("files", {})[SCALE] = digest
     sources = [s for s in manifest["training"]["sources"] if s not in SCALE_SOURCES]
     manifest["training"]["sources"] = sources + list(SCALE_SOURCES)
