@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ponder._litellm import import_litellm
 from ponder.cli._common import one_line_errors, out_console, plural, status, usd
 from ponder.errors import ConfigError
 
@@ -74,12 +75,14 @@ def _check_keys(router: Router) -> None:
     """Refuse before any call when an arm's provider has no key in the environment: else
     the router tries each arm in turn, with retries, and ends on litellm's "Missing
     credentials" many seconds later. Arms with ``api_key_env`` are checked by the router;
-    arms with an ``api_base`` (a server of your own) may need no key, so they pass."""
-    import litellm
-
-    for arm in router.menu.arms:
-        if arm.api_key_env is not None or arm.api_base is not None:
-            continue
+    arms with an ``api_base`` (a server of your own) may need no key, so they pass.
+    litellm is imported only when an arm is left to check, and the way every part of
+    ponder imports it (without fetching its price table over the network)."""
+    unchecked = [a for a in router.menu.arms if a.api_key_env is None and a.api_base is None]
+    if not unchecked:
+        return
+    litellm = import_litellm()
+    for arm in unchecked:
         found = litellm.validate_environment(model=arm.model)
         missing = found.get("missing_keys") or []
         if not found.get("keys_in_environment") and missing:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import os
 import random
 import re
 import time
@@ -48,6 +47,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from ponder._litellm import import_litellm
 from ponder._menu import Arm
 from ponder._openai_params import OWNED
 from ponder._thinking import thinking_params
@@ -62,10 +62,7 @@ def litellm() -> ModuleType:
     """Import litellm once, with its price table read from the package (no network)."""
     global _litellm, _unlogged
     if _litellm is None:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm as module
-
-        module.suppress_debug_info = True
+        module = import_litellm()
         try:  # litellm's marker for a call whose caller logs and bills it
             from litellm._internal_context import internal_sub_call
 
