@@ -1,7 +1,8 @@
 """One provider call for one sample of one arm, through litellm.
 
 litellm is imported on the first call, never at import: it takes seconds and, unless told
-otherwise, fetches a fresh price table over the network. Cost is computed from the usage
+otherwise, fetches a fresh price table over the network (:mod:`ponder._litellm` imports it
+for every part of ponder, without that). Cost is computed from the usage
 the provider reports and the arm's price (litellm's table or the menu's own), so the
 figure the router adds up is the one the provider bills, not an estimate.
 
