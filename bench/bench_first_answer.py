@@ -9,6 +9,8 @@ subprocesses, round after round in turn (so a busy machine slows all alike):
   - ``ponder --help``: the CLI's start;
   - ``python -c "import litellm"``: the baseline, with litellm's packaged price table
     (``LITELLM_LOCAL_MODEL_COST_MAP=True``, so no network try is timed);
+  - litellm's own first answer: ``import litellm`` then one ``litellm.completion`` to the
+    dev upstream, the floor for any answer that goes through litellm in a fresh process;
   - ``ponder ask "Is 2^61 - 1 prime?" --config ponder.yaml``, as a user runs it (the
     variable above unset);
   - the library's first request in a fresh process: ``from ponder import Router``,
@@ -43,6 +45,13 @@ DEFAULT_URL = "http://127.0.0.1:8001/v1"  # where examples/local.yaml looks for 
 QUERY = "Is 2^61 - 1 prime?"
 ANSWER = "which is prime"
 TARGET = 1.5
+
+LITELLM_CALL = """
+import sys, litellm
+out = litellm.completion(model="hosted_vllm/dev-small", api_base=sys.argv[1],
+                         messages=[{"role": "user", "content": sys.argv[2]}])
+assert sys.argv[3] in out.choices[0].message.content, out
+"""
 
 LIBRARY = """
 import json, sys, time
@@ -123,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "python -c pass": ([py, "-c", "pass"], user),
                 "ponder --help": ([py, "-m", "ponder", "--help"], user),
                 "import litellm (baseline)": ([py, "-c", "import litellm"], local),
+                "litellm alone: first answer": (
+                    [py, "-c", LITELLM_CALL, url, QUERY, ANSWER],
+                    local,
+                ),
                 "ponder ask": ([py, "-m", "ponder", "ask", QUERY, "--config", config], user),
                 "library: first answer": ([py, "-c", LIBRARY, config, QUERY, ANSWER], user),
             }
