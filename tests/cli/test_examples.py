@@ -191,7 +191,7 @@ def test_library_with_the_example_config(work: Path) -> None:
     assert out.usage is not None and out.usage.total_tokens > 0
     assert out.ponder.cost > 0 and [a.outcome for a in out.ponder.attempts] == ["accepted"]
     # The example's lam sends some queries to each arm (what local.yaml's comment promises).
-    chosen = {router.route(q).chosen for q in _queries()}
+    chosen = {router.route(q).chosen_arm for q in _queries()}
     assert chosen == {"dev-small", "dev-large"}
 
 

@@ -228,7 +228,7 @@ def test_a_stream_cut_mid_way_ends_with_an_error_event_and_is_charged(
     # The budget holds were settled to the partial answers' cost, not left at the ceiling.
     spent = asyncio.run(router.spent())
     d = router.route(QUESTION)
-    hold = Ceiling(d.max_cost).reserve(d.arms, d.chosen, router.settings.max_escalations)
+    hold = Ceiling(d.max_cost).reserve(d.arms, d.chosen_arm, router.settings.max_escalations)
     assert 0 < spent < hold
 
 

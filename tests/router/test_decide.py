@@ -39,8 +39,8 @@ HARD = " ".join(["gamma delta epsilon"] * 40) + "?"
 
 def test_lambda_trades_quality_for_cost(clf: DifficultyClassifier) -> None:
     menu = _menu()
-    assert decide(HARD, clf, menu, lam=0.0).chosen == "strong"
-    assert decide(HARD, clf, menu, lam=100.0).chosen == "weak"
+    assert decide(HARD, clf, menu, lam=0.0).chosen_arm == "strong"
+    assert decide(HARD, clf, menu, lam=100.0).chosen_arm == "weak"
     d = decide(EASY, clf, menu, lam=0.0)
     probs = {e.arm: e.p_success for e in d.arms}
     assert probs["weak"] < probs["mid"] < probs["strong"]
@@ -55,7 +55,7 @@ def test_ceiling_excludes_expensive_arms(clf: DifficultyClassifier) -> None:
     costs = {e.arm: e.expected_cost for e in decide(HARD, clf, menu, lam=0.0).arms}
     ceiling = (costs["mid"] + costs["strong"]) / 2
     d = decide(HARD, clf, menu, lam=0.0, max_cost=ceiling)
-    assert d.chosen == "mid"
+    assert d.chosen_arm == "mid"
     assert [e.fits for e in d.arms] == [True, True, False]
     assert "ceiling" in d.reason
     with pytest.raises(NoArmFitsError, match="cheapest"):
@@ -107,7 +107,7 @@ def test_calibrate_hits_cost_and_quality_targets(
     assert sum(c.share.values()) == pytest.approx(1.0)
     # Routing each query one by one with the calibrated lam spends the same.
     spent = [decider.decide(t, lam=c.lam) for t in texts]
-    chosen_cost = [next(e.expected_cost for e in d.arms if e.arm == d.chosen) for d in spent]
+    chosen_cost = [next(e.expected_cost for e in d.arms if e.arm == d.chosen_arm) for d in spent]
     assert float(np.mean(chosen_cost)) == pytest.approx(c.mean_cost)
     with pytest.raises(ValueError, match="exactly one"):
         calibrate(decider, texts)
@@ -140,11 +140,11 @@ def test_sampled_arms_are_weighed_as_votes(clf: DifficultyClassifier) -> None:
     # eight samples do not.
     capped = Decider(clf, menu).decide(EASY, lam=0.0, max_cost=ada.expected_cost * 1.01)
     assert [e.fits for e in capped.arms] == [True, False, False]
-    assert capped.chosen == "mid"
+    assert capped.chosen_arm == "mid"
     # Samples that always agree (kappa -> 0) make a vote worth one sample: never worth 5x.
     same = Decider(clf, menu, votes=VoteModel(kappa=1e-6)).decide(EASY, lam=0.1)
     assert same.arms[1].p_success == pytest.approx(same.arms[0].p_success, abs=1e-3)
-    assert same.chosen == "mid"
+    assert same.chosen_arm == "mid"
 
 
 def _twins() -> Menu:
@@ -182,7 +182,7 @@ def test_thinking_twins_are_told_apart_by_a_reasoning_lift(clf: DifficultyClassi
     assert thinking.ability == pytest.approx(plain.ability + 0.8)
     d = decide(HARD, lifted, _twins(), lam=0.0)
     probs = {e.arm: e.p_success for e in d.arms}
-    assert probs["newbie-thinking"] > probs["newbie"] and d.chosen == "newbie-thinking"
+    assert probs["newbie-thinking"] > probs["newbie"] and d.chosen_arm == "newbie-thinking"
 
 
 def test_a_new_prior_is_not_answered_from_the_old_ones_memo(clf: DifficultyClassifier) -> None:

@@ -79,7 +79,7 @@ def test_a_weak_arm_predicted_hopeless_is_passed_by_without_a_call(
     calibrated: Router, up: FakeUpstream
 ) -> None:
     decision = calibrated.route("hopeless: prove the Riemann hypothesis")
-    assert decision.chosen == "weak"  # cheap enough to be the policy's first choice...
+    assert decision.chosen_arm == "weak"  # cheap enough to be the policy's first choice...
     weak = next(e for e in decision.arms if e.arm == "weak")
     assert weak.budget == 0 and weak.expected_samples == 0.0
     out = calibrated.complete("hopeless: prove the Riemann hypothesis")

@@ -63,8 +63,8 @@ def two_arms(up: FakeUpstream) -> list[dict[str, object]]:
 def test_any_success_classifier_routes_by_its_predictions(up: FakeUpstream) -> None:
     clf = keyword()
     router = make_router(clf, two_arms(up), lam=0.5)
-    assert router.route(EASY).chosen == "small"
-    assert router.route(HARD).chosen == "big"
+    assert router.route(EASY).chosen_arm == "small"
+    assert router.route(HARD).chosen_arm == "big"
     out = router.complete(HARD)
     assert out.ponder.answered_by == "big" and up.calls("big") == 1
     assert out.ponder.arms[1].p_success == pytest.approx(0.9)
@@ -73,9 +73,9 @@ def test_any_success_classifier_routes_by_its_predictions(up: FakeUpstream) -> N
 def test_a_policy_replaces_the_utility_rule_among_the_arms_that_fit(up: FakeUpstream) -> None:
     router = make_router(keyword(), two_arms(up), lam=0.5, policy=Dearest())
     d = router.route(EASY)
-    assert d.chosen == "big" and "Dearest" in d.reason
+    assert d.chosen_arm == "big" and "Dearest" in d.reason
     small_only = router.route(EASY, max_cost=d.arms[0].worst_cost * 1.01)
-    assert small_only.chosen == "small"  # big does not fit: never offered to the policy
+    assert small_only.chosen_arm == "small"  # big does not fit: never offered to the policy
     with pytest.raises(NoArmFitsError, match="Nothing"):
         make_router(keyword(), two_arms(up), policy=Nothing()).route(EASY)
 
@@ -96,9 +96,9 @@ def test_profiles_resolve_in_the_router(up: FakeUpstream) -> None:
     router = make_router(keyword(), two_arms(up), lam=0.5, profiles=profiles)
     assert router.profiles == ("cheap", "best")
     assert router.bounds("cheap").lam == 50.0 and router.bounds().lam == 0.5
-    assert router.route(HARD, profile="cheap").chosen == "small"
-    assert router.route(EASY, profile="best").chosen == "big"
-    assert router.route(HARD, profile="cheap", lam=0.5).chosen == "big"  # the caller's wins
+    assert router.route(HARD, profile="cheap").chosen_arm == "small"
+    assert router.route(EASY, profile="best").chosen_arm == "big"
+    assert router.route(HARD, profile="cheap", lam=0.5).chosen_arm == "big"  # the caller's wins
     out = router.complete(HARD, profile="cheap")
     assert out.ponder.answered_by == "small"
     with pytest.raises(UnknownModelError, match="no routing profile"):
@@ -114,7 +114,7 @@ def test_stages_hold_the_ceiling_then_settle_at_the_cost_and_record(up: FakeUpst
         key = pipe.cache_key(request)
         assert await pipe.lookup(key) is None
         plan = await pipe.plan(request, key)
-        assert plan.decision.chosen == "small" and plan.route.deadline is not None
+        assert plan.decision.chosen_arm == "small" and plan.route.deadline is not None
         hold = await pipe.hold(plan)
         assert await router.spent() == pytest.approx(0.01)
         assert await router.spent("k") == pytest.approx(0.01)

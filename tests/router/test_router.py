@@ -232,7 +232,7 @@ def test_route_calls_nothing_and_bad_requests_are_typed(
     up.script("small", ["It is 42"])
     router = make_router(clf, [arm(up, "small", **SMALL)])
     d = router.route([{"role": "user", "content": QUESTION}])
-    assert d.chosen == "small"
+    assert d.chosen_arm == "small"
     assert up.requests == []
     with pytest.raises(RequestError):
         router.complete([])

@@ -83,4 +83,4 @@ def test_router_from_config_uses_the_file(tmp_path: Path) -> None:
     assert d.lam == 0 and d.max_cost == 0.02
     # lam 0 buys the most likely success among the arms under the ceiling.
     best = max((e for e in d.arms if e.fits), key=lambda e: e.p_success)
-    assert d.chosen == best.arm
+    assert d.chosen_arm == best.arm
