@@ -5,6 +5,7 @@ passed by for a stronger one without a call."""
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -113,7 +114,8 @@ def test_an_unsure_query_draws_until_the_vote_is_settled(
 
 
 def test_a_trained_models_calibration_reaches_the_adaptive_arm(up: FakeUpstream) -> None:
-    clf = load_default_classifier()
+    # A copy: the packaged model is loaded once per process, and other tests read it as shipped.
+    clf = copy.copy(load_default_classifier())
     clf.sampling_ = {"weak": POLICY}
     arms = [
         arm(up, "weak", samples=8, aggregation="majority", adaptive=True, ability=0.0, **SMALL),
