@@ -160,34 +160,69 @@ class CellTable:
         return cls(keys, benches, Y, mask)
 
 
+def column_halves(table: CellTable, bench: str, splits: int = 5, seed: int = 0) -> list[np.ndarray]:
+    """Rows (arms) of ``table`` with a cell on ``bench``, halved at random ``splits`` times:
+    each array is one half to hide (both halves of every split, in turn)."""
+    in_col = np.flatnonzero(table.mask[:, table.benches.index(bench)])
+    out = []
+    for s in range(splits):
+        perm = np.random.default_rng(seed + s).permutation(in_col)
+        out += [perm[::2], perm[1::2]]
+    return out
+
+
 def rank2_lobo(
     table: CellTable, bench: str, hidden: Iterable[str], splits: int = 5, seed: int = 0
 ) -> dict[str, float]:
     """Predicted accuracy on ``bench`` for each arm with a cell there.
 
     With the held-out column removed entirely a completion cannot say anything about it, so
-    the protocol is two-fold *within* the column: the arms with a cell on ``bench`` are split
-    at random in halves; each half's cells on ``bench`` (and on the ``hidden`` benchmarks
-    tied to it) are removed, the table is completed from the rest, and that half is
-    predicted. Averaged (in logits) over ``splits`` random splits. It therefore sees the
-    other half of the arms' scores on the held-out benchmark, which the scale never does:
-    it is a reference beside the scale, not a like-for-like baseline.
+    the protocol is two-fold *within* the column (:func:`column_halves`): each half's cells
+    on ``bench`` (and on the ``hidden`` benchmarks tied to it) are removed, the table is
+    completed from the rest, and that half is predicted; averaged in logits over the splits.
+    It therefore sees the other half of the arms' scores on the held-out benchmark, which
+    the scale never does: a reference beside the scale, not a like-for-like baseline.
     """
     j = table.benches.index(bench)
     cols = [table.benches.index(b) for b in {bench, *hidden} if b in table.benches]
-    in_col = np.flatnonzero(table.mask[:, j])
     got: dict[str, list[float]] = defaultdict(list)
-    for s in range(splits):
-        perm = np.random.default_rng(seed + s).permutation(in_col)
-        for fold in (perm[::2], perm[1::2]):
-            mask = table.mask.copy()
-            for c in cols:
-                mask[fold, c] = False
-            P = complete(table.Y, mask, seed=seed + s)
-            for i in fold:
-                if mask[i].any():
-                    got[table.keys[i]].append(float(P[i, j]))
+    for n, fold in enumerate(column_halves(table, bench, splits, seed)):
+        mask = table.mask.copy()
+        for c in cols:
+            mask[fold, c] = False
+        P = complete(table.Y, mask, seed=seed + n // 2)
+        for i in fold:
+            if mask[i].any():
+                got[table.keys[i]].append(float(P[i, j]))
     return {k: sigmoid(float(np.mean(v))) for k, v in got.items()}
+
+
+def level_lobo(
+    table: CellTable, bench: str, item_logits: dict[str, np.ndarray], splits: int = 5, seed: int = 0
+) -> dict[str, float]:
+    """The scale's prediction with ``bench``'s level learned from the same halves as
+    :func:`rank2_lobo`: one logit shift, the visible half's mean of published logit minus
+    predicted logit, added to every item's logit of the hidden half. Like for like with the
+    rank-2 completion (both see the other half's scores on ``bench``)."""
+    j = table.benches.index(bench)
+
+    def mean_p(key: str, shift: float) -> float:
+        return float(np.mean(1.0 / (1.0 + np.exp(-(item_logits[key] + shift)))))
+
+    got: dict[str, list[float]] = defaultdict(list)
+    for fold in column_halves(table, bench, splits, seed):
+        hidden = {table.keys[i] for i in fold}
+        seen = [
+            float(table.Y[i, j] - logit(mean_p(k, 0.0)))
+            for i, k in enumerate(table.keys)
+            if table.mask[i, j] and k not in hidden and k in item_logits
+        ]
+        if not seen:
+            continue
+        shift = float(np.mean(seen))
+        for k in hidden & item_logits.keys():
+            got[k].append(mean_p(k, shift))
+    return {k: float(np.mean(v)) for k, v in got.items()}
 
 
 # ------------------------------------------------------------------------ reporting

@@ -18,7 +18,10 @@ paired difference baseline - scale:
   B's column removed it could not predict B at all, so it hides B's cells of half the arms
   at a time (two folds, five random splits) and completes them from the rest: it sees the
   other half's scores on B, which the scale never does, and no items. A reference, not a
-  like-for-like baseline (see ``_scale_baselines.rank2_lobo``).
+  like-for-like baseline (see ``_scale_baselines.rank2_lobo``);
+- **scale+level**: the scale's prediction shifted by one logit for B, fitted on the same
+  halves as rank-2 (the visible half's published minus predicted logits): like for like
+  with rank-2, it says how much of the scale's error is B's level alone.
 
 Prints the mean absolute error per benchmark, per domain and overall, with 90% bootstrap
 intervals over rows.
@@ -42,7 +45,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _scale_baselines import CellTable, Held, PricePrior, arm_price, rank2_lobo, report
+from _scale_baselines import (
+    CellTable,
+    Held,
+    PricePrior,
+    arm_price,
+    level_lobo,
+    rank2_lobo,
+    report,
+)
 
 from ponder.classifiers import build_featurizer, default_featurizer_spec
 from ponder.classifiers._scale import AbsoluteScale
@@ -97,6 +108,7 @@ def main() -> None:
         rows_by_key[r.key].append((r.benchmark, r.score))
     held: list[Held] = []
     unpriced: set[str] = set()
+    splits = 2 if args.quick else 5
     for bench in benches:
         t0 = time.perf_counter()
         hidden = {bench, *TIED.get(bench, ())}
@@ -106,8 +118,14 @@ def main() -> None:
             X = featurizer.transform(data.texts).astype(np.float64)
         scale = fit_on(AbsoluteScale(max_iter=iterations(args), l2_need=args.l2_need), data, X)
         prior = PricePrior.fit(r for r in full.rows if r.benchmark not in hidden)
-        completed = rank2_lobo(table, bench, hidden, splits=2 if args.quick else 5)
+        completed = rank2_lobo(table, bench, hidden, splits=splits)
         items = data.item_index[bench]
+        # Each arm's logits on B's items (offset 0: B's harness is unknown).
+        z = {
+            k: scale.logits(X[items], [scale.arms_[k]])[:, 0]
+            for k in {r.key for r in full.rows if r.benchmark == bench} & scale.arms_.keys()
+        }
+        leveled = level_lobo(table, bench, z, splits=splits)
         n_rows = 0
         for r in full.rows:
             if r.benchmark != bench or r.key not in scale.arms_:
@@ -115,12 +133,12 @@ def main() -> None:
             others = [s for b, s in rows_by_key[r.key] if b not in hidden]
             if not others:
                 continue
-            p = 1.0 / (1.0 + np.exp(-scale.logits(X[items], [scale.arms_[r.key]])[:, 0]))
             preds = {
-                "scale": float(p.mean()),
+                "scale": float(np.mean(1.0 / (1.0 + np.exp(-z[r.key])))),
                 "arm mean": float(np.mean(others)),
                 "price prior": prior.predict(r.key),
                 "rank-2": completed.get(r.key),
+                "scale+level": leveled.get(r.key),
             }
             if arm_price(r.key) is None:
                 unpriced.add(r.key)
@@ -132,16 +150,17 @@ def main() -> None:
             f"{prior.slope:+.2f}/decade, thinking {prior.lift:+.2f} logits",
             flush=True,
         )
-    report(held, ["arm mean", "price prior", "rank-2"])
+    report(held, ["arm mean", "price prior", "rank-2", "scale+level"])
     n_unpriced = sum(1 for h in held if h.preds["price prior"] is None)
     print(
         f"\nprice prior: {n_unpriced} of {len(held)} rows left out, {len(unpriced)} arms "
-        f"litellm has no price for: {', '.join(sorted(unpriced))}"
+        f"litellm has no price for: {', '.join(sorted(unpriced)) or 'none'}"
     )
     print(
         "rank-2: completes B's cells of half the arms from the other half's scores on B "
-        "(2 folds x 5 splits); it sees no items but more of B than the scale: a reference, "
-        "not a like-for-like baseline"
+        f"(2 folds x {splits} splits); it sees no items but more of B than the scale: a reference, "
+        "not a like-for-like baseline; scale+level is the scale with B's level (one logit "
+        "shift) fitted on those same halves: like for like with rank-2"
     )
 
 
