@@ -165,9 +165,18 @@ def main() -> None:
                     f"    {key:18s} {r.benchmark:13s} {r.publisher[:24]:24s} published "
                     f"{r.score:.3f}  scale {shown}  neighbours {shown_b}"
                 )
-            how = "none" if arm is None else arm.source
+            how = "none" if arm is None else f"{arm.source}, reasoning {arm.reasoning:.2f}"
+            ladder = ", ".join(
+                f"{e} {scale.arms_[f'{model}@{e}'].reasoning:.2f}"
+                for e in known
+                if f"{model}@{e}" in scale.arms_
+            )
             took = time.perf_counter() - t0
-            print(f"  left out {key}: {len(targets)} rows, arm {how}, fit {took:.0f} s", flush=True)
+            print(
+                f"  left out {key}: {len(targets)} rows, arm {how} (fitted: {ladder}), "
+                f"fit {took:.0f} s",
+                flush=True,
+            )
     report(interior, ["neighbours"], title="held out (interior)")
     if ends:
         report(ends, ["neighbours"], title="held out (end)")
