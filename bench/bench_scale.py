@@ -78,6 +78,9 @@ def add_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--shared", default=os.environ.get("PONDER_SHARED", "../shared/data"))
     ap.add_argument("--iter", type=int, default=None, help="L-BFGS iterations per fit (400)")
     ap.add_argument("--l2-need", type=float, default=300.0, help="ridge on the need head")
+    ap.add_argument(
+        "--l2-load", type=float, default=None, help="ridge on the loading (default: the need's)"
+    )
     ap.add_argument("--llmrouter", type=int, default=0, help="LLMRouter queries as an anchor")
     ap.add_argument("--anchor-weight", type=float, default=4.0, help="weight of chat anchors")
     ap.add_argument("--quick", action="store_true", help="fewer items, queries and iterations")
@@ -116,7 +119,10 @@ def main() -> None:
         X = X_full
         if data.texts != full.texts:
             X = featurizer.transform(data.texts).astype(np.float64)
-        scale = fit_on(AbsoluteScale(max_iter=iterations(args), l2_need=args.l2_need), data, X)
+        fresh = AbsoluteScale(
+            max_iter=iterations(args), l2_need=args.l2_need, l2_load=args.l2_load
+        )
+        scale = fit_on(fresh, data, X)
         prior = PricePrior.fit(r for r in full.rows if r.benchmark not in hidden)
         completed = rank2_lobo(table, bench, hidden, splits=splits)
         items = data.item_index[bench]

@@ -109,7 +109,10 @@ class AbsoluteScale:
     """Fits :class:`PerQuery` and :class:`Aggregate` evidence jointly (see module doc).
 
     Penalties are in outcomes' worth of evidence: ``l2_query`` shrinks the feature weights of
-    difficulty and need, ``l2_arm`` knowledge and reasoning, ``l2_offset`` the harness offsets
+    difficulty and need (``l2_need`` the need's alone, and the loading's unless ``l2_load``
+    is given: a loading held near one makes a small model's gap on a chat request as large as
+    on a knowledge question, and leaves the need to explain what the loading could),
+    ``l2_arm`` knowledge and reasoning, ``l2_offset`` the harness offsets
     (strongly: an offset free to move would absorb the benchmark's level, and the items'
     difficulty would then be learned from nothing) (``free_offsets`` are not shrunk: a
     benchmark whose items were chosen because strong models failed them, as SimpleQA's
@@ -125,7 +128,9 @@ class AbsoluteScale:
         clip: float = 3.0,
         columns: Sequence[int] | None = None,
         l2_need: float | None = None,
+        l2_load: float | None = None,
     ) -> None:
+        self.l2_load = l2_load
         self.l2_need = l2_need
         self.clip = clip
         self.columns = columns
@@ -246,7 +251,7 @@ class AbsoluteScale:
             reg = {
                 "wd": self.l2_query,
                 "wn": self.l2_query if self.l2_need is None else self.l2_need,
-                "wa": self.l2_query if self.l2_need is None else self.l2_need,
+                "wa": self._l2_load(),
                 "k": self.l2_arm,
                 "rho": self.l2_arm,
             }
@@ -283,6 +288,12 @@ class AbsoluteScale:
         self.n_iter_ = int(res.nit)
         self.loss_ = float(res.fun)
         return self
+
+    def _l2_load(self) -> float:
+        """The loading's ridge: its own if set, else the need's, else the query heads'."""
+        if getattr(self, "l2_load", None) is not None:
+            return float(self.l2_load)  # type: ignore[arg-type]
+        return self.l2_query if self.l2_need is None else self.l2_need
 
     def arm(self, key: str) -> ScaleArm | None:
         """The arm ``model@setting``; an effort the published tables skip (gpt-5-mini at

@@ -356,6 +356,7 @@ def fit_scale(
     seed: int = 0,
     columns: Sequence[int] | None = None,
     l2_need: float | None = 300.0,
+    l2_load: float | None = None,
     l2_query: float = 30.0,
     anchor_weight: float = 4.0,
     progress: Callable[[str], None] | None = None,
@@ -371,6 +372,8 @@ def fit_scale(
         f"fitting the scale: {len(data.arm_keys)} arms, {len(data.per_query.y)} per-query "
         f"outcomes, {len(data.aggregate.acc)} published scores"
     )
-    scale = AbsoluteScale(max_iter=max_iter, columns=columns, l2_need=l2_need, l2_query=l2_query)
+    scale = AbsoluteScale(
+        max_iter=max_iter, columns=columns, l2_need=l2_need, l2_load=l2_load, l2_query=l2_query
+    )
     fit_on(scale, data, X)
     return scale.keep_items({b: X[ix] for b, ix in data.item_index.items()})

@@ -70,6 +70,33 @@ def test_an_arm_known_only_from_published_scores_gains_where_reasoning_is_needed
     assert gain_hard > 2 * gain_easy
 
 
+def test_the_loading_has_a_ridge_of_its_own() -> None:
+    """Where queries truly separate models by knowledge to different degrees, a loose ridge
+    on the loading finds which ones do; a tight one, as on the need, flattens it."""
+    rng = np.random.default_rng(3)
+    n, f = 800, 4
+    X = rng.normal(size=(n, f))
+    load = 2.0 * _sigmoid(2.0 * X[:, 2])
+    d = 0.5 * X[:, 1]
+    knowledge = np.linspace(-2.0, 2.0, 6)
+    keys = [f"m{i}@default" for i in range(6)]
+    qi = np.repeat(np.arange(n), 6)
+    ai = np.tile(np.arange(6), n)
+    p = _sigmoid(load[qi] * knowledge[ai] - d[qi])
+    y = (rng.random(len(p)) < p).astype(float)
+    per_query = PerQuery(qi.astype(np.int64), ai.astype(np.int64), y, np.ones(len(y)))
+    none = Aggregate(np.zeros(0, np.int64), (), np.zeros(0), np.zeros(0, np.int64), np.zeros(0))
+
+    def fitted(l2_load: float) -> np.ndarray:
+        scale = AbsoluteScale(l2_query=1.0, l2_need=1000.0, l2_load=l2_load, max_iter=300)
+        scale.fit(X, keys, list(range(6)), keys, per_query, none, n_offsets=0, reasons=[False] * 6)
+        return scale.loading(X)
+
+    loose, tight = fitted(1.0), fitted(1e5)
+    assert np.corrcoef(loose, load)[0, 1] > 0.9
+    assert loose.std() > 5 * tight.std()
+
+
 def test_state_round_trip_predicts_the_same() -> None:
     X, keys, arm_model, models, per_query, agg, *_ = _world(1)
     scale = AbsoluteScale(max_iter=50).fit(X, keys, arm_model, models, per_query, agg, 2)
