@@ -143,9 +143,10 @@ def main() -> None:
             drop = [f"{key}:{r.benchmark}" for r in targets]
             data = without_arm(load_scale_data(shared, exclude=drop, **kw), key)
             assert data.texts == full.texts
-            scale = fit_on(
-                AbsoluteScale(max_iter=iterations(args), l2_need=args.l2_need), data, X
+            fresh = AbsoluteScale(
+                max_iter=iterations(args), l2_need=args.l2_need, l2_load=args.l2_load
             )
+            scale = fit_on(fresh, data, X)
             known = [e for e in efforts if e != effort]
             arm = end_arm(scale, key, known) if is_end else scale.arm(key)
             offsets = dict(zip(data.offset_names, scale.offsets_, strict=True))

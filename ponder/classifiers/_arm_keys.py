@@ -10,9 +10,20 @@ setting. Settings are ``minimal``, ``low``, ``medium``, ``high`` (effort), ``on`
 
 from __future__ import annotations
 
+import math
 import re
 
 EFFORTS = ("minimal", "low", "medium", "high")
+EFFORT_POSITION: dict[str, float] = {
+    e: math.log1p(tokens)
+    for e, tokens in {"minimal": 0, "low": 1000, "medium": 2500, "high": 6000}.items()
+}
+"""Where each effort sits on a ladder, for placing an effort no table scores between its
+neighbours: the log of the thinking tokens it is assumed to spend (the menu's
+``EFFORT_TOKENS``), since accuracy grows about linearly in the log of test-time compute.
+Low then lies most of the way from minimal to medium, as the published ladders show (gpt-5
+on AIME 2025: minimal 0.32, low 0.83, medium 0.92, high 0.94), where equal spacing put it
+halfway."""
 _DEFAULT_EFFORT = ("gpt-5", "o1", "o3", "o4")
 """Families that reason at effort ``medium`` when asked for none (OpenAI's documented default)."""
 _SWITCHED = ("claude-", "gemini-2.5-flash")

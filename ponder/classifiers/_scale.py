@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ponder.classifiers._arm_keys import EFFORT_POSITION
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -297,22 +299,22 @@ class AbsoluteScale:
 
     def arm(self, key: str) -> ScaleArm | None:
         """The arm ``model@setting``; an effort the published tables skip (gpt-5-mini at
-        ``low``) lies between the model's neighbouring efforts, its reasoning interpolated."""
+        ``low``) lies between the model's neighbouring efforts, its reasoning interpolated at the
+        effort's place on the ladder (:data:`EFFORT_POSITION`)."""
         got = self.arms_.get(key)
         if got is not None or "@" not in key:
             return got
         model, setting = key.split("@", 1)
-        order = ("minimal", "low", "medium", "high")
-        if setting not in order:
+        if setting not in EFFORT_POSITION:
             return None
-        at = order.index(setting)
+        at = EFFORT_POSITION[setting]
         known = {
-            order.index(e): self.arms_[f"{model}@{e}"]
-            for e in order
+            EFFORT_POSITION[e]: self.arms_[f"{model}@{e}"]
+            for e in EFFORT_POSITION
             if f"{model}@{e}" in self.arms_
         }
-        below = [i for i in known if i < at]
-        above = [i for i in known if i > at]
+        below = [x for x in known if x < at]
+        above = [x for x in known if x > at]
         if not below or not above:
             return None
         lo, hi = known[max(below)], known[min(above)]

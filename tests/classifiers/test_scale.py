@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from ponder.classifiers._arm_keys import arm_key, model_name, setting_of
+from ponder.classifiers._arm_keys import EFFORT_POSITION, arm_key, model_name, setting_of
 from ponder.classifiers._scale import AbsoluteScale, Aggregate, PerQuery, ScaleArm
 
 
@@ -142,3 +144,31 @@ def test_menu_arms_get_the_key_of_their_setting() -> None:
     assert arm_key("claude-sonnet-4-5", thinking_budget=0) == "claude-sonnet-4-5@off"
     assert arm_key("meta-llama/Llama-3.3-70B-Instruct") == "llama-3.3-70b-instruct@default"
     assert model_name("openai/o3-mini") == "o3-mini"
+
+
+def test_an_effort_no_table_scores_sits_at_its_place_on_the_ladder() -> None:
+    """Low is placed by the log of the thinking tokens it spends, most of the way from
+    minimal to medium (published ladders gain most by low), not halfway."""
+    scale = AbsoluteScale.from_state(
+        {
+            "mean": [0.0],
+            "scale": [1.0],
+            "w_difficulty": [0.0],
+            "b_difficulty": 0.0,
+            "w_need": [0.0],
+            "b_need": 0.0,
+            "arms": [["m@minimal", 1.0, 0.0], ["m@medium", 1.0, 3.0], ["m@high", 1.0, 4.0]],
+            "models": {"m": 1.0},
+        }
+    )
+    low = scale.arm("m@low")
+    assert low is not None and low.source == "published (interpolated)"
+    assert 2.0 < low.reasoning < 3.0  # equal spacing put it at 1.5
+    assert scale.arm("m@minimal") is scale.arms_["m@minimal"]
+    assert scale.arm("other@low") is None  # no neighbours: not placed
+
+
+def test_effort_positions_follow_the_menus_thinking_tokens() -> None:
+    from ponder._menu import EFFORT_TOKENS
+
+    assert {e: round(math.expm1(x)) for e, x in EFFORT_POSITION.items()} == EFFORT_TOKENS
