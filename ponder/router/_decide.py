@@ -223,6 +223,10 @@ def _warn_on_thinking_ties(
             )
 
 
+_P_GRID = np.linspace(0.0, 1.0, 4097)
+"""One-sample success at which adaptive votes are tabulated (see ``Decider._adaptive_vote``)."""
+
+
 class Decider:
     """Routes single queries against one menu; what does not depend on the query is done once.
 
@@ -289,6 +293,21 @@ class Decider:
         self._samples = np.array([a.samples for a in menu.arms], dtype=np.float64)
         self.sampling = _resolve_sampling(menu, self.profiles, sampling or {})
         """The calibrated sampling policy of each adaptive arm that has one, by label."""
+        self._vote_grids: dict[tuple[int, float, int, int], tuple[FloatArray, FloatArray]] = {}
+
+    def _adaptive_vote(
+        self, p1: FloatArray, max_n: int, batch: int
+    ) -> tuple[FloatArray, FloatArray]:
+        """Expected samples and P(right) of an uncalibrated adaptive vote, read off a table
+        of the exact walk over a fine grid of one-sample success (made once per setting):
+        both are smooth functions of that one number, and walking them per decision took a
+        third of a default-menu decision. Interpolation error is below 1e-6."""
+        key = (id(self.votes), float(self.adaptive_confidence), max_n, batch)
+        grid = self._vote_grids.get(key)
+        if grid is None:
+            grid = self.votes.adaptive(_P_GRID, max_n, self.adaptive_confidence, batch)
+            self._vote_grids[key] = grid
+        return np.interp(p1, _P_GRID, grid[0]), np.interp(p1, _P_GRID, grid[1])
 
     def sample_costs(
         self,
@@ -342,10 +361,7 @@ class Decider:
                     p1[:, j], arm.samples, arm.batch
                 )
             elif arm.adaptive:
-                n_j, p_j = self.votes.adaptive(
-                    p1[:, j], arm.samples, self.adaptive_confidence, arm.batch
-                )
-                samples[:, j], p[:, j] = n_j, p_j
+                samples[:, j], p[:, j] = self._adaptive_vote(p1[:, j], arm.samples, arm.batch)
             else:
                 # best_of_n is scored as a vote: a verifier or judge is taken to pick at
                 # least as well as the majority, and no better is promised.

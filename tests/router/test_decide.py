@@ -208,3 +208,35 @@ def test_a_flat_prior_warns(clf: DifficultyClassifier) -> None:
     with pytest.warns(PriorWarning, match="prior is flat"):
         cheap, dear = resolve_profiles(flat, menu)
     assert cheap.ability == dear.ability
+
+
+def test_an_adaptive_vote_is_priced_as_the_exact_walk_prices_it(
+    clf: DifficultyClassifier,
+) -> None:
+    """The decider reads uncalibrated adaptive votes off a table; the figures it prices
+    them at are the exact walk's, to well under what any decision could notice."""
+    from ponder.router import Decider
+
+    menu = Menu(
+        arms=(
+            Arm(model="weak", input_price=0.2, output_price=0.2, output_tokens=100),
+            Arm(
+                model="weak",
+                name="weak-ad6",
+                input_price=0.2,
+                output_price=0.2,
+                output_tokens=100,
+                samples=6,
+                batch=2,
+                aggregation="majority",
+                adaptive=True,
+            ),
+        )
+    )
+    decider = Decider(clf, menu)
+    texts = [EASY, HARD, "x" * 300, "what is 2 + 2?"]
+    est = decider.estimate(texts)
+    n, p = decider.votes.adaptive(est.p_sample[:, 1], 6, decider.adaptive_confidence, 2)
+    np.testing.assert_allclose(est.expected_samples[:, 1], n, atol=1e-6)
+    np.testing.assert_allclose(est.p_success[:, 1], p, atol=1e-6)
+    assert (est.expected_samples[:, 1] > 1).all() and (est.p_success[:, 1] > 0).all()
