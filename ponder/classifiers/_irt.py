@@ -384,8 +384,14 @@ class DifficultyClassifier:
     ) -> Prediction:
         self._check_fitted()
         X = self.featurizer_.transform(list(texts))
-        d = -self.easiness_.latent(X)
         profiles, a, theta, arm_ids, strength = self._columns(tuple(arms or self.arms_))
+        if self.scale_ is not None and profiles and all(p.scale is not None for p in profiles):
+            # Every arm on the absolute scale (the packaged menu's): its logits, difficulty
+            # and need are the ones reported, and the trees' would only be overwritten.
+            placed = [p.scale for p in profiles]
+            z, d_scale, need_scale = self.scale_.predict(X, placed)  # type: ignore[arg-type]
+            return Prediction(profiles, d_scale, sigmoid(z), need_scale)
+        d = -self.easiness_.latent(X)
         logit = a[None, :] * (theta[None, :] - d[:, None])
         model = self.arm_model_
         head = self.reasoning_
