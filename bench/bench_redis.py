@@ -18,7 +18,7 @@
    masters, 1 replica each), a settlement waits for a replica (``WAIT``) before it returns.
    Two stores side by side, ``settle_wait`` 0.1 s and 0 (no WAIT), take turns: the latency
    of one request's ledger work (hold and settle on the global budget), one at a time and
-   at ``--concurrency`` in flight, and of a whole routed request (``Router.complete`` with
+   at ``--concurrency`` in flight, and of a whole routed request (``Router.acomplete`` with
    a global budget, fake upstream), as the ratio with WAIT to without.
 
 A figure, not a test: it prints and exits.
