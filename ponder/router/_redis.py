@@ -285,7 +285,7 @@ class RedisStore:
         if cluster:
             await r.initialize()  # the slot map (at once, unless a redirect asked for a refresh)
         node = r.get_node_from_key(key) if cluster else None
-        master = node.name if node is not None else "master"
+        master = node.name if node is not None else self._where
         keys = _leases.lease_keys(key)
         wait = self._unwaited.get(master, 0.0) <= time.monotonic()
         for loaded in (False, True):

@@ -134,8 +134,8 @@ class Settings(BaseSettings):
         ge=0,
         le=0.3,
         description="seconds a budget settlement waits for a replica to acknowledge it (Redis "
-        "WAIT) on a Redis Cluster or behind Sentinel, so a master's failure cannot lose it; "
-        "past that it goes ahead, logged and counted (0: do not wait)",
+        "WAIT) on a Redis Cluster or behind Sentinel, so that losing the master does not lose "
+        "it; past that it goes ahead, logged and counted (0: do not wait)",
     )
     budget_fail_open: bool = Field(
         default=False,
