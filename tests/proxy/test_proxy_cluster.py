@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Any
 
+import httpx
 import openai
 from openai import AsyncOpenAI, OpenAI
 
@@ -143,6 +144,12 @@ def _kill_under_load(
         while any(r.budgets.pending for r in routers) and time.monotonic() < until:
             time.sleep(0.1)
         assert not any(r.budgets.pending for r in routers)
+        # The promoted master has no replica: its settlements were not acknowledged, which
+        # the store counts and /metrics shows.
+        scrape = httpx.get(f"{a.url}/metrics", headers={"authorization": f"Bearer {KEY_A}"})
+        count = routers[0].store.unreplicated
+        assert count > 0
+        assert f"ponder_settlements_unreplicated_total {float(count)}" in scrape.text
     return results, killed, unconfirmed, routers
 
 
