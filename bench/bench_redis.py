@@ -14,6 +14,13 @@
    and, as the baseline run side by side, plain ``GET``s through the same client. Figures are
    requests/s and the ratio to the baseline's operations/s.
 
+3. **What waiting for a replica costs** (``--wait``): on a Redis Cluster on loopback (3
+   masters, 1 replica each), a settlement waits for a replica (``WAIT``) before it returns.
+   Two stores side by side, ``settle_wait`` 0.1 s and 0 (no WAIT), take turns: the latency
+   of one request's ledger work (hold and settle on the global budget), one at a time and
+   at ``--concurrency`` in flight, and of a whole routed request (``Router.acomplete`` with
+   a global budget, fake upstream), as the ratio with WAIT to without.
+
 A figure, not a test: it prints and exits.
 """
 
@@ -31,7 +38,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ponder.feedback import FeedbackEvent
-from tests.fakes.redis_server import RedisServer
+from tests.fakes.redis_server import RedisCluster, RedisServer, wait_replicated
 from tests.fakes.upstream import FakeUpstream
 
 SECRET = "bench-digest-secret-of-32-chars!"
@@ -154,14 +161,127 @@ async def shard(url: str, seconds: float, concurrency: int) -> dict[str, float]:
     return results
 
 
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+async def ledger_latency(url: str, rounds: int, concurrency: int) -> dict[str, float]:
+    """Median seconds of a hold and a settle on the global budget, with WAIT and without,
+    the two stores taking turns round by round (so drift hits both alike)."""
+    from ponder.router import RedisStore
+
+    key = "ponder:budget:{global}"
+    times: dict[str, list[float]] = {"wait": [], "none": []}
+    pool = max(64, concurrency)
+    async with RedisStore(url, settle_wait=0.1, max_connections=pool) as waiting, RedisStore(
+        url, settle_wait=0.0, max_connections=pool
+    ) as plain:
+        stores = {"wait": waiting, "none": plain}
+        counter = 0
+
+        async def one(store: RedisStore, kind: str) -> None:
+            nonlocal counter
+            counter += 1
+            hold = f"{kind}-{counter}"
+            started = time.perf_counter()
+            await store.hold(key, hold, 1e-4, 1e9, 150)
+            await store.settle(key, hold, 5e-5)
+            times[kind].append(time.perf_counter() - started)
+
+        for kind, store in stores.items():  # load the scripts, open the pools
+            for _ in range(20):
+                await one(store, kind)
+            times[kind].clear()
+        for _ in range(rounds):
+            for kind, store in stores.items():
+                await asyncio.gather(*(one(store, kind) for _ in range(concurrency)))
+        unreplicated = waiting.unreplicated
+    return {
+        "with WAIT": _median(times["wait"]),
+        "without": _median(times["none"]),
+        "unreplicated": float(unreplicated),
+    }
+
+
+def routed_latency(url: str, up: FakeUpstream, rounds: int) -> dict[str, float]:
+    """Median seconds of a routed request with a global budget (cache off), through a
+    router whose settlements WAIT and one whose do not, taking turns."""
+    import os
+
+    from ponder.router import Router, Settings
+
+    os.environ["BENCH_UP_KEY"] = "sk-bench"
+    arm = {
+        "model": "openai/small",
+        "input_price": 1,
+        "output_price": 2,
+        "api_base": up.base_url,
+        "api_key_env": "BENCH_UP_KEY",
+    }
+    common: dict[str, Any] = {
+        "menu": {"arms": [arm]}, "redis_url": url, "digest_secret": SECRET,
+        "budget": 1e6, "num_retries": 0,
+    }  # fmt: skip
+    routers = {
+        "wait": Router(Settings(**common, settle_wait=0.1)),
+        "none": Router(Settings(**common, settle_wait=0.0)),
+    }
+    times: dict[str, list[float]] = {"wait": [], "none": []}
+
+    async def run() -> None:
+        # One event loop for all (Router.complete would start a loop, and with it a new
+        # Redis pool, per call: connecting would be most of what is measured).
+        for kind, router in routers.items():
+            for i in range(10):
+                await router.acomplete(f"warm up {kind} {i}")
+        for i in range(rounds):
+            for kind, router in routers.items():
+                started = time.perf_counter()
+                await router.acomplete(f"What is {i} times 7? ({kind})")
+                times[kind].append(time.perf_counter() - started)
+        for router in routers.values():
+            await router.aclose()
+
+    asyncio.run(run())
+    return {"with WAIT": _median(times["wait"]), "without": _median(times["none"])}
+
+
+def wait_cost(rounds: int, concurrency: int) -> None:
+    with RedisCluster() as cluster, FakeUpstream() as up:
+        up.script("small", ["It is 42"])
+        wait_replicated(cluster.master_of("ponder:budget:{global}").port)
+        print(
+            "Waiting for a replica (WAIT, settle_wait 0.1 s) on a 3-master cluster with one "
+            f"replica each, medians of {rounds} turns:"
+        )
+        for label, conc in (("one at a time", 1), (f"{concurrency} in flight", concurrency)):
+            f = asyncio.run(ledger_latency(cluster.url, rounds, conc))
+            print(
+                f"  hold + settle, {label:14s} with WAIT {f['with WAIT'] * 1e3:7.3f} ms  "
+                f"without {f['without'] * 1e3:7.3f} ms  ratio {f['with WAIT'] / f['without']:.2f}"
+                f"  (unacknowledged: {f['unreplicated']:.0f})"
+            )
+        f = routed_latency(cluster.url, up, rounds)
+        print(
+            f"  routed request, one at a time  with WAIT {f['with WAIT'] * 1e3:7.3f} ms  "
+            f"without {f['without'] * 1e3:7.3f} ms  ratio {f['with WAIT'] / f['without']:.2f}"
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--wait", action="store_true", help="only the cost of WAIT, on a cluster")
+    p.add_argument("--rounds", type=int, default=300, help="turns per figure with --wait")
     a = p.parse_args()
     import os
 
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    if a.wait:
+        wait_cost(a.rounds, a.concurrency)
+        return
     with RedisServer() as server, FakeUpstream() as up:
         up.script("small", ["It is 42"])
         print("Redis round trips per request (global + per-key budget, cache, memory, feedback):")

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -78,7 +77,7 @@ def serve(
     sock = listen(host, port)  # a port in use is one line, before the model loads
     import uvicorn
 
-    from ponder.proxy import Authenticator, GracefulServer, create_app
+    from ponder.proxy import STREAM_END, Authenticator, GracefulServer, create_app
     from ponder.router import Router
 
     source: dict[str, Any] = {
@@ -117,9 +116,9 @@ def serve(
             host=host,
             port=port,
             log_level=log_level,
-            # Each worker lets requests finish for the grace, then cancels them (streams
-            # end without an error event there; holds are settled either way).
-            timeout_graceful_shutdown=math.ceil(settings.shutdown_grace),
+            # Each worker lets requests finish for the grace, ends its open streams with an
+            # error event (worker_app arms its drain), then cancels what is left.
+            timeout_graceful_shutdown=settings.shutdown_grace + STREAM_END,  # type: ignore[arg-type]
         )
         return
     app = create_app(settings, router=router, own_router=True)
@@ -159,7 +158,12 @@ def worker_app() -> FastAPI:
     raw = os.environ.get(WORKER_ENV)
     if raw is None:
         raise ConfigError(f"{WORKER_ENV} is not set: start workers with ponder serve --workers")
-    return create_app(_settings(json.loads(raw)))
+    settings = _settings(json.loads(raw))
+    app = create_app(settings)
+    # uvicorn builds this worker's server, which has installed its signal handlers by now:
+    # open streams end with an error event once the grace after SIGTERM is over.
+    app.state.drain.after_signal(settings.shutdown_grace)
+    return app
 
 
 async def _check(store: RedisStore) -> None:

@@ -2,6 +2,6 @@
 
 from ponder.proxy._app import create_app
 from ponder.proxy._auth import Authenticator
-from ponder.proxy._drain import GracefulServer
+from ponder.proxy._drain import STREAM_END, GracefulServer
 
-__all__ = ["Authenticator", "GracefulServer", "create_app"]
+__all__ = ["STREAM_END", "Authenticator", "GracefulServer", "create_app"]

@@ -96,6 +96,7 @@ def create_app(
         own = router is None if own_router is None else own_router
         r = router if router is not None else await asyncio.to_thread(Router, s)
         app.state.router = r
+        metrics.watch(r.store)  # its own counts, read at each scrape
         await asyncio.to_thread(r.warmup)  # litellm now, not on the first request
         try:
             yield

@@ -7,14 +7,22 @@ rather than seeing a cut, and their budget holds are settled at what was streame
 router is then closed (settlements still on their way reach the ledger first) and the
 process exits. :class:`GracefulServer` is the uvicorn server that does this; a
 :class:`Drain` is how it tells the app's open streams to end.
+
+With ``--workers N`` each worker runs the uvicorn server its supervisor builds, not
+:class:`GracefulServer`; there :meth:`Drain.after_signal` starts the same clock from the
+signal itself, and uvicorn's own graceful timeout is set to the grace plus
+:data:`STREAM_END`, so a worker ends its streams as a single process does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -48,6 +56,37 @@ class Drain:
 
     async def wait(self) -> None:
         await self._get().wait()
+
+    def after_signal(self, grace: float) -> None:
+        """Begin ``grace`` seconds after the first SIGTERM or SIGINT, for a server that is
+        not a :class:`GracefulServer` (a ``--workers`` process). Call it from the server's
+        event loop once the server has installed its own handlers (uvicorn does before it
+        loads the app): they are chained, not replaced, so the server still shuts down as
+        it would, stops accepting, and waits for requests."""
+        loop = asyncio.get_running_loop()
+        armed = False
+
+        def later() -> None:
+            log.info("shutting down: open streams end in %g s", grace)
+            loop.call_later(grace, self._over, grace)
+
+        def chain(previous: Any) -> Callable[[int, FrameType | None], None]:
+            def handler(signum: int, frame: FrameType | None) -> None:
+                nonlocal armed
+                if not armed:
+                    armed = True
+                    loop.call_soon_threadsafe(later)
+                if callable(previous):
+                    previous(signum, frame)
+
+            return handler
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, chain(signal.getsignal(sig)))
+
+    def _over(self, grace: float) -> None:
+        log.warning("shutdown grace of %g s over: ending the streams still open", grace)
+        self.begin()
 
 
 class GracefulServer(uvicorn.Server):

@@ -10,9 +10,11 @@ every reader the model strings other tenants typed.
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from ponder.router import Completion
 
@@ -55,6 +57,13 @@ class Metrics:
             registry=r,
         )
 
+        self._store = _StoreCounts()
+        r.register(self._store)
+
+    def watch(self, store: Any) -> None:
+        """Report ``store``'s own counts (the router's Redis store; ``None``: none)."""
+        self._store.store = store
+
     def observe(self, c: Completion) -> None:
         t = c.ponder
         if t.cache_hit:
@@ -68,3 +77,20 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _StoreCounts:
+    """What the router's Redis store counts itself, read when ``/metrics`` is scraped:
+    settlements no replica acknowledged in time (a master lost then would lose them)."""
+
+    def __init__(self) -> None:
+        self.store: Any = None
+
+    def collect(self) -> Iterator[Metric]:
+        count = getattr(self.store, "unreplicated", None)
+        if count is not None:
+            yield CounterMetricFamily(
+                "ponder_settlements_unreplicated",
+                "Budget settlements no Redis replica acknowledged within settle_wait",
+                value=count,
+            )

@@ -14,13 +14,24 @@ to say so quickly. For that the client is built with no retries:
 redis-py retries ten times with backoff by default, which turns "Redis is down" into
 seconds of latency per request, and a retried ledger write after a timeout could be applied
 twice.
+
+On a cluster or behind Sentinel, a settlement is made durable before it returns: the
+script and a ``WAIT 1 <settle_wait>`` go down one connection to the master owning the
+budget's slot, so the request's answer leaves only once a replica has the charge (or the
+wait ran out: then the settlement goes ahead, counted in ``unreplicated`` and logged, and
+that master is not waited on again for :data:`REPLICA_RETRY` seconds, so a master left
+without a replica costs one wait a second, not one per request). ``WAIT`` is not
+consensus: a failover may still promote a replica that had not acknowledged, which is what
+the count says could be lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -32,6 +43,16 @@ from ponder.router import _leases
 from ponder.router._redis_clients import Target, cluster_client, parse_target, sentinel_client
 
 T = TypeVar("T")
+
+log = logging.getLogger("ponder")
+
+WAIT_SLACK = 0.2
+"""Seconds a ``WAIT`` may answer after its timeout: Redis notices the timeout on its next
+tick (10 a second by default), and the answer must come before the socket times out."""
+
+REPLICA_RETRY = 1.0
+"""Seconds a master whose replica did not acknowledge a settlement in time is not waited
+on (its settlements go ahead at once, counted as unreplicated)."""
 
 # KEYS[1]: the total; ARGV[1]: delta; ARGV[2]: limit, or "" for none. Returns the new total
 # (a string, as INCRBYFLOAT gives it) or nil when a positive delta would pass the limit.
@@ -77,6 +98,7 @@ class RedisStore:
         feedback_stream: str = "ponder:feedback",
         feedback_maxlen: int = 100_000,
         retention: float = 600.0,
+        settle_wait: float = 0.1,
     ) -> None:
         if not socket_timeout > 0:
             raise ConfigError(f"socket_timeout must be > 0 seconds, got {socket_timeout}")
@@ -101,9 +123,21 @@ class RedisStore:
             message = _scrub_text(str(exc), _secrets(url))
             raise ConfigError(f"invalid Redis URL: {message}") from None
         self._where = self._target.where if self._target.kind != "single" else _where(url)
+        # WAIT where there are replicas to wait for: a single server has none ponder knows of.
+        self.settle_wait = settle_wait if self._target.kind != "single" else 0.0
+        if not 0 <= self.settle_wait <= socket_timeout - WAIT_SLACK + 1e-9:
+            raise ConfigError(
+                f"settle_wait must be >= 0 and at least {WAIT_SLACK:g} s shorter than the "
+                f"socket timeout ({socket_timeout:g} s), got {settle_wait}"
+            )
+        self.unreplicated = 0
+        """Settlements no replica acknowledged within ``settle_wait`` (a master killed
+        before it replicates them loses them)."""
+        self._unwaited: dict[str, float] = {}  # master -> monotonic time to wait again
         self._secrets = _secrets(url)
         self._unavailable: tuple[type[BaseException], ...] = (
             redis.exceptions.RedisError,  # connection, timeout, auth, OOM, READONLY, ...
+            redis.exceptions.RedisClusterException,  # a slot no live master covers
             TimeoutError,
             asyncio.TimeoutError,  # distinct from TimeoutError before Python 3.11
             OSError,
@@ -236,9 +270,64 @@ class RedisStore:
         if not math.isfinite(cost):
             raise ValueError(f"a cost must be finite, got {cost}")
         args = [hold_id, self._retention_ms(), repr(float(cost))]
-        return float(
-            await self._call("ledger settle", lambda r: self._run(self._settle, r, key, args))
-        )
+        if not self.settle_wait:
+            return float(
+                await self._call("ledger settle", lambda r: self._run(self._settle, r, key, args))
+            )
+        return float(await self._call("ledger settle", lambda r: self._durably(r, key, args)))
+
+    async def _durably(self, r: Any, key: str, args: list[str]) -> Any:
+        """Settle, then ``WAIT`` on the same connection (WAIT counts the replicas that have
+        the connection's own writes), to the master of ``key``'s slot; the new total."""
+        from redis.exceptions import NoScriptError
+
+        cluster = self._target.kind == "cluster"
+        if cluster:
+            await r.initialize()  # the slot map (at once, unless a redirect asked for a refresh)
+        node = r.get_node_from_key(key) if cluster else None
+        master = node.name if node is not None else self._where
+        keys = _leases.lease_keys(key)
+        wait = self._unwaited.get(master, 0.0) <= time.monotonic()
+        for loaded in (False, True):
+            pipe = r.pipeline(transaction=False)
+            pipe.evalsha(self._settle.sha, len(keys), *keys, *args)
+            if wait:
+                ms = _ms(self.settle_wait)
+                if cluster:
+                    pipe.execute_command("WAIT", 1, ms, target_nodes=node)
+                else:
+                    pipe.wait(1, ms)
+            replies = await pipe.execute(raise_on_error=False)
+            if not isinstance(replies[0], NoScriptError) or loaded:
+                break
+            # A master that never ran the script (a promoted replica): load it, settle again
+            # (the first did not run).
+            if cluster:
+                await r.execute_command("SCRIPT", "LOAD", _leases.SETTLE, target_nodes=node)
+            else:
+                await r.script_load(_leases.SETTLE)
+        total = replies[0]
+        if isinstance(total, Exception):
+            raise total
+        acked = replies[1] if wait else 0
+        self._count(master, wait, isinstance(acked, int) and acked >= 1)
+        return total
+
+    def _count(self, master: str, waited: bool, acked: bool) -> None:
+        if acked:
+            if self._unwaited.pop(master, None) is not None:
+                log.info("Redis %s: a replica acknowledges settlements again", master)
+            return
+        self.unreplicated += 1
+        if waited:
+            if master not in self._unwaited:
+                log.warning(
+                    "Redis %s: no replica acknowledged a settlement within %g ms; it would be "
+                    "lost if this master failed now (settlements go ahead unreplicated, and "
+                    "are counted, until one does)",
+                    master, self.settle_wait * 1000,
+                )  # fmt: skip
+            self._unwaited[master] = time.monotonic() + REPLICA_RETRY
 
     async def release(self, key: str, hold_id: str) -> float:
         """Give back the hold ``hold_id`` (once; a release before its hold refuses the hold)."""

@@ -92,7 +92,7 @@ class Router:
         if s.redis_url is not None and None in (ledger, cache, memory, feedback):
             from ponder.router._redis import RedisStore
 
-            self.store = RedisStore(s.redis_url)
+            self.store = RedisStore(s.redis_url, settle_wait=s.settle_wait)
         default = self.store
         self.ledger: Ledger = ledger or default or MemoryLedger()
         self.cache: Cache = cache or default or MemoryCache()

@@ -129,6 +129,14 @@ class Settings(BaseSettings):
         "for a Redis Cluster, "
         "redis+sentinel://sentinel:port[,...]/service[/db] behind Sentinel (none: in-process)",
     )
+    settle_wait: float = Field(
+        default=0.1,
+        ge=0,
+        le=0.3,
+        description="seconds a budget settlement waits for a replica to acknowledge it (Redis "
+        "WAIT) on a Redis Cluster or behind Sentinel, so that losing the master does not lose "
+        "it; past that it goes ahead, logged and counted (0: do not wait)",
+    )
     budget_fail_open: bool = Field(
         default=False,
         description="serve without budget checks when the ledger is unreachable (default: refuse)",

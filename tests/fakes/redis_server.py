@@ -197,6 +197,15 @@ class _Node:
         self.kill()
         raise RuntimeError(f"redis node on port {self.port} did not start; its output:\n{log}")
 
+    def freeze(self) -> None:
+        """SIGSTOP: a node that hangs (a replica that acknowledges nothing meanwhile)."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL: a crash, not a shutdown (no last words to replicas or sentinels)."""
         if self.proc is not None and self.proc.poll() is None:
@@ -343,6 +352,17 @@ class RedisCluster:
                             raise RuntimeError(f"the master of {key!r} is down")
                         return owner
         raise RuntimeError(f"no live master owns {key!r}")
+
+    def replica_of(self, key: str) -> _Node:
+        """A live replica of the master that owns ``key``'s slot now (as the replica says:
+        the master learns of it later, by gossip)."""
+        master = self.master_of(key)
+        for node in self.nodes:
+            if node.proc is not None and node is not master:
+                info = _command(node.port, "INFO", "replication")
+                if "role:slave" in info and f"master_port:{master.port}\r\n" in info:
+                    return node
+        raise RuntimeError(f"the master of {key!r} has no live replica")
 
     def kill_master_of(self, key: str) -> _Node:
         node = self.master_of(key)

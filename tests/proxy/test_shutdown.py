@@ -1,6 +1,7 @@
 """Graceful shutdown (issue 22, item 4): on SIGTERM ``ponder serve`` stops accepting, lets
 requests finish for the grace period, ends the streams still open with an error event,
-settles their budget holds, and exits within the grace plus a moment. Real process, real
+settles their budget holds, and exits within the grace plus a moment; with one process and
+with ``--workers 2`` (where uvicorn's supervisor signals each worker). Real processes, real
 redis-server, the fake upstream dripping its answers, the official client."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import openai
+import pytest
 import redis
 from openai import AsyncOpenAI
 
@@ -77,8 +79,9 @@ async def _stream(c: AsyncOpenAI, question: str, opened: asyncio.Event) -> str:
     return "done"
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_drains_open_streams_within_the_grace_and_settles_every_hold(
-    up: FakeUpstream, redis_server: RedisServer, tmp_path: Path
+    up: FakeUpstream, redis_server: RedisServer, tmp_path: Path, workers: int
 ) -> None:
     up.script("small", lambda body: "It is 42" if "short" in str(body["messages"]) else LONG)
     up.drip("small", 0.003)  # a short answer in about a second, a long one in minutes
@@ -91,7 +94,7 @@ def test_sigterm_drains_open_streams_within_the_grace_and_settles_every_hold(
     }
     command = [sys.executable, "-m", "ponder", "serve", "--config", str(_config(tmp_path, up,
                redis_server.url)), "--port", str(port), "--shutdown-grace", str(GRACE),
-               "--log-level", "warning"]  # fmt: skip
+               "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
     proc = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -108,7 +111,8 @@ def test_sigterm_drains_open_streams_within_the_grace_and_settles_every_hold(
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in opened)), 30)
             proc.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
-            await asyncio.sleep(0.5)
+            # The supervisor of workers looks for signals twice a second, then signals them.
+            await asyncio.sleep(0.5 if workers == 1 else 1.0)
             try:  # no longer accepting
                 async with httpx.AsyncClient() as h:
                     await h.get(f"{url}/health", timeout=1)

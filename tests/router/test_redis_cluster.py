@@ -12,6 +12,7 @@ import pytest
 
 from ponder.errors import ConfigError, StoreUnavailable
 from ponder.router import RedisStore, redact_url
+from ponder.router._redis import REPLICA_RETRY
 from ponder.router._redis_clients import parse_target
 from tests.fakes.redis_server import RedisCluster, RedisSentinels, wait_replicated
 from tests.router.test_redis import event
@@ -33,6 +34,12 @@ def test_the_url_says_which_redis() -> None:
     assert RedisStore("redis+cluster://127.0.0.1:1").kind == "cluster"  # no connection yet
     assert RedisStore("redis+sentinel://127.0.0.1:1/m").kind == "sentinel"
     assert redact_url("redis+sentinel://:pw@s1:1,s2:2/m") == "redis+sentinel://:***@s1:1,s2:2/m"
+    # Settlements wait for a replica where there is one to wait for.
+    assert RedisStore("redis+cluster://127.0.0.1:1", settle_wait=0.2).settle_wait == 0.2
+    assert RedisStore("redis+sentinel://127.0.0.1:1/m").settle_wait == 0.1
+    assert RedisStore("redis://127.0.0.1:1/0", settle_wait=0.2).settle_wait == 0
+    with pytest.raises(ConfigError, match="shorter than the socket timeout"):
+        RedisStore("redis+cluster://127.0.0.1:1", settle_wait=0.4)
 
 
 @pytest.mark.parametrize(
@@ -148,3 +155,96 @@ def test_sentinel_serves_budgets_again_within_seconds_of_losing_the_master(
     )
     assert took < 10.0
     assert after == pytest.approx(before + 0.001)
+
+
+def _replicated(request: pytest.FixtureRequest, kind: str) -> tuple[str, Any, Any, Any]:
+    """The store URL, and how to find the replica of the global ledger's master, kill that
+    master and wait for the failover, on a cluster or behind Sentinel; once the replica is
+    in sync (a fresh one may still be loading its first copy, and not acknowledge yet)."""
+    if kind == "cluster":
+        c: RedisCluster = request.getfixturevalue("redis_cluster")
+        wait_replicated(c.master_of(GLOBAL).port)
+        return (
+            c.url,
+            lambda: c.replica_of(GLOBAL),
+            lambda: c.kill_master_of(GLOBAL),
+            lambda: c.wait_for_failover(GLOBAL),
+        )
+    s: RedisSentinels = request.getfixturevalue("redis_sentinels")
+    wait_replicated(s.master.port)
+    return s.url, lambda: s.replica, s.kill_master, s.wait_for_failover
+
+
+@pytest.mark.parametrize("kind", ["cluster", "sentinel"])
+def test_a_settlement_returns_once_a_replica_has_it_and_survives_the_master(
+    request: pytest.FixtureRequest, kind: str
+) -> None:
+    """With the replica hung, a settlement waits (WAIT) rather than return with the charge
+    on the master alone; once it returns, the master killed at once loses nothing."""
+    url, replica, kill, failover = _replicated(request, kind)
+
+    async def main() -> tuple[bool, float, int]:
+        async with RedisStore(url, settle_wait=0.3) as store:
+            await store.hold(GLOBAL, "a", 0.01, 100.0, 60)
+            await store.settle(GLOBAL, "a", 0.002)
+            assert store.unreplicated == 0
+            await store.hold(GLOBAL, "b", 0.01, 100.0, 60)
+            node = replica()
+            node.freeze()
+            try:
+                settling = asyncio.create_task(store.settle(GLOBAL, "b", 0.003))
+                await asyncio.sleep(0.2)
+                waiting = not settling.done()
+            finally:
+                node.thaw()
+            await settling
+            kill()  # no time for the replica to catch up after the settlement returned
+            failover()
+            await _until_served(store, 15.0)  # holds $0.001
+            # The promoted master has no replica: a settlement waits settle_wait, then goes
+            # ahead, counted (and the script, which that node never ran, is loaded on it).
+            await store.hold(GLOBAL, "c", 0.01, 100.0, 60)
+            await store.settle(GLOBAL, "c", 0.004)
+            return waiting, await store.current(GLOBAL), store.unreplicated
+
+    waiting, total, unreplicated = asyncio.run(main())
+    assert waiting
+    assert total == pytest.approx(0.002 + 0.003 + 0.001 + 0.004)
+    assert unreplicated == 1
+
+
+@pytest.mark.parametrize("kind", ["cluster", "sentinel"])
+def test_a_replica_that_does_not_acknowledge_is_waited_for_once_a_second(
+    request: pytest.FixtureRequest, kind: str
+) -> None:
+    """A settlement the replica does not acknowledge in time goes ahead (counted); the
+    next ones on that master do not wait until REPLICA_RETRY has passed."""
+    url, replica, _, _ = _replicated(request, kind)
+
+    async def main() -> tuple[list[float], list[int], float]:
+        async with RedisStore(url, settle_wait=0.2) as store:
+            took: list[float] = []
+            counts: list[int] = []
+            for i in range(4):
+                await store.hold(GLOBAL, f"h{i}", 0.01, 100.0, 60)
+            await store.settle(GLOBAL, "h0", 0.001)  # acknowledged
+            counts.append(store.unreplicated)
+            node = replica()
+            node.freeze()
+            try:
+                for i in (1, 2):
+                    started = time.monotonic()
+                    await store.settle(GLOBAL, f"h{i}", 0.001)
+                    took.append(time.monotonic() - started)
+                    counts.append(store.unreplicated)
+            finally:
+                node.thaw()
+            await asyncio.sleep(REPLICA_RETRY)
+            await store.settle(GLOBAL, "h3", 0.001)  # waited for, and acknowledged
+            counts.append(store.unreplicated)
+            return took, counts, await store.current(GLOBAL)
+
+    took, counts, total = asyncio.run(main())
+    assert counts == [0, 1, 2, 2]
+    assert took[0] >= 0.2 and took[1] < 0.1, took
+    assert total == pytest.approx(0.004)
