@@ -107,6 +107,30 @@ class _Layout:
         self.size = at
 
 
+def _ladder(
+    arm_keys: Sequence[str], arm_model: Sequence[int], rho_of: IntArray, n_rho: int
+) -> FloatArray:
+    """Each arm's reasoning as a sum of softplus terms, (arms x reasoning parameters).
+
+    An arm's own term, plus, on an effort ladder (one model at low, medium, high), the terms
+    of the model's lower thinking efforts: reasoning then never falls as effort rises. Fitted
+    freely, a ladder came out non-monotone where its published rows are few (gpt-5-nano
+    medium above high), and a missing effort placed between such neighbours inherits it.
+    """
+    out = np.zeros((len(arm_keys), n_rho))
+    out[np.arange(len(arm_keys)), rho_of] = 1.0
+    place = {
+        a: EFFORT_POSITION[key.split("@", 1)[1]]
+        for a, key in enumerate(arm_keys)
+        if rho_of[a] > 0 and "@" in key and key.split("@", 1)[1] in EFFORT_POSITION
+    }
+    for a, at in place.items():
+        for b, below in place.items():
+            if arm_model[b] == arm_model[a] and below < at:
+                out[a, rho_of[b]] = 1.0
+    return out
+
+
 class AbsoluteScale:
     """Fits :class:`PerQuery` and :class:`Aggregate` evidence jointly (see module doc).
 
@@ -166,6 +190,7 @@ class AbsoluteScale:
         Z = self._standard(X)
         thinks = [True] * len(arm_keys) if reasons is None else list(reasons)
         rho_of = np.cumsum(thinks, dtype=np.int64) * np.asarray(thinks, dtype=np.int64)
+        ladder = _ladder(arm_keys, arm_model, rho_of, int(rho_of.max()) + 1)
         lay = _Layout(Z.shape[1], len(model_keys), len(arm_keys), n_offsets, int(rho_of.max()) + 1)
         model_of = np.asarray(arm_model, dtype=np.int64)
         pen_off = np.full(n_offsets, self.l2_offset)
@@ -189,7 +214,7 @@ class AbsoluteScale:
             dneed = need * (1 - need)
             load = 2.0 * _sigmoid(Z @ p["wa"] + p["ba"][0])
             dload = load * (1 - load / 2)
-            r = _softplus(p["rho"])[rho_of]
+            r = ladder @ _softplus(p["rho"])
             k = p["k"][model_of]
             grad_d = np.zeros(len(Z))
             grad_need = np.zeros(len(Z))
@@ -243,7 +268,7 @@ class AbsoluteScale:
                 "wa": Z.T @ (grad_load * dload),
                 "ba": np.array([(grad_load * dload).sum()]),
                 "k": np.bincount(model_of, grad_k_arm, minlength=lay.n_models),
-                "rho": np.bincount(rho_of, grad_r, minlength=lay.n_rho) * _sigmoid(p["rho"]),
+                "rho": (ladder.T @ grad_r) * _sigmoid(p["rho"]),
                 "off": grad_off,
             }
             out = np.zeros(lay.size)
@@ -281,7 +306,7 @@ class AbsoluteScale:
         self.w_load_ = p["wa"].copy()
         self.b_load_ = float(p["ba"][0])
         self.offsets_ = p["off"].copy()
-        r_arm = _softplus(p["rho"])[rho_of]
+        r_arm = ladder @ _softplus(p["rho"])
         self.arms_ = {
             key: ScaleArm(key, float(p["k"][model_of[a]]), float(r_arm[a]))
             for a, key in enumerate(arm_keys)

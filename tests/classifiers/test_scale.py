@@ -172,3 +172,31 @@ def test_effort_positions_follow_the_menus_thinking_tokens() -> None:
     from ponder._menu import EFFORT_TOKENS
 
     assert {e: round(math.expm1(x)) for e, x in EFFORT_POSITION.items()} == EFFORT_TOKENS
+
+
+def test_reasoning_never_falls_as_effort_rises() -> None:
+    """A ladder whose top effort scored a little below the one under it (a noisy published
+    row) gets a top reasoning at least as high, not lower."""
+    X, _, _, models, per_query, _, need, hard, easy, _ = _world(4)
+    # Model "a" as an effort ladder: minimal logged per query, medium and high published.
+    keys = ["a@minimal", "a@medium", "a@high", "b@off"]
+    arm_model = [0, 0, 0, 1]
+    p_med = float(_sigmoid(3.0 * need[hard] - 0.8 * X[hard, 1]).mean())
+    p_med_easy = float(_sigmoid(3.0 * need[easy] - 0.8 * X[easy, 1]).mean())
+    rows = [(1, easy, p_med_easy), (1, hard, p_med), (2, easy, p_med_easy), (2, hard, p_med - 0.05)]
+    agg = Aggregate(
+        ai=np.array([a for a, _, _ in rows], dtype=np.int64),
+        items=tuple(ix for _, ix, _ in rows),
+        acc=np.array([acc for _, _, acc in rows]),
+        oi=np.array([0, 1, 0, 1], dtype=np.int64),
+        w=np.full(4, 100.0),
+    )
+    pq = PerQuery(
+        per_query.qi, np.where(per_query.ai == 2, 3, per_query.ai), per_query.y, per_query.w
+    )
+    scale = AbsoluteScale(l2_query=1.0, max_iter=300).fit(
+        X, keys, arm_model, models, pq, agg, n_offsets=2, reasons=[False, True, True, False]
+    )
+    medium, high = scale.arms_["a@medium"], scale.arms_["a@high"]
+    assert medium.reasoning > 1.0  # thinking pays on the hard items
+    assert high.reasoning >= medium.reasoning
