@@ -86,8 +86,18 @@ def add_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--quick", action="store_true", help="fewer items, queries and iterations")
 
 
-def iterations(args: argparse.Namespace) -> int:
-    return int(args.iter) if args.iter is not None else (150 if args.quick else 400)
+def fresh_scale(args: argparse.Namespace) -> AbsoluteScale:
+    """An unfitted scale with the command line's iterations and ridges."""
+    iterations = int(args.iter) if args.iter is not None else (150 if args.quick else 400)
+    return AbsoluteScale(max_iter=iterations, l2_need=args.l2_need, l2_load=args.l2_load)
+
+
+def shared_dir(args: argparse.Namespace) -> Path:
+    """The data folder, or exit saying where the published scores were looked for."""
+    shared = Path(args.shared)
+    if not (shared / "published" / "scores.csv").is_file():
+        sys.exit(f"no published scores under {shared}: pass --shared PATH")
+    return shared
 
 
 def main() -> None:
@@ -95,9 +105,7 @@ def main() -> None:
     add_options(ap)
     ap.add_argument("--benchmarks", default="", help="comma-separated subset to leave out")
     args = ap.parse_args()
-    shared = Path(args.shared)
-    if not (shared / "published" / "scores.csv").is_file():
-        sys.exit(f"no published scores under {shared}: pass --shared PATH")
+    shared = shared_dir(args)
     featurizer = build_featurizer(default_featurizer_spec())
     benches = [b for b in DOMAIN if b != "AIME 2025 I"]
     if args.benchmarks:
@@ -119,10 +127,7 @@ def main() -> None:
         X = X_full
         if data.texts != full.texts:
             X = featurizer.transform(data.texts).astype(np.float64)
-        fresh = AbsoluteScale(
-            max_iter=iterations(args), l2_need=args.l2_need, l2_load=args.l2_load
-        )
-        scale = fit_on(fresh, data, X)
+        scale = fit_on(fresh_scale(args), data, X)
         prior = PricePrior.fit(r for r in full.rows if r.benchmark not in hidden)
         completed = rank2_lobo(table, bench, hidden, splits=splits)
         items = data.item_index[bench]

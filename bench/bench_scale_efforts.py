@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _scale_baselines import Held, report
-from bench_scale import add_options, data_options, iterations
+from bench_scale import add_options, data_options, fresh_scale, shared_dir
 
 from ponder.classifiers import build_featurizer, default_featurizer_spec
 from ponder.classifiers._arm_keys import EFFORTS, thinks
@@ -121,9 +121,7 @@ def main() -> None:
     add_options(ap)
     ap.add_argument("--interior-only", action="store_true", help="skip the ladders' ends")
     args = ap.parse_args()
-    shared = Path(args.shared)
-    if not (shared / "published" / "scores.csv").is_file():
-        sys.exit(f"no published scores under {shared}: pass --shared PATH")
+    shared = shared_dir(args)
     featurizer = build_featurizer(default_featurizer_spec())
     kw = data_options(args)
     full = load_scale_data(shared, **kw)
@@ -143,10 +141,7 @@ def main() -> None:
             drop = [f"{key}:{r.benchmark}" for r in targets]
             data = without_arm(load_scale_data(shared, exclude=drop, **kw), key)
             assert data.texts == full.texts
-            fresh = AbsoluteScale(
-                max_iter=iterations(args), l2_need=args.l2_need, l2_load=args.l2_load
-            )
-            scale = fit_on(fresh, data, X)
+            scale = fit_on(fresh_scale(args), data, X)
             known = [e for e in efforts if e != effort]
             arm = end_arm(scale, key, known) if is_end else scale.arm(key)
             offsets = dict(zip(data.offset_names, scale.offsets_, strict=True))
