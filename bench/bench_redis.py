@@ -44,19 +44,24 @@ from tests.fakes.upstream import FakeUpstream
 SECRET = "bench-digest-secret-of-32-chars!"
 
 
-def round_trips(url: str, up: FakeUpstream) -> dict[str, float]:
+def _arm(up: FakeUpstream) -> dict[str, Any]:
+    """The one arm both measurements route to: the fake upstream, with a key set for it."""
     import os
 
-    from ponder.router import Router, Settings
-
     os.environ["BENCH_UP_KEY"] = "sk-bench"
-    arm = {
+    return {
         "model": "openai/small",
         "input_price": 1,
         "output_price": 2,
         "api_base": up.base_url,
         "api_key_env": "BENCH_UP_KEY",
     }
+
+
+def round_trips(url: str, up: FakeUpstream) -> dict[str, float]:
+    from ponder.router import Router, Settings
+
+    arm = _arm(up)
     s = Settings(
         menu={"arms": [arm]},
         redis_url=url,
@@ -207,18 +212,9 @@ async def ledger_latency(url: str, rounds: int, concurrency: int) -> dict[str, f
 def routed_latency(url: str, up: FakeUpstream, rounds: int) -> dict[str, float]:
     """Median seconds of a routed request with a global budget (cache off), through a
     router whose settlements WAIT and one whose do not, taking turns."""
-    import os
-
     from ponder.router import Router, Settings
 
-    os.environ["BENCH_UP_KEY"] = "sk-bench"
-    arm = {
-        "model": "openai/small",
-        "input_price": 1,
-        "output_price": 2,
-        "api_base": up.base_url,
-        "api_key_env": "BENCH_UP_KEY",
-    }
+    arm = _arm(up)
     common: dict[str, Any] = {
         "menu": {"arms": [arm]}, "redis_url": url, "digest_secret": SECRET,
         "budget": 1e6, "num_retries": 0,
