@@ -16,6 +16,7 @@ from openai import OpenAI
 
 from tests.fakes.redis_server import RedisServer, free_port
 from tests.fakes.upstream import FakeUpstream
+from tests.proxy.serving import wait_up
 
 
 def test_ponder_serve_subprocess(
@@ -67,16 +68,7 @@ menu:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "ponder serve did not come up"
-            time.sleep(0.2)
+        wait_up(proc, url)
         assert httpx.get(f"{url}/health").json()["store"] == "redis"
         client = OpenAI(base_url=f"{url}/v1", api_key="sk-proxy", max_retries=0)
         for _ in range(2):

@@ -7,11 +7,7 @@ redis-server, the fake upstream dripping its answers, the official client."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,46 +20,12 @@ from openai import AsyncOpenAI
 
 from tests.fakes.redis_server import RedisServer, free_port
 from tests.fakes.upstream import FakeUpstream
+from tests.proxy.serving import serve, wait_up, write_config
 
 PROXY_KEY = "sk-proxy-key-for-shutdown"
 LONG = " ".join(["word"] * 300)
 GRACE = 3.0
 STREAMS = 20
-
-
-def _config(tmp_path: Path, up: FakeUpstream, redis_url: str) -> Path:
-    arm = {
-        "model": "openai/small",
-        "input_price": 1,
-        "output_price": 2,
-        "api_base": up.base_url,
-        "api_key_env": "PONDER_TEST_KEY",
-    }
-    body = {
-        "num_retries": 0,
-        "redis_url": redis_url,
-        "digest_secret": "a-secret-every-replica-shares",
-        "budget": 10.0,
-        "max_cost": 0.01,
-        "api_keys": [{"key_env": "PONDER_TEST_PROXY_KEY", "tenant": "a", "budget": 5.0}],
-        "menu": {"arms": [arm]},
-    }
-    cfg = tmp_path / "ponder.json.yaml"
-    cfg.write_text(json.dumps(body))
-    return cfg
-
-
-def _wait_up(proc: subprocess.Popen[str], url: str) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        assert proc.poll() is None, proc.communicate()
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "ponder serve did not come up"
-        time.sleep(0.2)
 
 
 async def _stream(c: AsyncOpenAI, question: str, opened: asyncio.Event) -> str:
@@ -86,21 +48,20 @@ def test_sigterm_drains_open_streams_within_the_grace_and_settles_every_hold(
     up.script("small", lambda body: "It is 42" if "short" in str(body["messages"]) else LONG)
     up.drip("small", 0.003)  # a short answer in about a second, a long one in minutes
     port = free_port()
-    env = {
-        **os.environ,
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "PONDER_TEST_KEY": "sk-up",
-        "PONDER_TEST_PROXY_KEY": PROXY_KEY,
-    }
-    command = [sys.executable, "-m", "ponder", "serve", "--config", str(_config(tmp_path, up,
-               redis_server.url)), "--port", str(port), "--shutdown-grace", str(GRACE),
-               "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
-    proc = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    cfg = write_config(
+        tmp_path,
+        up,
+        redis_url=redis_server.url,
+        digest_secret="a-secret-every-replica-shares",
+        budget=10.0,
+        max_cost=0.01,
+        api_keys=[{"key_env": "PONDER_TEST_PROXY_KEY", "tenant": "a", "budget": 5.0}],
     )
+    args = ["--shutdown-grace", str(GRACE), "--workers", str(workers)]
+    proc = serve(cfg, port, PROXY_KEY, *args)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_up(proc, url)
+        wait_up(proc, url)
 
         async def main() -> tuple[list[str], float, bool]:
             c = AsyncOpenAI(base_url=f"{url}/v1", api_key=PROXY_KEY, max_retries=0, timeout=60)

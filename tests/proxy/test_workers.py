@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,51 +19,21 @@ import pytest
 
 from tests.fakes.redis_server import RedisServer, free_port
 from tests.fakes.upstream import FakeUpstream
+from tests.proxy.serving import serve as serve_process
+from tests.proxy.serving import write_config
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
 
 PROXY_KEY = "sk-proxy-key-for-workers"
 
 
-def config(tmp_path: Path, up: FakeUpstream, **extra: object) -> Path:
-    cfg = tmp_path / "ponder.yaml"
-    arm = {
-        "model": "openai/small",
-        "input_price": 1,
-        "output_price": 2,
-        "api_base": up.base_url,
-        "api_key_env": "PONDER_TEST_KEY",
-    }
-    body = {
-        "num_retries": 0,
-        "api_keys": [{"key_env": "PONDER_TEST_PROXY_KEY", "tenant": "a"}],
-        "menu": {"arms": [arm]},
-        **extra,
-    }
-    cfg.write_text(json.dumps(body))  # JSON is YAML
-    return cfg
-
-
 def serve(cfg: Path, port: int, *args: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "PONDER_TEST_KEY": "sk-up",
-        "PONDER_TEST_PROXY_KEY": PROXY_KEY,
-    }
-    command = [sys.executable, "-m", "ponder", "serve", "--config", str(cfg), "--port", str(port)]
-    return subprocess.Popen(
-        [*command, "--log-level", "warning", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return serve_process(cfg, port, PROXY_KEY, *args)
 
 
 def test_more_than_one_worker_needs_redis(up: FakeUpstream, tmp_path: Path) -> None:
     """In-process budgets and caches would be one per worker: refused in one line, exit 2."""
-    proc = serve(config(tmp_path, up), free_port(), "--workers", "2")
+    proc = serve(write_config(tmp_path, up), free_port(), "--workers", "2")
     try:
         out, err = proc.communicate(timeout=120)
     finally:
@@ -118,7 +87,7 @@ def ask(conn: http.client.HTTPConnection, question: str) -> tuple[int, str | Non
 def two_workers(
     up: FakeUpstream, redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    cfg = config(tmp_path, up, cache_ttl=60, digest_secret="a-secret-every-worker-shares")
+    cfg = write_config(tmp_path, up, cache_ttl=60, digest_secret="a-secret-every-worker-shares")
     port = free_port()
     proc = serve(cfg, port, "--workers", "2", "--redis-url", redis_server.url)
     try:
