@@ -293,7 +293,9 @@ class Decider:
         self._samples = np.array([a.samples for a in menu.arms], dtype=np.float64)
         self.sampling = _resolve_sampling(menu, self.profiles, sampling or {})
         """The calibrated sampling policy of each adaptive arm that has one, by label."""
-        self._vote_grids: dict[tuple[int, float, int, int], tuple[FloatArray, FloatArray]] = {}
+        self._vote_grids: dict[
+            tuple[VoteModel, float, int, int], tuple[FloatArray, FloatArray]
+        ] = {}
 
     def _adaptive_vote(
         self, p1: FloatArray, max_n: int, batch: int
@@ -302,7 +304,9 @@ class Decider:
         of the exact walk over a fine grid of one-sample success (made once per setting):
         both are smooth functions of that one number, and walking them per decision took a
         third of a default-menu decision. Interpolation error is below 1e-6."""
-        key = (id(self.votes), float(self.adaptive_confidence), max_n, batch)
+        # Keyed by the model itself (not its id, which a new object may reuse): a decider
+        # given another vote model or confidence tabulates afresh.
+        key = (self.votes, float(self.adaptive_confidence), max_n, batch)
         grid = self._vote_grids.get(key)
         if grid is None:
             grid = self.votes.adaptive(_P_GRID, max_n, self.adaptive_confidence, batch)
