@@ -202,6 +202,17 @@ class AbsoluteScale:
         ).astype(np.int64)
         sizes = np.array([len(i) for i in aggregate.items], dtype=np.float64)
         total = float(per_query.w.sum() + aggregate.w.sum())
+        # Ridges in pseudo-outcomes: the need's own if set, else the query heads'; the
+        # loading's own if set, else the need's.
+        l2_need = self.l2_query if self.l2_need is None else self.l2_need
+        l2_load = l2_need if self.l2_load is None else self.l2_load
+        reg = {
+            "wd": self.l2_query,
+            "wn": l2_need,
+            "wa": l2_load,
+            "k": self.l2_arm,
+            "rho": self.l2_arm,
+        }
 
         def unpack(theta: FloatArray) -> dict[str, FloatArray]:
             return {name: theta[s] for name, s in lay.slices.items()}
@@ -274,14 +285,7 @@ class AbsoluteScale:
             out = np.zeros(lay.size)
             for name, s in lay.slices.items():
                 out[s] = grads[name] / total
-            # Ridge penalties in pseudo-outcomes: lam / total is what lam outcomes weigh.
-            reg = {
-                "wd": self.l2_query,
-                "wn": self.l2_query if self.l2_need is None else self.l2_need,
-                "wa": self._l2_load(),
-                "k": self.l2_arm,
-                "rho": self.l2_arm,
-            }
+            # Ridge penalties: lam / total is what lam outcomes weigh.
             for name, lam in reg.items():
                 v = p[name]
                 loss += 0.5 * lam * float(v @ v) / total
@@ -315,12 +319,6 @@ class AbsoluteScale:
         self.n_iter_ = int(res.nit)
         self.loss_ = float(res.fun)
         return self
-
-    def _l2_load(self) -> float:
-        """The loading's ridge: its own if set, else the need's, else the query heads'."""
-        if getattr(self, "l2_load", None) is not None:
-            return float(self.l2_load)  # type: ignore[arg-type]
-        return self.l2_query if self.l2_need is None else self.l2_need
 
     def arm(self, key: str) -> ScaleArm | None:
         """The arm ``model@setting``; an effort the published tables skip (gpt-5-mini at
