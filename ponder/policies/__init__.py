@@ -10,11 +10,13 @@ from ponder.policies._protocol import (
     check_choice,
 )
 from ponder.policies._sampling import (
+    ANY_ARM,
     Calibration,
     SampleBudget,
     SamplingCalibration,
     SamplingPolicy,
     budgets_from_curve,
+    policy_for,
 )
 from ponder.policies._sampling_fit import (
     CAUTION,
@@ -35,6 +37,7 @@ from ponder.policies._utility import (
 )
 
 __all__ = [
+    "ANY_ARM",
     "CAUTION",
     "DEFAULT_KAPPA",
     "NO_ARM",
@@ -59,6 +62,7 @@ __all__ = [
     "fit_gamma",
     "fit_kappa",
     "lambda_grid",
+    "policy_for",
     "recorded_samples",
     "top_lambda",
     "within_reach",

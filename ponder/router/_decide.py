@@ -37,6 +37,7 @@ from ponder.policies import (
     VoteModel,
     check_choice,
     choose_by_utility,
+    policy_for,
 )
 from ponder.router._ceiling import Ceiling
 from ponder.router._request import check_controls
@@ -244,7 +245,9 @@ class Decider:
     :class:`~ponder.errors.ExtensionError` naming its class.
 
     ``sampling`` maps arm labels, or the trained arms they are or are ``like``, to the
-    calibrated :class:`~ponder.policies.SamplingPolicy` of adaptive arms: those are priced
+    calibrated :class:`~ponder.policies.SamplingPolicy` of adaptive arms (default: the
+    classifier's own ``sampling_``, so ``ponder route`` prices votes as the router draws
+    them; ``{}``: none): those are priced
     as they will be drawn (:meth:`~ponder.policies.SamplingPolicy.priced`: the samples the
     calibrated rule is expected to draw within this query's budget, and the vote's success
     given the query's predicted one-sample success), so a vote is bought exactly where it
@@ -291,7 +294,9 @@ class Decider:
         self._thinking = np.array([a.thinking_tokens for a in menu.arms], dtype=np.float64)
         self._answer = np.array([a.output_tokens for a in menu.arms], dtype=np.float64)
         self._samples = np.array([a.samples for a in menu.arms], dtype=np.float64)
-        self.sampling = _resolve_sampling(menu, self.profiles, sampling or {})
+        if sampling is None:  # the classifier's own, as the router's; {} turns them off
+            sampling = getattr(clf, "sampling_", None) or {}
+        self.sampling = _resolve_sampling(menu, self.profiles, sampling)
         """The calibrated sampling policy of each adaptive arm that has one, by label."""
         self._vote_grids: dict[
             tuple[VoteModel, float, int, int], tuple[FloatArray, FloatArray]
@@ -483,15 +488,15 @@ def _resolve_sampling(
     menu: Menu, profiles: Sequence[ArmProfile], sampling: Mapping[str, SamplingPolicy]
 ) -> dict[str, SamplingPolicy]:
     """Each adaptive arm's policy: under its label, its ``like``, the trained arm its
-    profile reads, or its model name, in that order."""
+    profile reads, or its model name, in that order; else the policy for any arm
+    (:data:`~ponder.policies.ANY_ARM`), which the packaged model carries."""
     out: dict[str, SamplingPolicy] = {}
     for arm, prof in zip(menu.arms, profiles, strict=True):
         if not arm.adaptive:
             continue
-        for name in (arm.label, arm.like, prof.residual_arm, arm.model):
-            if name is not None and name in sampling:
-                out[arm.label] = sampling[name]
-                break
+        policy = policy_for(sampling, arm.label, arm.like, prof.residual_arm, arm.model)
+        if policy is not None:
+            out[arm.label] = policy
     return out
 
 

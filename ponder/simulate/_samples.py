@@ -37,7 +37,13 @@ import numpy.typing as npt
 
 from ponder.aggregators import CannotBeOvertaken, SamplePlan, StoppingRule, adaptive_vote
 from ponder.outcomes import OutcomeTable, Sample
-from ponder.policies import WITHIN, SamplingPolicy, calibrate_sampling, recorded_samples
+from ponder.policies import (
+    WITHIN,
+    SamplingPolicy,
+    calibrate_sampling,
+    policy_for,
+    recorded_samples,
+)
 from ponder.simulate._progress import Step, StepCallback
 from ponder.simulate._report import Needed, SampledArmReport, SamplePolicy
 
@@ -331,7 +337,7 @@ def sampled_arm_reports(
             r = adaptive(table, arm, max_n, c)
             policies[f"adaptive@{c:g}"] = _policy(r, max_n, per_sample, c)
         column = None if preds is None else preds[:, table.arm_index(arm)]
-        calibrated = None if sampling is None else sampling.get(arm)
+        calibrated = None if sampling is None else policy_for(sampling, arm)
         out[arm] = SampledArmReport(
             n_queries=curve[0].n_queries,
             skipped=curve[0].skipped,

@@ -14,7 +14,6 @@ import pytest
 from ponder.classifiers import (
     DifficultyClassifier,
     load_classifier,
-    load_default_classifier,
     save_classifier,
 )
 from ponder.errors import ModelArtifactError
@@ -80,7 +79,6 @@ def test_the_policy_survives_save_and_load(
 
 
 def test_models_without_calibrations_still_load(tmp_path: Path) -> None:
-    assert load_default_classifier().sampling_ == {}  # saved before calibrations existed
     table = _with_samples()
     clf = DifficultyClassifier(backend="logistic", cv_folds=3, sampling=False).fit(table)
     assert clf.sampling_ == {}

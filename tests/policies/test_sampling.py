@@ -11,6 +11,7 @@ import pytest
 
 from ponder.aggregators import CannotBeOvertaken, DirichletStop
 from ponder.policies import (
+    ANY_ARM,
     Calibration,
     Recorded,
     SampleBudget,
@@ -19,6 +20,7 @@ from ponder.policies import (
     calibrate_sampling,
     fit_gamma,
     fit_kappa,
+    policy_for,
     within_reach,
 )
 
@@ -237,3 +239,14 @@ def test_a_vote_is_priced_at_the_samples_its_own_rule_draws() -> None:
     hopeless = SamplingPolicy(SampleBudget(1.0, 0.0, 0.5, 1.0, 0.5), 1.0, 5.0, margin=2)
     b0, s0, _ = hopeless.priced(np.array([0.05]), 8)
     assert b0[0] == 0 and s0[0] == 0.0
+
+
+def test_policy_for_takes_the_first_name_held_then_the_policy_for_any_arm() -> None:
+    own = SamplingPolicy(SampleBudget(kappa=1.0, mean=0.5), margin=2)
+    anyone = SamplingPolicy(SampleBudget(kappa=1.0, mean=0.5))
+    held = {"a": own, ANY_ARM: anyone}
+    assert policy_for(held, None, "a") is own
+    assert policy_for(held, "b", "a") is own
+    assert policy_for(held, "b", None) is anyone
+    assert policy_for({"a": own}, "b") is None
+    assert policy_for({}) is None
