@@ -223,15 +223,15 @@ def summarise(
     return out
 
 
-def _cell(r: Row) -> str:
+def cell(r: Row) -> str:
     return f"{r.shortfall:+.2f} [{r.low:+.2f}, {r.high:+.2f}]"
 
 
-def _gmean(x: Sequence[float]) -> float:
+def gmean(x: Sequence[float]) -> float:
     return float(np.exp(np.mean(np.log(np.asarray(x, dtype=np.float64)))))
 
 
-def _pooled(rows: Sequence[Row]) -> Row:
+def pooled_row(rows: Sequence[Row]) -> Row:
     """The mean over sets (each set one weight), its interval from the sets' independent
     bootstrap replicates averaged replicate by replicate."""
     reps = np.mean([r.reps for r in rows], axis=0)
@@ -284,7 +284,7 @@ def many_sets_section(data: Path, keys: Sequence[str], folds: int, seed: int, ca
         smp = " / ".join(f"{x:.2f}" for x in (n_max, *(r[k].samples for k in names)))
         print(
             f"| {s.label} | {len(np.unique(s.groups))} | {acc:.1f} | "
-            + " | ".join(_cell(r[k]) for k in names)
+            + " | ".join(cell(r[k]) for k in names)
             + f" | {smp} |",
             flush=True,
         )
@@ -294,16 +294,16 @@ def many_sets_section(data: Path, keys: Sequence[str], folds: int, seed: int, ca
         )
         results[-1]["vote@max"] = Row(0.0, 0.0, 0.0, float(n_max), np.zeros(BOOT))
         print(f"  {s.key}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    pooled = {k: _pooled([r[k] for r in results]) for k in names}
-    ratio = {k: _gmean([r["vote@max"].samples / r[k].samples for r in results]) for k in names}
+    pooled = {k: pooled_row([r[k] for r in results]) for k in names}
+    ratio = {k: gmean([r["vote@max"].samples / r[k].samples for r in results]) for k in names}
     print(
         f"| **pooled (mean over {len(sets)} sets)** | | | "
-        + " | ".join(_cell(pooled[k]) for k in names)
+        + " | ".join(cell(pooled[k]) for k in names)
         + " | geometric mean, vote@max / policy: "
         + " / ".join(f"{ratio[k]:.2f}x" for k in names)
         + " |\n"
     )
-    vs_margin = _gmean([r["margin"].samples / r["ponder"].samples for r in results])
+    vs_margin = gmean([r["margin"].samples / r["ponder"].samples for r in results])
     p = pooled["ponder"]
     worst = max(results, key=lambda r: r["ponder"].high)["ponder"].high
     goals = [
@@ -342,16 +342,16 @@ def many_sets_section(data: Path, keys: Sequence[str], folds: int, seed: int, ca
         r["vote@max"] = Row(0.0, 0.0, 0.0, float(held["vote@max"].samples.mean()), np.zeros(BOOT))
         loso.append(r)
         print(
-            f"| {s.label} | {_cell(r['margin'])} | {_cell(r['ponder'])} | "
+            f"| {s.label} | {cell(r['margin'])} | {cell(r['ponder'])} | "
             f"{r['margin'].samples:.2f} / {r['ponder'].samples:.2f} | {chosen} |",
             flush=True,
         )
         print(f"  leave out {s.key}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    lp = {k: _pooled([r[k] for r in loso]) for k in ("margin", "ponder")}
-    lr = {k: _gmean([r["vote@max"].samples / r[k].samples for r in loso]) for k in lp}
+    lp = {k: pooled_row([r[k] for r in loso]) for k in ("margin", "ponder")}
+    lr = {k: gmean([r["vote@max"].samples / r[k].samples for r in loso]) for k in lp}
     print(
         "| **pooled** | "
-        + " | ".join(_cell(lp[k]) for k in ("margin", "ponder"))
+        + " | ".join(cell(lp[k]) for k in ("margin", "ponder"))
         + f" | vote@max / policy: {lr['margin']:.2f}x / {lr['ponder']:.2f}x | |\n"
     )
     ok = lp["ponder"].shortfall <= 1.0
@@ -362,16 +362,22 @@ def many_sets_section(data: Path, keys: Sequence[str], folds: int, seed: int, ca
 
 
 __all__ = [
+    "BOOT",
     "POLICIES",
     "Held",
+    "Row",
     "boot_shortfall",
     "calibrate",
+    "cell",
     "choose_margin",
     "cross_validate",
     "describe",
+    "gmean",
     "group_folds",
     "interval",
     "leave_one_out",
     "many_sets_section",
+    "pooled_row",
     "replay",
+    "summarise",
 ]

@@ -10,10 +10,13 @@ same sample plans and draw loop the live router runs.
     python3 bench/bench_samples.py --sets qwen date --folds 5
     python3 bench/bench_samples.py --only-many       # the 15 sets with 8+ samples (issue 20)
     python3 bench/bench_samples.py --only-many --many ap-gsm8k qwen
+    python3 bench/bench_samples.py --only-shipped    # out of the box, and the ceiling
 
 The sets with 8 or more samples (``bench/_sample_sets.py``) are cross-validated against
 vote@max with paired 90% bootstrap intervals, and left out one at a time
-(``bench/_sample_cv.py``).
+(``bench/_sample_cv.py``); the packaged model's policy for any arm is replayed on each
+(``bench/_sample_shipped.py``), and what a per-query signal could add to the margin rule is
+bounded (``bench/_sample_ceiling.py``).
 """
 
 from __future__ import annotations
@@ -28,8 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from _sample_ceiling import ceiling_section
 from _sample_cv import DIRICHLET, many_sets_section
 from _sample_sets import SETS as MANY
+from _sample_sets import available, load_set
+from _sample_shipped import shipped_section
 
 from ponder.aggregators import CannotBeOvertaken, SamplePlan, StoppingRule, StopRule
 from ponder.classifiers import DifficultyClassifier
@@ -422,6 +428,14 @@ def cascade_section(date: OutcomeTable) -> None:
     print(f"\n{always4.n_queries} queries, {always4.skipped} skipped.\n")
 
 
+def transfer_sections(data: Path, keys: list[str], seed: int) -> None:
+    """The packaged policy on every set with 8+ samples, and the per-query ceiling."""
+    sets = [load_set(data, k) for k in keys if k in available(data)]
+    if sets:
+        shipped_section(sets, seed)
+        ceiling_section(sets, seed)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS))
@@ -436,6 +450,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--only-many", action="store_true", help="only the sets with 8 or more")
     ap.add_argument(
+        "--only-shipped",
+        action="store_true",
+        help="only the packaged policy on the sets with 8 or more, and the per-query ceiling",
+    )
+    ap.add_argument(
         "--cap", type=int, default=300, help="queries of each set when it trains (leave one out)"
     )
     ap.add_argument(
@@ -447,8 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     data = shared_data()
     DIRICHLET[0] = args.dirichlet
-    if args.only_many:
-        many_sets_section(data, args.many, args.folds, args.seed, args.cap)
+    if args.only_many or args.only_shipped:
+        if args.only_many:
+            many_sets_section(data, args.many, args.folds, args.seed, args.cap)
+        transfer_sections(data, args.many, args.seed)
         print(f"Runtime: {time.perf_counter() - start:.1f} s")
         return 0
     qwen_dir, mot_dir = data / "qwen-math-sampled", data / "mot-cascade"
@@ -475,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     needed_section(sets, data, args.folds, args.seed)
     if args.many:
         many_sets_section(data, args.many, args.folds, args.seed, args.cap)
+        transfer_sections(data, args.many, args.seed)
     cascade_section(date)
     print(f"Runtime: {time.perf_counter() - start:.1f} s")
     return 0
