@@ -11,7 +11,7 @@ from ponder.cli._common import import_lightgbm_alone, one_line_errors, usd
 
 if TYPE_CHECKING:
     from ponder._menu import Arm, Menu
-    from ponder.router import Decision
+    from ponder.router import Decider, Decision
 
 
 @one_line_errors
@@ -40,19 +40,47 @@ def route(
     """
     from ponder._menu import Menu
     from ponder.classifiers import load_classifier, load_default_classifier
-    from ponder.router import decide
+    from ponder.router import Decider
 
     if not query.strip():
         raise ValueError("the query is empty")
     import_lightgbm_alone()
     the_menu = Menu.load(menu) if menu else Menu.default()
     clf = load_classifier(model) if model else load_default_classifier()
-    d = decide(query, clf, the_menu, max_cost=max_cost, lam=lam)
+    decider = Decider(clf, the_menu)
+    d = decider.decide(query, max_cost=max_cost, lam=lam)
     if as_json:
         # ``chosen_arm`` as in the trace; ``chosen`` is the older key, kept for scripts.
         typer.echo(json.dumps({**asdict(d), "chosen": d.chosen_arm}, indent=2))
         return
-    _print_table(d, the_menu)
+    _print_table(d, the_menu, _sampling_lines(decider, clf))
+
+
+def _sampling_lines(decider: Decider, clf: object) -> list[str]:
+    """How each adaptive arm decides when to stop, and whose rule it is: its own
+    calibration, the model's policy for any arm, or the uncalibrated Beta rule."""
+    from ponder.policies import ANY_ARM
+
+    own = getattr(clf, "sampling_", None) or {}
+    lines = []
+    for arm in decider.menu.arms:
+        if not arm.adaptive:
+            continue
+        policy = decider.sampling.get(arm.label)
+        if policy is None:
+            rule = f"by the Beta rule at confidence {decider.adaptive_confidence:g} (uncalibrated)"
+        else:
+            if policy.margin:
+                rule = f"once the leader is {policy.margin} votes ahead"
+            elif policy.confidence >= 1.0:
+                rule = "once the leader cannot be overtaken"
+            else:
+                rule = f"once the leader wins with confidence {policy.confidence:g}"
+            whose = "the model's policy for any arm" if policy is own.get(ANY_ARM) else "calibrated"
+            budget = ", within a budget set per query" if policy.budget.gain > 0 else ""
+            rule = f"{rule}{budget} ({whose})"
+        lines.append(f"sampling: {arm.label} stops {rule}")
+    return lines
 
 
 def _thinking(arm: Arm) -> str:
@@ -66,9 +94,10 @@ def _thinking(arm: Arm) -> str:
     return "—"
 
 
-def _print_table(d: Decision, menu: Menu) -> None:
+def _print_table(d: Decision, menu: Menu, notes: list[str]) -> None:
     """The decision in 80 columns when piped (the terminal's width on one): arm names fold,
-    figures never do; where each arm's ability comes from is said once under the table."""
+    figures never do; where each arm's ability comes from is said once under the table,
+    and ``notes`` after the choice."""
     import shutil
     import sys
 
@@ -120,3 +149,5 @@ def _print_table(d: Decision, menu: Menu) -> None:
         sources.setdefault(e.ability_source, []).append(e.arm)
     console.print("ability from: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in sources.items()))
     console.print(f"chosen: [bold]{d.chosen_arm}[/bold] — {d.reason}")
+    for note in notes:
+        console.print(note)

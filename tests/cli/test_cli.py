@@ -159,6 +159,30 @@ def test_route_explains_with_json(model: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0 and "chosen:" in res.output
 
 
+def test_route_says_how_each_adaptive_arm_stops_and_whose_rule_it_is(
+    model: Path, tmp_path: Path
+) -> None:
+    res = runner.invoke(app, ["route", "Prove that there are infinitely many primes."])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())  # the 80-column table folds long lines
+    assert (
+        "sampling: gpt-5-nano-minimal-vote stops once the leader cannot be overtaken "
+        "(the model's policy for any arm)" in said
+    )
+    menu = tmp_path / "menu.yaml"
+    menu.write_text(
+        "arms:\n"
+        "  - {model: weak, input_price: 0.2, output_price: 0.2,\n"
+        "     samples: 5, aggregation: majority, adaptive: true}\n"
+        "  - {model: strong, input_price: 10, output_price: 10}\n"
+    )
+    res = runner.invoke(app, ["route", "alpha beta?", "--model", str(model), "--menu", str(menu)])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert "sampling: weak stops by the Beta rule at confidence 0.95 (uncalibrated)" in said
+    assert "sampling: strong" not in said
+
+
 def test_route_with_packaged_defaults() -> None:
     res = runner.invoke(app, ["route", "Prove that there are infinitely many primes.", "--json"])
     assert res.exit_code == 0, res.output
