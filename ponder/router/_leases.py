@@ -23,11 +23,25 @@ atomic against its own limit; none of the guarantees needs the two in one script
 
 from __future__ import annotations
 
+# The ledger's total as a number (0 when absent), or an error naming a key that holds
+# something else: read first by every script that touches a total. KEYS[1]: the total.
+READ_TOTAL = """
+local raw = redis.call('GET', KEYS[1])
+local total = 0
+if raw then
+  total = tonumber(raw)
+  if not total then
+    return redis.error_reply('ponder ledger key ' .. KEYS[1] .. ' does not hold a number')
+  end
+end
+"""
+
 # The shared prologue: the server's clock (one clock for every replica) and the reaping
 # of up to 100 expired holds of this budget, each given back to the total and remembered
 # as gone. KEYS: total, holds (zset id -> expiry ms), amounts (hash id -> amount).
 # ARGV[1]: hold id; ARGV[2]: retention of outcomes in ms.
-_PROLOGUE = """
+_PROLOGUE = (
+    """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local retention = tonumber(ARGV[2])
@@ -41,17 +55,13 @@ for _, old in ipairs(expired) do
   redis.call('ZREM', KEYS[2], old)
   redis.call('SET', KEYS[2] .. ':done:' .. old, 'gone', 'PX', retention)
 end
-local raw = redis.call('GET', KEYS[1])
-local total = 0
-if raw then
-  total = tonumber(raw)
-  if not total then
-    return redis.error_reply('ponder ledger key ' .. KEYS[1] .. ' does not hold a number')
-  end
-end
+"""
+    + READ_TOTAL
+    + """
 local id = ARGV[1]
 local done = KEYS[2] .. ':done:' .. id
 """
+)
 
 # ARGV[3]: amount; ARGV[4]: limit or ""; ARGV[5]: lease in ms. The new total, or nil when
 # refused (over the limit, or the id already ended).

@@ -57,24 +57,19 @@ on (its settlements go ahead at once, counted as unreplicated)."""
 # KEYS[1]: the total; ARGV[1]: delta; ARGV[2]: limit, or "" for none. Returns the new total
 # (a string, as INCRBYFLOAT gives it) or nil when a positive delta would pass the limit.
 # A zero delta is a read, and must not create the key.
-_ADJUST = """
-local raw = redis.call('GET', KEYS[1])
-local current = 0
-if raw then
-  current = tonumber(raw)
-  if not current then
-    return redis.error_reply('ponder ledger key ' .. KEYS[1] .. ' does not hold a number')
-  end
-end
+_ADJUST = (
+    _leases.READ_TOTAL
+    + """
 local delta = tonumber(ARGV[1])
 if delta == 0 then
   return raw or '0'
 end
-if delta > 0 and ARGV[2] ~= '' and current + delta > tonumber(ARGV[2]) then
+if delta > 0 and ARGV[2] ~= '' and total + delta > tonumber(ARGV[2]) then
   return false
 end
 return redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
 """
+)
 
 _READ_BATCH = 1000
 _PROBE = "ponder:probe:{health}"  # what check() writes: one small key, expiring
