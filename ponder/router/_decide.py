@@ -39,6 +39,7 @@ from ponder.policies import (
     choose_by_utility,
 )
 from ponder.router._ceiling import Ceiling
+from ponder.router._explain import explain
 from ponder.router._request import check_controls
 
 FloatArray = npt.NDArray[np.float64]
@@ -293,6 +294,9 @@ class Decider:
         self._samples = np.array([a.samples for a in menu.arms], dtype=np.float64)
         self.sampling = _resolve_sampling(menu, self.profiles, sampling or {})
         """The calibrated sampling policy of each adaptive arm that has one, by label."""
+        self.guard = clf.hull_guard_ if isinstance(clf, DifficultyClassifier) else None
+        """The model's :class:`~ponder.policies.HullGuard`, if it has one."""
+        self._guard_arms = _guard_arms(self.profiles)
         self._vote_grids: dict[
             tuple[VoteModel, float, int, int], tuple[FloatArray, FloatArray]
         ] = {}
@@ -412,6 +416,9 @@ class Decider:
         fits &= able
         worst_able = np.where(able, worst, np.inf)
         j = self._choose(p, cost, lam, scale, fits)
+        fallback = self.fallback_arm(lam) if self.policy is None else None
+        if fallback is not None and fits[fallback]:
+            j = fallback
         if j == NO_ARM and (ceiling is None or fits.any()):
             raise NoArmFitsError(f"the policy ({type(self.policy).__name__}) chose no arm")
         if j == NO_ARM:
@@ -452,7 +459,9 @@ class Decider:
         )
         return Decision(
             chosen_arm=self.profiles[j].name,
-            reason=_explain(estimates, j, lam, ceiling, self._thinks(), need, self.policy),
+            reason=explain(
+                estimates, j, lam, ceiling, self._thinks(), need, self.policy, j == fallback
+            ),
             difficulty=float(est.difficulty[0]),
             reasoning_need=need,
             input_tokens=max(tokens),
@@ -460,6 +469,16 @@ class Decider:
             max_cost=ceiling,
             arms=estimates,
         )
+
+    def fallback_arm(self, lam: float) -> int | None:
+        """The menu arm the model's hull guard takes at ``lam`` instead of routing (None:
+        route): where its routing did not beat that single arm out of fold, a guess between
+        arms it cannot tell apart is worse than the arm. Only an arm the model was trained on
+        can be named; a guard naming an arm the menu lacks leaves routing as it is."""
+        if self.guard is None:
+            return None
+        name = self.guard.arm_at(lam)
+        return None if name is None else self._guard_arms.get(name)
 
     def _choose(
         self, p: FloatArray, cost: FloatArray, lam: float, scale: float, fits: npt.NDArray[np.bool_]
@@ -477,6 +496,16 @@ class Decider:
 
     def _thinks(self) -> tuple[bool, ...]:
         return tuple(p.reasoning >= 0.5 for p in self.profiles)
+
+
+def _guard_arms(profiles: Sequence[ArmProfile]) -> dict[str, int]:
+    """Menu index of each trained arm (the first arm that is it), for the hull guard: an
+    arm only ``like`` a trained one is another model, whose outcomes the guard never saw."""
+    out: dict[str, int] = {}
+    for i, prof in enumerate(profiles):
+        if prof.source == "trained" and prof.residual_arm is not None:
+            out.setdefault(prof.residual_arm, i)
+    return out
 
 
 def _resolve_sampling(
@@ -505,59 +534,3 @@ def decide(
 ) -> Decision:
     """One-off :meth:`Decider.decide`; build a :class:`Decider` to route many queries."""
     return Decider(clf, menu).decide(text, max_cost=max_cost, lam=lam)
-
-
-def _explain(
-    est: tuple[ArmEstimate, ...],
-    j: int,
-    lam: float,
-    ceiling: float | None,
-    thinks: tuple[bool, ...] = (),
-    need: float | None = None,
-    policy: Policy | None = None,
-) -> str:
-    chosen = est[j]
-    best_p = max((e for e in est if e.fits), key=lambda e: e.p_success)
-    excluded = [e.arm for e in est if e.serves and not e.fits]
-    unable = [e.arm for e in est if not e.serves]
-    if policy is None:
-        first = (
-            f"'{chosen.arm}' has the best expected quality minus cost "
-            f"({chosen.p_success:.2f} - {lam:g} x relative cost = {chosen.utility:.3f})"
-        )
-    else:
-        first = f"'{chosen.arm}' is the choice of {type(policy).__name__}"
-    parts = [first]
-    if best_p.arm != chosen.arm:
-        gain = best_p.p_success - chosen.p_success
-        ratio = best_p.expected_cost / max(chosen.expected_cost, 1e-12)
-        parts.append(f"'{best_p.arm}' would add {gain:.2f} to P(success) at {ratio:.1f}x the cost")
-    parts.extend(_why_thinking(est, j, thinks, need))
-    if excluded:
-        parts.append(f"over the ${ceiling:g} ceiling: {', '.join(excluded)}")
-    if unable:
-        parts.append(f"cannot take the request: {', '.join(unable)}")
-    return "; ".join(parts)
-
-
-def _why_thinking(
-    est: tuple[ArmEstimate, ...], j: int, thinks: tuple[bool, ...], need: float | None
-) -> list[str]:
-    """Why an arm that reasons was, or was not, the choice: the query's reasoning need and
-    what the best thinking arm would add over the choice, at what price."""
-    if need is None or not any(thinks) or all(thinks):
-        return []
-    level = "high" if need > 1.0 else "moderate" if need > 0.3 else "low"
-    said = f"reasoning need {need:+.2f} ({level})"
-    if thinks[j]:
-        return [f"it reasons before answering, and the query's {said} pays for it"]
-    thinkers = [e for e, t in zip(est, thinks, strict=True) if t and e.fits]
-    if not thinkers:
-        return [f"{said}; no arm that reasons fits the ceiling"]
-    best = max(thinkers, key=lambda e: e.utility)
-    gain = best.p_success - est[j].p_success
-    ratio = best.expected_cost / max(est[j].expected_cost, 1e-12)
-    return [
-        f"{said}: thinking with '{best.arm}' would change P(success) by {gain:+.2f} "
-        f"at {ratio:.1f}x the cost"
-    ]

@@ -17,7 +17,9 @@ import numpy as np
 
 from ponder.outcomes import OutcomeTable
 from ponder.policies import (
+    NO_ARM,
     FloatArray,
+    HullGuard,
     IntArray,
     SamplingPolicy,
     choose_by_utility,
@@ -79,6 +81,7 @@ def simulate(
     complete_only: bool = False,
     steps: StepCallback | None = None,
     sampling: Mapping[str, SamplingPolicy] | None = None,
+    guard: HullGuard | Sequence[HullGuard | None] | None = None,
 ) -> Report:
     """Replay ``ponder`` (utility routing on ``p``), every single arm, random mixing, the
     oracle and a cascade on ``table``; return the :class:`Report`.
@@ -97,7 +100,9 @@ def simulate(
     of sampling needs to stay within 0.5 points of vote@max (the compute-optimal
     allocation takes ``p`` as its prior; ``sampling``, a saved model's calibrated policies,
     are replayed as they are); ``steps`` hears of each sampled arm, the slow part on large
-    tables.
+    tables. ``guard``, a model's :class:`~ponder.policies.HullGuard` (or one per query, when
+    the rows were predicted by several models, one per fold), replaces ponder's choice at a
+    ``lam`` where the guard names an arm, as the live router does (:func:`guarded`).
     """
     r = _prepare(table, p, expected_cost, complete_only)
     table, kept, mask = r.table, r.kept, r.mask
@@ -149,8 +154,17 @@ def simulate(
             stopped_at.append(stop)
         return ordered[rows, stop], cum[rows, stop]
 
+    forced = guarded(guard, kept, table.arms, mask)
+
+    def ponder(x: float) -> tuple[FloatArray, FloatArray]:
+        choice = choose_by_utility(pk_f, ec_f, x, scale)
+        if forced is not None:
+            at = forced(x)
+            choice = np.where(at >= 0, at, choice)
+        return picked(choice)
+
     swept = {
-        "ponder": _sweep(groups, lams, lambda x: picked(choose_by_utility(pk_f, ec_f, x, scale))),
+        "ponder": _sweep(groups, lams, ponder),
         "cascade": _sweep(groups, ths, cascade),
         "oracle": _sweep(
             groups, oracle_lams, lambda x: picked(choose_by_utility(s_f, c_f, x, true_scale))
@@ -322,6 +336,39 @@ def _prepare(
         dropped=n - kept.size,
         never_measured=never,
     )
+
+
+def guarded(
+    guard: HullGuard | Sequence[HullGuard | None] | None,
+    kept: IntArray,
+    arms: Sequence[str],
+    mask: BoolArray | None,
+) -> Callable[[float], IntArray] | None:
+    """Per ``lam``, the arm each replayed row is forced to (:data:`NO_ARM`: route), or
+    None without a guard. A guard naming an arm the table lacks, or one not measured on a
+    row, leaves that row to routing: the guard only knows the arms it was fitted on."""
+    if guard is None:
+        return None
+    per_row = [guard] * kept.size if isinstance(guard, HullGuard) else [guard[i] for i in kept]
+    groups: dict[int, tuple[HullGuard, list[int]]] = {}
+    for r, g in enumerate(per_row):
+        if g is not None and g.active:
+            groups.setdefault(id(g), (g, []))[1].append(r)
+    if not groups:
+        return None
+    index = {a: j for j, a in enumerate(arms)}
+    members = [(g, np.asarray(rows, dtype=np.int64)) for g, rows in groups.values()]
+
+    def forced(lam: float) -> IntArray:
+        out = np.full(kept.size, NO_ARM, dtype=np.int64)
+        for g, rows in members:
+            j = index.get(g.arm_at(lam) or "", NO_ARM)
+            if j == NO_ARM:
+                continue
+            out[rows if mask is None else rows[mask[rows, j]]] = j
+        return out
+
+    return forced
 
 
 def _knobs(values: Sequence[float], name: str) -> FloatArray:
