@@ -11,7 +11,7 @@ that pays; one whose interval straddles zero cannot be told from mixing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -20,11 +20,10 @@ from ponder.outcomes import OutcomeTable
 from ponder.policies import HullGuard
 from ponder.simulate._metrics import aiq
 from ponder.simulate._report import Report
-from ponder.simulate._simulate import guarded, simulate
+from ponder.simulate._simulate import Adjust, guarded, simulate
 
 FloatArray = npt.NDArray[np.float64]
 Guards = Sequence[HullGuard | None]
-Forced = Callable[[float], npt.NDArray[np.int64]]
 
 
 def area(rep: Report, policy: str, lo: float, hi: float) -> float:
@@ -61,9 +60,10 @@ def aiq_minus_random(
 
 def forcing(
     guards: Guards | None, arms: Sequence[str], measured: npt.NDArray[np.bool_]
-) -> Forced | None:
-    """The guards as ``routing_gain`` takes them: per ``lam``, the arm each row is forced to
-    (only where it was measured)."""
+) -> Adjust | None:
+    """The guards as ``routing_gain`` takes them: over the rows with an arm measured (the
+    rows it judges), taking only measured arms."""
     if guards is None:
         return None
-    return guarded(guards, np.arange(measured.shape[0]), arms, measured)
+    kept = np.flatnonzero(measured.any(axis=1)).astype(np.int64)
+    return guarded(guards, kept, arms, measured[kept])

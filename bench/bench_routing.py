@@ -255,8 +255,8 @@ def bootstrap_gains(
         g: Guards | None = guards.get(r)
         if g is not None and not isinstance(i, slice):
             g = [g[k] for k in i]
-        forced = forcing(g, replay.arms, measured[i])
-        return routing_gain(preds[r][i], y[i], c[i], forced=forced)
+        adjust = forcing(g, replay.arms, measured[i])
+        return routing_gain(preds[r][i], y[i], c[i], guard=adjust)
 
     point = {r: gain(r, slice(None)) for r in ROUTERS}
     refs = [r for r in ROUTERS if r in REFERENCES]

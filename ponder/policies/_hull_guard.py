@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ponder.policies._protocol import FloatArray, IntArray
+from ponder.policies._protocol import BoolArray, FloatArray, IntArray
 from ponder.policies._utility import default_cost_scale, lambda_grid
 
 MARGINS: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0)
@@ -74,8 +74,25 @@ class HullGuard:
 
     def arm_at(self, lam: float) -> str | None:
         """The arm to take at ``lam`` instead of routing, or ``None`` to route."""
-        i = max(bisect.bisect_right(self.lams, float(lam)) - 1, 0)
-        return self.fallback[i]
+        return self.fallback[max(bisect.bisect_right(self.lams, float(lam)) - 1, 0)]
+
+    def apply(
+        self,
+        lam: float,
+        chosen: IntArray,
+        index: Mapping[str, int],
+        usable: BoolArray | None = None,
+    ) -> IntArray:
+        """``chosen`` (the routed arm per row) with the guard applied at ``lam``: the
+        fallback arm, where there is one. ``index`` maps arm names to columns (an arm
+        missing from it is never forced); ``usable`` (``[n, k]``) says where an arm may be
+        forced (measured, or under the ceiling)."""
+        name = self.arm_at(lam)
+        j = None if name is None else index.get(name)
+        if j is None:
+            return chosen
+        take = np.ones(chosen.shape, dtype=bool) if usable is None else usable[:, j]
+        return np.where(take, j, chosen).astype(np.int64)
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -129,6 +146,8 @@ def fit_hull_guard(
     ``p - lam * expected / scale``, with each arm's expected cost its mean cost (what the
     router believes before a call), and earns its true score minus its true cost. A single
     arm on a row that lacks it earns the row's mean over its arms (as in ``routing_gain``).
+    The margin is chosen by the mean over held-out folds of the guarded policy's routing
+    gain, each fold's decisions made on the other folds.
     """
     measured = ~np.isnan(y)
     keep: npt.NDArray[np.bool_] = np.asarray(
@@ -142,10 +161,12 @@ def fit_hull_guard(
         lams = lambda_grid(p_known, expected, n_lams, cost_scale=scale)
     else:
         lams = np.zeros(1)
-    sums = _fold_sums(p_known, y, measured, true_cost, expected, scale, lams, folds)
+    data = _Replay(p_known, y, measured, true_cost, expected, scale)
+    sums = _fold_sums(data, lams, folds)
     scores = [_cv_gain(sums, m) for m in margins]
     best = int(np.argmax(scores))  # the first (smallest margin) of equals
-    fallback = _decide(sums, np.ones(sums.rows.size, dtype=bool), margins[best])
+    every = np.ones(sums.rows.size, dtype=bool)
+    fallback = _decide(sums, every, margins[best])
     return HullGuard(
         lams=tuple(float(x) for x in lams),
         fallback=tuple(None if j < 0 else arms[j] for j in fallback.tolist()),
@@ -155,8 +176,20 @@ def fit_hull_guard(
     )
 
 
+@dataclass(frozen=True)
+class _Replay:
+    """Training rows as the guard replays them (unmeasured cells: ``measured`` False)."""
+
+    p: FloatArray
+    y: FloatArray
+    measured: BoolArray
+    true_cost: FloatArray
+    expected: FloatArray
+    scale: float
+
+
 def _costs(
-    cost: FloatArray | None, keep: npt.NDArray[np.bool_], measured: npt.NDArray[np.bool_]
+    cost: FloatArray | None, keep: BoolArray, measured: BoolArray
 ) -> tuple[FloatArray, FloatArray]:
     """True cost per cell (an arm's mean where unknown) and the expected cost: the mean."""
     if cost is None or not np.isfinite(cost).any():
@@ -169,40 +202,31 @@ def _costs(
     return np.where(known, c, expected), np.ascontiguousarray(expected)
 
 
-def _fold_sums(
-    p: FloatArray,
-    y: FloatArray,
-    measured: npt.NDArray[np.bool_],
-    true_cost: FloatArray,
-    expected: FloatArray,
-    scale: float,
-    lams: FloatArray,
-    folds: IntArray,
-) -> _FoldSums:
+def _fold_sums(d: _Replay, lams: FloatArray, folds: IntArray) -> _FoldSums:
     ids, fold = np.unique(folds, return_inverse=True)
-    n_f, k = ids.size, y.shape[1]
-    rows = np.arange(y.shape[0])
-    y0 = np.where(measured, y, 0.0)
+    n_f, k = ids.size, d.y.shape[1]
+    rows = np.arange(d.y.shape[0])
+    y0 = np.where(d.measured, d.y, 0.0)
     shape = (lams.size, n_f)
     routed, oracle, single = np.zeros(shape), np.zeros(shape), np.zeros((*shape, k))
     for i, lam in enumerate(lams):
-        u = y0 - lam * true_cost / scale
-        chosen = np.where(measured, p - lam * expected / scale, -np.inf).argmax(axis=1)
-        routed[i] = np.bincount(fold, u[rows, chosen], n_f)
-        oracle[i] = np.bincount(fold, np.where(measured, u, -np.inf).max(axis=1), n_f)
-        row_mean = np.where(measured, u, 0.0).sum(axis=1) / measured.sum(axis=1)
-        filled = np.where(measured, u, row_mean[:, None])
+        u = y0 - lam * d.true_cost / d.scale
+        pred = np.where(d.measured, d.p - lam * d.expected / d.scale, -np.inf)
+        routed[i] = np.bincount(fold, u[rows, pred.argmax(axis=1)], n_f)
+        oracle[i] = np.bincount(fold, np.where(d.measured, u, -np.inf).max(axis=1), n_f)
+        row_mean = np.where(d.measured, u, 0.0).sum(axis=1) / d.measured.sum(axis=1)
+        filled = np.where(d.measured, u, row_mean[:, None])
         for j in range(k):
             single[i, :, j] = np.bincount(fold, filled[:, j], n_f)
     return _FoldSums(routed, single, oracle, np.bincount(fold, minlength=n_f).astype(float))
 
 
-def _decide(s: _FoldSums, use: npt.NDArray[np.bool_], z: float) -> IntArray:
+def _decide(s: _FoldSums, use: BoolArray, z: float) -> IntArray:
     """Per ``lam``, decided on the folds in ``use``: the best single arm over their rows
-    where routing's advantage over it, per fold, is not above zero by ``z`` standard errors
-    (spread across folds, each a cluster of queries held out), else -1 (route)."""
-    single = s.single[:, use].sum(axis=1)  # [L, k]
-    best = single.argmax(axis=1)
+    where routing's mean advantage over it per query, fold by fold, is not above zero by
+    ``z`` standard errors (the spread across folds, each a cluster of kinds of query held
+    out), else -1 (route)."""
+    best = s.single[:, use].sum(axis=1).argmax(axis=1)  # [L]
     if z == -math.inf:  # no guard: how routing alone fares
         return np.full(best.shape, -1, dtype=np.int64)
     lam_rows = np.arange(best.size)
@@ -214,15 +238,16 @@ def _decide(s: _FoldSums, use: npt.NDArray[np.bool_], z: float) -> IntArray:
 
 
 def _cv_gain(s: _FoldSums, z: float) -> float:
-    """Routing gain of the guarded policy, each fold decided on the other folds' rows."""
-    gained = possible = 0.0
+    """Mean over folds of the guarded policy's routing gain on the fold (the share of the
+    oracle's margin over the fold's best single arm earned, over the grid), with the
+    decisions made on the other folds' rows."""
+    gains = []
     n_f = s.rows.size
     for f in range(n_f):
         fb = _decide(s, np.arange(n_f) != f, z)
-        lam_rows = np.arange(fb.size)
-        here_single = s.single[:, f]  # [L, k]
-        took = np.where(fb < 0, s.routed[:, f], here_single[lam_rows, np.maximum(fb, 0)])
-        top = here_single.max(axis=1)
-        gained += float((took - top).sum())
-        possible += float(np.maximum(s.oracle[:, f] - top, 0.0).sum())
-    return gained / possible if possible > 0 else 0.0
+        here = s.single[:, f]  # [L, k]
+        took = np.where(fb < 0, s.routed[:, f], here[np.arange(fb.size), np.maximum(fb, 0)])
+        top = here.max(axis=1)
+        possible = float(np.maximum(s.oracle[:, f] - top, 0.0).sum())
+        gains.append(float((took - top).sum()) / possible if possible > 0 else 0.0)
+    return float(np.mean(gains))

@@ -416,9 +416,10 @@ class Decider:
         fits &= able
         worst_able = np.where(able, worst, np.inf)
         j = self._choose(p, cost, lam, scale, fits)
-        fallback = self.fallback_arm(lam) if self.policy is None else None
-        if fallback is not None and fits[fallback]:
-            j = fallback
+        utility = p - lam * cost / scale
+        routed = j
+        if self.policy is None and j != NO_ARM:
+            j = self.guarded(lam, j, fits)
         if j == NO_ARM and (ceiling is None or fits.any()):
             raise NoArmFitsError(f"the policy ({type(self.policy).__name__}) chose no arm")
         if j == NO_ARM:
@@ -427,7 +428,6 @@ class Decider:
                 f"'{self.menu.labels[int(worst_able.argmin())]}', may cost "
                 f"${worst_able.min():.6f}"
             )
-        utility = p - lam * cost / scale
         need = None if est.reasoning_need is None else float(est.reasoning_need[0])
         tokens = (
             [estimate_tokens(text)] * len(self.profiles)
@@ -460,7 +460,14 @@ class Decider:
         return Decision(
             chosen_arm=self.profiles[j].name,
             reason=explain(
-                estimates, j, lam, ceiling, self._thinks(), need, self.policy, j == fallback
+                estimates,
+                j,
+                lam,
+                ceiling,
+                self._thinks(),
+                need,
+                self.policy,
+                self._guard_note(lam, j, routed),
             ),
             difficulty=float(est.difficulty[0]),
             reasoning_need=need,
@@ -470,15 +477,24 @@ class Decider:
             arms=estimates,
         )
 
-    def fallback_arm(self, lam: float) -> int | None:
-        """The menu arm the model's hull guard takes at ``lam`` instead of routing (None:
-        route): where its routing did not beat that single arm out of fold, a guess between
-        arms it cannot tell apart is worse than the arm. Only an arm the model was trained on
-        can be named; a guard naming an arm the menu lacks leaves routing as it is."""
+    def guarded(self, lam: float, j: int, fits: npt.NDArray[np.bool_]) -> int:
+        """The routed arm ``j`` with the model's hull guard applied at ``lam``: the single
+        arm the guard falls back to, where the model's routing did not beat it out of fold
+        (a guess between arms it cannot tell apart is worse than that arm), if the arm is
+        one the model was trained on and it fits (``fits``, one flag per menu arm); the
+        rule :func:`~ponder.simulate.simulate` replays."""
         if self.guard is None:
+            return j
+        chosen = np.array([j], dtype=np.int64)
+        return int(self.guard.apply(lam, chosen, self._guard_arms, fits[None, :])[0])
+
+    def _guard_note(self, lam: float, j: int, routed: int) -> str | None:
+        if self.guard is None or j == routed:
             return None
-        name = self.guard.arm_at(lam)
-        return None if name is None else self._guard_arms.get(name)
+        return (
+            f"'{self.profiles[j].name}' is the single arm the model's routing did not beat "
+            f"out of fold at lam {lam:g}: it cannot tell the arms apart well enough there"
+        )
 
     def _choose(
         self, p: FloatArray, cost: FloatArray, lam: float, scale: float, fits: npt.NDArray[np.bool_]

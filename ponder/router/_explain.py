@@ -22,17 +22,14 @@ def explain(
     thinks: tuple[bool, ...] = (),
     need: float | None = None,
     policy: Policy | None = None,
-    guarded: bool = False,
+    guarded: str | None = None,
 ) -> str:
     chosen = est[j]
     best_p = max((e for e in est if e.fits), key=lambda e: e.p_success)
     excluded = [e.arm for e in est if e.serves and not e.fits]
     unable = [e.arm for e in est if not e.serves]
-    if guarded:
-        first = (
-            f"'{chosen.arm}' is the single arm the model's routing did not beat out of fold "
-            f"at lam {lam:g}: it cannot tell the arms apart well enough there to route"
-        )
+    if guarded is not None:
+        first = guarded
     elif policy is None:
         first = (
             f"'{chosen.arm}' has the best expected quality minus cost "

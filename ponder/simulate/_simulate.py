@@ -17,7 +17,6 @@ import numpy as np
 
 from ponder.outcomes import OutcomeTable
 from ponder.policies import (
-    NO_ARM,
     FloatArray,
     HullGuard,
     IntArray,
@@ -154,13 +153,12 @@ def simulate(
             stopped_at.append(stop)
         return ordered[rows, stop], cum[rows, stop]
 
-    forced = guarded(guard, kept, table.arms, mask)
+    adjust = guarded(guard, kept, table.arms, mask)
 
     def ponder(x: float) -> tuple[FloatArray, FloatArray]:
         choice = choose_by_utility(pk_f, ec_f, x, scale)
-        if forced is not None:
-            at = forced(x)
-            choice = np.where(at >= 0, at, choice)
+        if adjust is not None:
+            choice = adjust(x, choice)
         return picked(choice)
 
     swept = {
@@ -338,15 +336,21 @@ def _prepare(
     )
 
 
+Adjust = Callable[[float, IntArray], IntArray]
+"""A guard as the replay applies it: ``(lam, routed arm per row) -> arm taken``."""
+
+
 def guarded(
     guard: HullGuard | Sequence[HullGuard | None] | None,
     kept: IntArray,
     arms: Sequence[str],
     mask: BoolArray | None,
-) -> Callable[[float], IntArray] | None:
-    """Per ``lam``, the arm each replayed row is forced to (:data:`NO_ARM`: route), or
-    None without a guard. A guard naming an arm the table lacks, or one not measured on a
-    row, leaves that row to routing: the guard only knows the arms it was fitted on."""
+) -> Adjust | None:
+    """The hull guards of the replayed rows (``kept``, rows of the table ``guard`` is given
+    for), applied to a routed choice by :meth:`~ponder.policies.HullGuard.apply`, or None
+    without a guard. An arm the guard names but ``arms`` lacks, or one not measured on a
+    row (``mask``), is never forced there: the guard only knows the arms it was fitted on.
+    """
     if guard is None:
         return None
     per_row = [guard] * kept.size if isinstance(guard, HullGuard) else [guard[i] for i in kept]
@@ -358,17 +362,18 @@ def guarded(
         return None
     index = {a: j for j, a in enumerate(arms)}
     members = [(g, np.asarray(rows, dtype=np.int64)) for g, rows in groups.values()]
+    whole = len(members) == 1 and members[0][1].size == kept.size
 
-    def forced(lam: float) -> IntArray:
-        out = np.full(kept.size, NO_ARM, dtype=np.int64)
+    def adjust(lam: float, chosen: IntArray) -> IntArray:
+        if whole:
+            return members[0][0].apply(lam, chosen, index, mask)
+        out = chosen.copy()
         for g, rows in members:
-            j = index.get(g.arm_at(lam) or "", NO_ARM)
-            if j == NO_ARM:
-                continue
-            out[rows if mask is None else rows[mask[rows, j]]] = j
+            usable = None if mask is None else mask[rows]
+            out[rows] = g.apply(lam, chosen[rows], index, usable)
         return out
 
-    return forced
+    return adjust
 
 
 def _knobs(values: Sequence[float], name: str) -> FloatArray:
