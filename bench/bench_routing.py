@@ -2,11 +2,16 @@
 
 Per dataset, every router is fitted on training rows only (a train/test split, or 5-fold CV
 grouped by id) and its predictions are replayed by ``ponder.simulate.simulate``: ``ponder``
-(lightgbm backend), ``ponder-logistic`` (the simple baseline), ``knn-tfidf`` (RouterBench-style
-kNN: mean scores of the k nearest training prompts by TF-IDF cosine, k chosen by CV on the
-training split), and the cascade, random, oracle and best arm from ponder's replay. AIQ and gap
+(lightgbm backend, with the hull guard its fit calibrates: see ``ponder.policies.HullGuard``),
+``ponder-unguarded`` (the same predictions routed without the guard, so the difference is
+the guard alone), ``ponder-logistic`` (the simple baseline, guarded), ``knn-tfidf``
+(RouterBench-style kNN: mean scores of the k nearest training prompts by TF-IDF cosine, k
+chosen by CV on the training split), and the cascade, random, oracle and best arm from
+ponder's replay. AIQ and gap
 closed are recomputed for every router on one common cost range per dataset: ``simulate`` ends
 its range at the largest cost any policy reaches, and the cascade's depends on the predictions.
+Ponder's AIQ minus random's gets a 90% bootstrap interval, per dataset and, on reasoning-gym,
+per generator fold.
 
     python bench/bench_routing.py [--only NAME ...] [--shared PATH] [--json FILE]
 
