@@ -111,3 +111,18 @@ def test_state_round_trips_and_bad_guards_are_refused() -> None:
     with pytest.raises(ValueError, match="sorted"):
         HullGuard(lams=(1.0, 0.0), fallback=(None, None))
     assert not HullGuard(lams=(0.0,), fallback=(None,)).active
+
+
+def test_simulate_applies_each_rows_own_guard() -> None:
+    # Two fold models: the first's guard takes the cheap arm everywhere, the second's
+    # routes; their rows are replayed together, as bench_routing replays its folds.
+    y, p = _rows(400, seed=5)
+    table = _table(y)
+    cheap = HullGuard(lams=(0.0,), fallback=("cheap",))
+    guards = [cheap if i < 200 else None for i in range(400)]
+    rep = simulate(table, p, np.broadcast_to(COST, p.shape), by_task=False, guard=guards)
+    routed = p.argmax(axis=1)  # lam = 0: the highest predicted success
+    first = next(x for x in rep.policies["ponder"].points if x.param == 0.0)
+    taken = np.r_[np.zeros(200, dtype=int), routed[200:]]
+    assert first.quality == pytest.approx(y[np.arange(400), taken].mean())
+    assert first.cost_per_query == pytest.approx(COST[taken].mean())
