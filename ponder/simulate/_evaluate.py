@@ -109,9 +109,10 @@ def predict_guarded(
     train: OutcomeTable, test: OutcomeTable, make: MakeClassifier, progress: Progress
 ) -> tuple[FloatArray, HullGuard | None]:
     """Held-out P(success), and the hull guard of the model that predicted it (fitted on
-    ``train`` alone), which the simulator applies as the live router would."""
+    ``train`` alone), which the simulator applies as the live router would (None from a
+    classifier that has none)."""
     clf = make().fit(train, progress=progress)
-    return predict_saved(clf, test), clf.hull_guard_
+    return predict_saved(clf, test), getattr(clf, "hull_guard_", None)
 
 
 def predict_cross_validated(
