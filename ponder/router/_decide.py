@@ -478,15 +478,22 @@ class Decider:
         )
 
     def guarded(self, lam: float, j: int, fits: npt.NDArray[np.bool_]) -> int:
-        """The routed arm ``j`` with the model's hull guard applied at ``lam``: the single
-        arm the guard falls back to, where the model's routing did not beat it out of fold
-        (a guess between arms it cannot tell apart is worse than that arm), if the arm is
-        one the model was trained on and it fits (``fits``, one flag per menu arm); the
-        rule :func:`~ponder.simulate.simulate` replays."""
-        if self.guard is None:
-            return j
+        """The routed arm ``j`` of one query with the model's hull guard applied at ``lam``
+        (see :meth:`apply_guard`; ``fits``, one flag per menu arm)."""
         chosen = np.array([j], dtype=np.int64)
-        return int(self.guard.apply(lam, chosen, self._guard_arms, fits[None, :])[0])
+        return int(self.apply_guard(lam, chosen, fits[None, :])[0])
+
+    def apply_guard(
+        self, lam: float, chosen: npt.NDArray[np.int64], fits: npt.NDArray[np.bool_] | None
+    ) -> npt.NDArray[np.int64]:
+        """Routed arms (one per query) with the model's hull guard applied at ``lam``: the
+        single arm the guard falls back to, where the model's routing did not beat it out
+        of fold (a guess between arms it cannot tell apart is worse than that arm), if it
+        is an arm the model was trained on and it fits (``fits``, ``[n, k]``; None: all
+        do). The rule :func:`~ponder.simulate.simulate` replays and calibration follows."""
+        if self.guard is None:
+            return chosen
+        return self.guard.apply(lam, chosen, self._guard_arms, fits)
 
     def _guard_note(self, lam: float, j: int, routed: int) -> str | None:
         if self.guard is None or j == routed:

@@ -9,6 +9,7 @@ from ponder import Arm, Menu
 from ponder.classifiers import DifficultyClassifier, FeaturizerSpec
 from ponder.outcomes import OutcomeTable
 from ponder.policies import HullGuard
+from ponder.router import calibrate
 from ponder.router._decide import Decider
 
 HARD = " ".join(["gamma delta epsilon"] * 40) + "?"
@@ -76,3 +77,12 @@ def test_the_guard_never_takes_an_arm_over_the_ceiling_or_one_it_never_saw(
     to_mid = _guarded(unguarded, HullGuard(lams=(0.0,), fallback=("mid",)))
     assert Decider(unguarded, only_like).decide(HARD).chosen_arm == "weak"
     assert Decider(to_mid, only_like).decide(HARD).chosen_arm == "weak"
+
+
+def test_calibration_counts_the_arm_the_guard_takes(unguarded: DifficultyClassifier) -> None:
+    texts = [HARD, "alpha beta?", "gamma delta?"]
+    plain = calibrate(Decider(unguarded, _menu()), texts, target_cost=1.0)
+    assert plain.share["strong"] == 1.0  # lam 0 fits the budget: the best predicted arm
+    to_mid = _guarded(unguarded, HullGuard(lams=(0.0,), fallback=("mid",)))
+    guarded = calibrate(Decider(to_mid, _menu()), texts, target_cost=1.0)
+    assert guarded.share["mid"] == 1.0
