@@ -13,12 +13,18 @@ at every ``lam`` of the sweep is what keeps the frontier on or above the hull; a
 ``lam`` a mix of two arms never has a higher utility than the better of the two.)
 
 The guard is fitted on the model's out-of-fold predictions of its own training rows, never
-on rows it is judged on: at each ``lam`` of a grid, it keeps routing only where routing
-beat the best single arm by a margin (a share of the oracle's margin over that arm, so it
-is unit-free), and otherwise names that arm. The margin is chosen by cross-validation over
-the same folds: the decision for each fold is made on the others and scored on it by
-routing gain (the share of the oracle's margin earned, summed over the grid). The live
-router and the simulator both ask :meth:`HullGuard.arm_at` for the arm at their ``lam``.
+on rows it is judged on: at each ``lam`` of a grid, it keeps routing only where routing's
+advantage over the best single arm, measured fold by fold, is above zero by a margin (in
+standard errors across the folds, so a lead that one cluster of queries carries does not
+count), and otherwise names that arm. The margin is chosen by cross-validation over the
+same folds: the decision for each fold is made on the others and scored on it by routing
+gain (the share of the oracle's margin earned, summed over the grid). The live router,
+calibration and the simulator all apply it through :meth:`HullGuard.apply`.
+
+A guard is only as good as its out-of-fold estimate: where the fit's folds share kinds of
+query with each other (clusters of similar queries are held out, not whole generators or
+tasks), routing looks better out of fold than on kinds never seen, and the guard falls
+back less than it should there.
 """
 
 from __future__ import annotations
