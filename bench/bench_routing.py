@@ -2,11 +2,16 @@
 
 Per dataset, every router is fitted on training rows only (a train/test split, or 5-fold CV
 grouped by id) and its predictions are replayed by ``ponder.simulate.simulate``: ``ponder``
-(lightgbm backend), ``ponder-logistic`` (the simple baseline), ``knn-tfidf`` (RouterBench-style
-kNN: mean scores of the k nearest training prompts by TF-IDF cosine, k chosen by CV on the
-training split), and the cascade, random, oracle and best arm from ponder's replay. AIQ and gap
+(lightgbm backend, with the hull guard its fit calibrates: see ``ponder.policies.HullGuard``),
+``ponder-unguarded`` (the same predictions routed without the guard, so the difference is
+the guard alone), ``ponder-logistic`` (the simple baseline, guarded), ``knn-tfidf``
+(RouterBench-style kNN: mean scores of the k nearest training prompts by TF-IDF cosine, k
+chosen by CV on the training split), and the cascade, random, oracle and best arm from
+ponder's replay. AIQ and gap
 closed are recomputed for every router on one common cost range per dataset: ``simulate`` ends
 its range at the largest cost any policy reaches, and the cascade's depends on the predictions.
+Ponder's AIQ minus random's gets a 90% bootstrap interval, per dataset and, on reasoning-gym,
+per generator fold.
 
     python bench/bench_routing.py [--only NAME ...] [--shared PATH] [--json FILE]
 
@@ -38,13 +43,15 @@ from ponder.classifiers._routing_score import routing_gain
 from ponder.errors import PonderError
 from ponder.importers import import_rows
 from ponder.outcomes import OutcomeTable, load_outcomes, rows_to_table
-from ponder.simulate._evaluate import expected_costs, predict_holdout, price_table
+from ponder.policies import HullGuard
+from ponder.simulate._evaluate import expected_costs, predict_guarded, price_table
 from ponder.simulate._metrics import aiq, gap_closed
 from ponder.simulate._report import Report
 from ponder.simulate._simulate import simulate
 from ponder.simulate._splits import grouped_kfold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._aiq_intervals import Guards, aiq_minus_random, forcing
 from bench._reference_routers import (
     KnnTfidfRouter,
     LogisticTfidfRouter,
@@ -54,7 +61,17 @@ from bench._reference_routers import (
 FloatArray = npt.NDArray[np.float64]
 Folds = list[tuple[OutcomeTable, OutcomeTable]]  # (train, test): one pair, or one per fold
 SEED = 0
-ROUTERS = ("ponder", "ponder-logistic", "knn-tfidf", "logistic-tfidf", "mf-tfidf")
+ROUTERS = (
+    "ponder",
+    "ponder-unguarded",
+    "ponder-logistic",
+    "knn-tfidf",
+    "logistic-tfidf",
+    "mf-tfidf",
+)
+UNGUARDED = {"ponder-unguarded": "ponder"}
+"""Routers replayed from another's predictions without its hull guard: the same fits, so
+the difference is the guard alone."""
 REFERENCES = {
     "knn-tfidf": KnnTfidfRouter,
     "logistic-tfidf": LogisticTfidfRouter,
@@ -98,6 +115,8 @@ class Dataset:
     load: Callable[[Path], Folds]
     folder: str = "routerbench"
     evaluation: str = "train → test (holdout)"
+    per_fold: bool = False
+    """Report AIQ against random on each fold's test rows too (folds of unseen kinds)."""
 
 
 def _routerbench_csv(path: Path) -> OutcomeTable:
@@ -156,6 +175,7 @@ DATASETS = {
             _reasoning_gym,
             "reasoning-gym",
             "5-fold CV grouped by generator",
+            per_fold=True,
         ),
     )
 }
@@ -166,11 +186,14 @@ def run_dataset(ds: Dataset, shared: Path) -> dict[str, Any]:
     folds = ds.load(shared / ds.folder)
     replay = OutcomeTable.concat([te for _, te in folds]) if len(folds) > 1 else folds[0][1]
     n, k = replay.n_queries, replay.n_arms
-    preds = {r: np.full((n, k), np.nan) for r in ROUTERS}
+    preds = {r: np.full((n, k), np.nan) for r in ROUTERS if r not in UNGUARDED}
+    guards: dict[str, list[HullGuard | None]] = {name: [None] * n for _, name in BACKENDS}
     cost = np.full((n, k), np.nan)
     row = 0
+    spans: list[slice] = []
     for f, (train, test) in enumerate(folds):
         rows = slice(row, row + test.n_queries)
+        spans.append(rows)
         row += test.n_queries
         where = f"{ds.name} fold {f + 1}/{len(folds)}"
         say(f"{where}: {train.n_queries} train, {test.n_queries} test queries")
@@ -178,35 +201,75 @@ def run_dataset(ds: Dataset, shared: Path) -> dict[str, Any]:
         for backend, name in BACKENDS:
             t0 = time.perf_counter()
             make = partial(DifficultyClassifier, backend=backend, seed=SEED)
-            preds[name][rows] = predict_holdout(train, test, make, lambda _m: None)
-            say(f"{where}: {name} fitted in {time.perf_counter() - t0:.0f}s")
+            preds[name][rows], guard = predict_guarded(train, test, make, lambda _m: None)
+            guards[name][rows] = [guard] * test.n_queries
+            say(f"{where}: {name} fitted in {time.perf_counter() - t0:.0f}s ({_said(guard)})")
         for name, make_ref in REFERENCES.items():
             t0 = time.perf_counter()
             ref = make_ref().fit(train)
             preds[name][rows] = ref.predict(test.prompts)
             say(f"{where}: {name} fitted in {time.perf_counter() - t0:.0f}s")
-    reports = {r: simulate(replay, preds[r], cost) for r in ROUTERS}
+    preds |= {r: preds[of] for r, of in UNGUARDED.items()}
+    reports = {r: simulate(replay, preds[r], cost, guard=guards.get(r)) for r in ROUTERS}
     out = summarise(ds, reports)
-    out["routing_gain"] = bootstrap_gains(preds, replay)
+    out["routing_gain"] = bootstrap_gains(preds, replay, guards)
+    say(f"{ds.name}: bootstrapping AIQ against random")
+    out["aiq_minus_random"] = {
+        r: aiq_minus_random(replay, preds[r], cost, guards.get(r), out["aiq_cost_range"])
+        for r in ("ponder", "ponder-unguarded")
+    }
+    if ds.per_fold and len(spans) > 1:
+        out["aiq_minus_random_per_fold"] = {
+            r: [
+                aiq_minus_random(
+                    replay.take(np.arange(s.start, s.stop)),
+                    preds[r][s],
+                    cost[s],
+                    None if guards.get(r) is None else guards[r][s],
+                )
+                for s in spans
+            ]
+            for r in ("ponder", "ponder-unguarded")
+        }
     return out
 
 
+def _said(guard: HullGuard | None) -> str:
+    if guard is None or not guard.active:
+        return "hull guard never falls back"
+    arms = sorted({a for a in guard.fallback if a is not None})
+    n = sum(a is not None for a in guard.fallback)
+    return f"hull guard falls back at {n}/{len(guard.fallback)} lams, to {', '.join(arms)}"
+
+
 def bootstrap_gains(
-    preds: dict[str, FloatArray], replay: OutcomeTable, n_boot: int = 200
+    preds: dict[str, FloatArray],
+    replay: OutcomeTable,
+    guards: dict[str, list[HullGuard | None]],
+    n_boot: int = 200,
 ) -> dict[str, Any]:
     """Each router's routing gain (``ponder.classifiers._routing_score``: the share of the
     oracle's margin over the best single arm earned, summed over the lam sweep) with a 90%
     bootstrap interval over queries, and ponder's difference from the best reference router
-    on the same resamples: differences smaller than their interval are noise."""
+    on the same resamples: differences smaller than their interval are noise. Ponder's
+    routers are replayed with their hull guards, as ``simulate`` replays them."""
     rng = np.random.default_rng(SEED)
-    y, c = replay.scores, replay.costs
-    point = {r: routing_gain(preds[r], y, c) for r in ROUTERS}
+    y, c, measured = replay.scores, replay.costs, replay.measured
+
+    def gain(r: str, i: npt.NDArray[np.int64] | slice) -> float:
+        g: Guards | None = guards.get(r)
+        if g is not None and not isinstance(i, slice):
+            g = [g[k] for k in i]
+        adjust = forcing(g, replay.arms, measured[i])
+        return routing_gain(preds[r][i], y[i], c[i], guard=adjust)
+
+    point = {r: gain(r, slice(None)) for r in ROUTERS}
     refs = [r for r in ROUTERS if r in REFERENCES]
     best_ref = max(refs, key=lambda r: point[r])
     draws: dict[str, list[float]] = {r: [] for r in [*ROUTERS, "diff"]}
     for _ in range(n_boot):
         i = rng.integers(0, replay.n_queries, replay.n_queries)
-        g = {r: routing_gain(preds[r][i], y[i], c[i]) for r in ROUTERS}
+        g = {r: gain(r, i) for r in ROUTERS}
         for r in ROUTERS:
             draws[r].append(g[r])
         draws["diff"].append(g["ponder"] - g[best_ref])
@@ -328,7 +391,38 @@ def summary_markdown(results: dict[str, dict[str, Any]]) -> str:
         d = g["ponder_minus_best_reference"]
         cells.append(f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}] vs {g['best_reference']}")
         lines.append(_row([res["title"], *cells]))
-    return "\n".join(lines)
+    return "\n".join(lines + aiq_lines(results))
+
+
+def _ci(v: list[float]) -> str:
+    return f"{v[0]:+.4f} [{v[1]:+.4f}, {v[2]:+.4f}]"
+
+
+def aiq_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Ponder's AIQ minus random's (guarded and not), per set and, where a set asks for
+    it, per fold (each fold's test rows on their own cost range)."""
+    guarded = ("ponder", "ponder-unguarded")
+    lines = [
+        "",
+        "AIQ minus random mixing of the single arms (90% bootstrap interval over queries, "
+        "100 resamples; `ponder` with its hull guard, `ponder-unguarded` the same "
+        "predictions without it):",
+        "",
+        _row(["dataset", *guarded]),
+        "|---|---:|---:|",
+    ]
+    for res in results.values():
+        d = res["aiq_minus_random"]
+        lines.append(_row([res["title"], *(_ci(d[r]) for r in guarded)]))
+    for res in results.values():
+        per = res.get("aiq_minus_random_per_fold")
+        if per is None:
+            continue
+        lines += ["", f"{res['title']}, per fold (each on its own test rows):", ""]
+        lines += [_row(["fold", *guarded]), "|---|---:|---:|"]
+        for f in range(len(per["ponder"])):
+            lines.append(_row([str(f + 1), *(_ci(per[r][f]) for r in guarded)]))
+    return lines
 
 
 def default_shared() -> Path:

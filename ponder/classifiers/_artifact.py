@@ -27,7 +27,7 @@ from ponder.classifiers._protocol import ArmProfile
 from ponder.classifiers._reasoning import reasoning_strength
 from ponder.classifiers._scale import AbsoluteScale
 from ponder.errors import ModelArtifactError
-from ponder.policies import SamplingPolicy
+from ponder.policies import HullGuard, SamplingPolicy
 
 FORMAT = "ponder-classifier"
 FORMAT_VERSION = 1
@@ -105,6 +105,9 @@ def save_classifier(
         # Calibrated sampling per arm with recorded samples (absent from older models,
         # whose adaptive arms keep the Beta rule).
         "sampling": {arm: policy.to_state() for arm, policy in clf.sampling_.items()},
+        # Where routing fell below the single-arm hull out of fold (absent from older
+        # models, which route everywhere).
+        "hull_guard": None if clf.hull_guard_ is None else clf.hull_guard_.to_state(),
     }
     files: dict[str, str] = {}
     if isinstance(clf.arm_model_, ArmResidual):
@@ -227,6 +230,8 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
         if not isinstance(sampling, dict):
             raise TypeError("sampling must be a mapping of arm to policy")
         clf.sampling_ = {str(a): SamplingPolicy.from_state(st) for a, st in sampling.items()}
+        guard = m.get("hull_guard")
+        clf.hull_guard_ = None if guard is None else HullGuard.from_state(guard)
         clf.data_hash_ = str(m["training"]["data_hash"])
         if m["backend"] == "lightgbm":
             booster = root / BOOSTER

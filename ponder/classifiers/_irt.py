@@ -48,7 +48,13 @@ from ponder.classifiers._reasoning import reasoning_strength
 from ponder.classifiers._scale import AbsoluteScale, ScaleArm
 from ponder.errors import PonderError
 from ponder.outcomes import OutcomeTable
-from ponder.policies import SamplingPolicy, calibrate_sampling, recorded_samples
+from ponder.policies import (
+    HullGuard,
+    SamplingPolicy,
+    calibrate_sampling,
+    fit_hull_guard,
+    recorded_samples,
+)
 
 FloatArray = npt.NDArray[np.float64]
 _Columns = tuple[
@@ -108,6 +114,17 @@ def _sweep_costs(table: OutcomeTable) -> FloatArray | None:
     return None
 
 
+def _hull_guard(
+    oof_p: FloatArray, table: OutcomeTable, fold_of: npt.NDArray[np.int64]
+) -> HullGuard | None:
+    """The guard against routing below the single-arm hull, from the out-of-fold
+    predictions on the model's own folds; None without costs to weigh."""
+    cost = _sweep_costs(table)
+    if cost is None:
+        return None
+    return fit_hull_guard(oof_p, table.scores, cost, fold_of, table.arms)
+
+
 class DifficultyClassifier:
     """Predicts P(success) per arm for each query (scikit-learn estimator contract).
 
@@ -122,12 +139,18 @@ class DifficultyClassifier:
     :class:`~ponder.policies.SamplingPolicy` (``sampling_``), calibrated on the model's own
     out-of-fold predictions, which the router's adaptive arms then follow.
 
+    ``hull_guard_`` (:class:`~ponder.policies.HullGuard`) names, per cost weight, the single
+    arm to take where routing by this model's out-of-fold predictions did not beat the best
+    single arm of its training data; None for a table without costs (a cost weight means
+    nothing there) and for models saved before it existed, which route as they did.
+
     ``scale_`` (set by :meth:`attach_scale`, None until then) is the absolute scale fitted
     on published scores: arms on it (the menu's current models at their effort or thinking
     settings) get their P(success) from it, on one scale whatever table trained the rest.
     """
 
     scale_: AbsoluteScale | None = None
+    hull_guard_: HullGuard | None = None
 
     def __init__(
         self,
@@ -293,6 +316,7 @@ class DifficultyClassifier:
         self.data_hash_ = table.fingerprint()
         oof = choice.oof_logits if choice.oof_logits is not None else z_oof
         self.oof_p_ = observation_matrix(obs, sigmoid(oof), table.n_queries)
+        self.hull_guard_ = _hull_guard(self.oof_p_, table, fold_of)
         self.sampling_ = self._calibrate_sampling(table, fold_of, say) if self.sampling else {}
         return self
 

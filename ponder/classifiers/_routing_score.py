@@ -18,6 +18,8 @@ so tables with holes need no special case.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -33,11 +35,14 @@ def routing_gain(
     y: FloatArray,
     cost: FloatArray | None,
     lambdas: tuple[float, ...] = LAMBDAS,
+    guard: Callable[[float, npt.NDArray[np.int64]], npt.NDArray[np.int64]] | None = None,
 ) -> float:
     """Share of the oracle's margin over the best single arm that routing by ``p`` earns.
 
     ``p``, ``y`` and ``cost`` are ``[n, k]``; ``y`` is NaN where an arm was not measured.
     ``cost`` may be ``None`` (or all NaN): then only quality is judged (``lam = 0``).
+    ``guard`` turns the routed arm per row into the one taken at ``lam``, as a hull guard
+    does; it sees only the rows with an arm measured, and must take only measured arms.
     """
     measured: npt.NDArray[np.bool_] = ~np.isnan(y)
     rows: npt.NDArray[np.bool_] = np.asarray(measured.any(axis=1))
@@ -57,6 +62,8 @@ def routing_gain(
     for lam in lambdas:
         u = y0 - lam * c / scale
         chosen = np.where(measured, p - lam * c / scale, -np.inf).argmax(axis=1)
+        if guard is not None:
+            chosen = guard(lam, chosen)
         routed = float(u[idx, chosen].mean())
         oracle = float(np.where(measured, u, -np.inf).max(axis=1).mean())
         # A single arm on rows that lack it: the mean of the arms the row has (a coin toss).

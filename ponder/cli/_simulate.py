@@ -65,6 +65,7 @@ def simulate(
     from ponder._menu import Menu
     from ponder.classifiers import DifficultyClassifier, load_classifier
     from ponder.outcomes import LoadResult, load_outcomes
+    from ponder.policies import HullGuard
     from ponder.simulate import (
         add_vote_arms,
         expected_costs,
@@ -108,6 +109,8 @@ def simulate(
         return DifficultyClassifier(backend=backend, seed=seed, sampling=sampling)  # type: ignore[arg-type]
 
     sampling = None
+    guards: list[HullGuard | None] = []
+    guard: HullGuard | list[HullGuard | None] | None = guards
     with progress_display("", quiet=quiet) as shown:
         if cv is not None:
             p, cost = predict_cross_validated(
@@ -118,6 +121,7 @@ def simulate(
                 seed=seed,
                 progress=shown.say,
                 steps=shown.step,
+                guards=guards,
             )
             replay = table
         elif test is not None:
@@ -135,7 +139,7 @@ def simulate(
             )
             shown.say("predicting")
             p = predict_saved(clf, replay)
-            sampling = clf.sampling_
+            sampling, guard = clf.sampling_, clf.hull_guard_
             cost = expected_costs(table, replay)
         else:
             assert model is not None
@@ -143,7 +147,7 @@ def simulate(
             shown.say("predicting")
             clf = load_classifier(model)
             p = predict_saved(clf, replay)
-            sampling = clf.sampling_
+            sampling, guard = clf.sampling_, clf.hull_guard_
             cost = expected_costs(replay, replay)
         voted = None
         if cv is not None and the_menu is not None and vote_arms_of(the_menu, table):
@@ -152,7 +156,13 @@ def simulate(
             replay, p, cost = voted.table, voted.p, voted.expected_cost
         shown.say("replaying")
         result = run_simulation(
-            replay, p, cost, complete_only=complete_only, steps=shown.step, sampling=sampling
+            replay,
+            p,
+            cost,
+            complete_only=complete_only,
+            steps=shown.step,
+            sampling=sampling,
+            guard=guard or None,
         )
 
     print_report(result)

@@ -1,6 +1,7 @@
 """Routing policies: from predicted success and expected cost to the arm(s) to call."""
 
 from ponder.policies._compute import DEFAULT_KAPPA, VoteModel, fit_kappa
+from ponder.policies._hull_guard import HullGuard, fit_hull_guard
 from ponder.policies._protocol import (
     NO_ARM,
     FloatArray,
@@ -44,6 +45,7 @@ __all__ = [
     "WITHIN",
     "Calibration",
     "FloatArray",
+    "HullGuard",
     "IntArray",
     "Policy",
     "Recorded",
@@ -60,6 +62,7 @@ __all__ = [
     "choose_by_utility",
     "default_cost_scale",
     "fit_gamma",
+    "fit_hull_guard",
     "fit_kappa",
     "lambda_grid",
     "policy_for",

@@ -50,6 +50,7 @@ def calibrate(
 
     ``target_cost``: the smallest ``lam`` whose mean cost per query is at most the target.
     ``target_quality``: the largest ``lam`` whose mean predicted success is at least it.
+    Each query takes the arm the router would give it, the model's hull guard included.
     """
     if (target_cost is None) == (target_quality is None):
         raise ValueError("give exactly one of target_cost and target_quality")
@@ -68,7 +69,7 @@ def calibrate(
     rows = np.arange(len(texts))
 
     def outcome(lam: float) -> tuple[float, float, np.ndarray]:
-        ch = choose_by_utility(p, relative, lam, 1.0, allowed)
+        ch = decider.apply_guard(lam, choose_by_utility(p, relative, lam, 1.0, allowed), allowed)
         hit = ch != NO_ARM
         if not hit.any():
             raise NoArmFitsError(f"no arm fits the ceiling of ${ceiling} for any query")

@@ -40,6 +40,7 @@ from ponder.policies import (
     policy_for,
 )
 from ponder.router._ceiling import Ceiling
+from ponder.router._explain import explain
 from ponder.router._request import check_controls
 
 FloatArray = npt.NDArray[np.float64]
@@ -298,6 +299,9 @@ class Decider:
             sampling = getattr(clf, "sampling_", None) or {}
         self.sampling = _resolve_sampling(menu, self.profiles, sampling)
         """The calibrated sampling policy of each adaptive arm that has one, by label."""
+        self.guard = clf.hull_guard_ if isinstance(clf, DifficultyClassifier) else None
+        """The model's :class:`~ponder.policies.HullGuard`, if it has one."""
+        self._guard_arms = _guard_arms(self.profiles)
         self._vote_grids: dict[
             tuple[VoteModel, float, int, int], tuple[FloatArray, FloatArray]
         ] = {}
@@ -417,6 +421,10 @@ class Decider:
         fits &= able
         worst_able = np.where(able, worst, np.inf)
         j = self._choose(p, cost, lam, scale, fits)
+        utility = p - lam * cost / scale
+        routed = j
+        if self.policy is None and j != NO_ARM:
+            j = self.guarded(lam, j, fits)
         if j == NO_ARM and (ceiling is None or fits.any()):
             raise NoArmFitsError(f"the policy ({type(self.policy).__name__}) chose no arm")
         if j == NO_ARM:
@@ -425,7 +433,6 @@ class Decider:
                 f"'{self.menu.labels[int(worst_able.argmin())]}', may cost "
                 f"${worst_able.min():.6f}"
             )
-        utility = p - lam * cost / scale
         need = None if est.reasoning_need is None else float(est.reasoning_need[0])
         tokens = (
             [estimate_tokens(text)] * len(self.profiles)
@@ -457,13 +464,48 @@ class Decider:
         )
         return Decision(
             chosen_arm=self.profiles[j].name,
-            reason=_explain(estimates, j, lam, ceiling, self._thinks(), need, self.policy),
+            reason=explain(
+                estimates,
+                j,
+                lam,
+                ceiling,
+                self._thinks(),
+                need,
+                self.policy,
+                self._guard_note(lam, j, routed),
+            ),
             difficulty=float(est.difficulty[0]),
             reasoning_need=need,
             input_tokens=max(tokens),
             lam=lam,
             max_cost=ceiling,
             arms=estimates,
+        )
+
+    def guarded(self, lam: float, j: int, fits: npt.NDArray[np.bool_]) -> int:
+        """The routed arm ``j`` of one query with the model's hull guard applied at ``lam``
+        (see :meth:`apply_guard`; ``fits``, one flag per menu arm)."""
+        chosen = np.array([j], dtype=np.int64)
+        return int(self.apply_guard(lam, chosen, fits[None, :])[0])
+
+    def apply_guard(
+        self, lam: float, chosen: npt.NDArray[np.int64], fits: npt.NDArray[np.bool_] | None
+    ) -> npt.NDArray[np.int64]:
+        """Routed arms (one per query) with the model's hull guard applied at ``lam``: the
+        single arm the guard falls back to, where the model's routing did not beat it out
+        of fold (a guess between arms it cannot tell apart is worse than that arm), if it
+        is an arm the model was trained on and it fits (``fits``, ``[n, k]``; None: all
+        do). The rule :func:`~ponder.simulate.simulate` replays and calibration follows."""
+        if self.guard is None:
+            return chosen
+        return self.guard.apply(lam, chosen, self._guard_arms, fits)
+
+    def _guard_note(self, lam: float, j: int, routed: int) -> str | None:
+        if self.guard is None or j == routed:
+            return None
+        return (
+            f"'{self.profiles[j].name}' is the single arm the model's routing did not beat "
+            f"out of fold at lam {lam:g}: it cannot tell the arms apart well enough there"
         )
 
     def _choose(
@@ -482,6 +524,16 @@ class Decider:
 
     def _thinks(self) -> tuple[bool, ...]:
         return tuple(p.reasoning >= 0.5 for p in self.profiles)
+
+
+def _guard_arms(profiles: Sequence[ArmProfile]) -> dict[str, int]:
+    """Menu index of each trained arm (the first arm that is it), for the hull guard: an
+    arm only ``like`` a trained one is another model, whose outcomes the guard never saw."""
+    out: dict[str, int] = {}
+    for i, prof in enumerate(profiles):
+        if prof.source == "trained" and prof.residual_arm is not None:
+            out.setdefault(prof.residual_arm, i)
+    return out
 
 
 def _resolve_sampling(
@@ -510,59 +562,3 @@ def decide(
 ) -> Decision:
     """One-off :meth:`Decider.decide`; build a :class:`Decider` to route many queries."""
     return Decider(clf, menu).decide(text, max_cost=max_cost, lam=lam)
-
-
-def _explain(
-    est: tuple[ArmEstimate, ...],
-    j: int,
-    lam: float,
-    ceiling: float | None,
-    thinks: tuple[bool, ...] = (),
-    need: float | None = None,
-    policy: Policy | None = None,
-) -> str:
-    chosen = est[j]
-    best_p = max((e for e in est if e.fits), key=lambda e: e.p_success)
-    excluded = [e.arm for e in est if e.serves and not e.fits]
-    unable = [e.arm for e in est if not e.serves]
-    if policy is None:
-        first = (
-            f"'{chosen.arm}' has the best expected quality minus cost "
-            f"({chosen.p_success:.2f} - {lam:g} x relative cost = {chosen.utility:.3f})"
-        )
-    else:
-        first = f"'{chosen.arm}' is the choice of {type(policy).__name__}"
-    parts = [first]
-    if best_p.arm != chosen.arm:
-        gain = best_p.p_success - chosen.p_success
-        ratio = best_p.expected_cost / max(chosen.expected_cost, 1e-12)
-        parts.append(f"'{best_p.arm}' would add {gain:.2f} to P(success) at {ratio:.1f}x the cost")
-    parts.extend(_why_thinking(est, j, thinks, need))
-    if excluded:
-        parts.append(f"over the ${ceiling:g} ceiling: {', '.join(excluded)}")
-    if unable:
-        parts.append(f"cannot take the request: {', '.join(unable)}")
-    return "; ".join(parts)
-
-
-def _why_thinking(
-    est: tuple[ArmEstimate, ...], j: int, thinks: tuple[bool, ...], need: float | None
-) -> list[str]:
-    """Why an arm that reasons was, or was not, the choice: the query's reasoning need and
-    what the best thinking arm would add over the choice, at what price."""
-    if need is None or not any(thinks) or all(thinks):
-        return []
-    level = "high" if need > 1.0 else "moderate" if need > 0.3 else "low"
-    said = f"reasoning need {need:+.2f} ({level})"
-    if thinks[j]:
-        return [f"it reasons before answering, and the query's {said} pays for it"]
-    thinkers = [e for e, t in zip(est, thinks, strict=True) if t and e.fits]
-    if not thinkers:
-        return [f"{said}; no arm that reasons fits the ceiling"]
-    best = max(thinkers, key=lambda e: e.utility)
-    gain = best.p_success - est[j].p_success
-    ratio = best.expected_cost / max(est[j].expected_cost, 1e-12)
-    return [
-        f"{said}: thinking with '{best.arm}' would change P(success) by {gain:+.2f} "
-        f"at {ratio:.1f}x the cost"
-    ]

@@ -17,6 +17,7 @@ from ponder._pricing import estimate_tokens
 from ponder.classifiers import ArmProfile, DifficultyClassifier, table_arm_prices
 from ponder.errors import MenuError
 from ponder.outcomes import OutcomeTable
+from ponder.policies import HullGuard
 from ponder.simulate._progress import Step, StepCallback
 from ponder.simulate._splits import grouped_kfold
 
@@ -101,8 +102,17 @@ def predict_saved(
 def predict_holdout(
     train: OutcomeTable, test: OutcomeTable, make: MakeClassifier, progress: Progress
 ) -> FloatArray:
+    return predict_guarded(train, test, make, progress)[0]
+
+
+def predict_guarded(
+    train: OutcomeTable, test: OutcomeTable, make: MakeClassifier, progress: Progress
+) -> tuple[FloatArray, HullGuard | None]:
+    """Held-out P(success), and the hull guard of the model that predicted it (fitted on
+    ``train`` alone), which the simulator applies as the live router would (None from a
+    classifier that has none)."""
     clf = make().fit(train, progress=progress)
-    return predict_saved(clf, test)
+    return predict_saved(clf, test), getattr(clf, "hull_guard_", None)
 
 
 def predict_cross_validated(
@@ -114,8 +124,12 @@ def predict_cross_validated(
     seed: int = 0,
     progress: Progress,
     steps: StepCallback | None = None,
+    guards: list[HullGuard | None] | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Out-of-fold P(success) and expected costs for every row (folds grouped by id or task).
+
+    ``guards``, when given, is filled with each row's hull guard (that of the fold model
+    which predicted it), for :func:`~ponder.simulate.simulate` to apply.
 
     ``progress`` gets the classifier's messages, prefixed with the fold; with ``steps``, the
     folds are reported there as a :class:`Step` each and the messages go through bare, so a
@@ -142,8 +156,13 @@ def predict_cross_validated(
             def say(msg: str, f: int = f) -> None:
                 progress(f"fold {f + 1}/{k}: {msg}")
 
-        p[te] = predict_holdout(train, test, make, say)
+        p[te], guard = predict_guarded(train, test, make, say)
         cost[te] = expected_costs(train, test)
+        if guards is not None:
+            if not guards:
+                guards.extend([None] * table.n_queries)
+            for i in te:
+                guards[i] = guard
     if steps is not None:
         steps(Step("cross-validation", k, k, "done"))
     return p, cost

@@ -18,6 +18,7 @@ import numpy as np
 from ponder.outcomes import OutcomeTable
 from ponder.policies import (
     FloatArray,
+    HullGuard,
     IntArray,
     SamplingPolicy,
     choose_by_utility,
@@ -79,6 +80,7 @@ def simulate(
     complete_only: bool = False,
     steps: StepCallback | None = None,
     sampling: Mapping[str, SamplingPolicy] | None = None,
+    guard: HullGuard | Sequence[HullGuard | None] | None = None,
 ) -> Report:
     """Replay ``ponder`` (utility routing on ``p``), every single arm, random mixing, the
     oracle and a cascade on ``table``; return the :class:`Report`.
@@ -97,7 +99,9 @@ def simulate(
     of sampling needs to stay within 0.5 points of vote@max (the compute-optimal
     allocation takes ``p`` as its prior; ``sampling``, a saved model's calibrated policies,
     are replayed as they are); ``steps`` hears of each sampled arm, the slow part on large
-    tables.
+    tables. ``guard``, a model's :class:`~ponder.policies.HullGuard` (or one per query, when
+    the rows were predicted by several models, one per fold), replaces ponder's choice at a
+    ``lam`` where the guard names an arm, as the live router does (:func:`guarded`).
     """
     r = _prepare(table, p, expected_cost, complete_only)
     table, kept, mask = r.table, r.kept, r.mask
@@ -149,8 +153,16 @@ def simulate(
             stopped_at.append(stop)
         return ordered[rows, stop], cum[rows, stop]
 
+    adjust = guarded(guard, kept, table.arms, mask)
+
+    def ponder(x: float) -> tuple[FloatArray, FloatArray]:
+        choice = choose_by_utility(pk_f, ec_f, x, scale)
+        if adjust is not None:
+            choice = adjust(x, choice)
+        return picked(choice)
+
     swept = {
-        "ponder": _sweep(groups, lams, lambda x: picked(choose_by_utility(pk_f, ec_f, x, scale))),
+        "ponder": _sweep(groups, lams, ponder),
         "cascade": _sweep(groups, ths, cascade),
         "oracle": _sweep(
             groups, oracle_lams, lambda x: picked(choose_by_utility(s_f, c_f, x, true_scale))
@@ -322,6 +334,46 @@ def _prepare(
         dropped=n - kept.size,
         never_measured=never,
     )
+
+
+Adjust = Callable[[float, IntArray], IntArray]
+"""A guard as the replay applies it: ``(lam, routed arm per row) -> arm taken``."""
+
+
+def guarded(
+    guard: HullGuard | Sequence[HullGuard | None] | None,
+    kept: IntArray,
+    arms: Sequence[str],
+    mask: BoolArray | None,
+) -> Adjust | None:
+    """The hull guards of the replayed rows (``kept``, rows of the table ``guard`` is given
+    for), applied to a routed choice by :meth:`~ponder.policies.HullGuard.apply`, or None
+    without a guard. An arm the guard names but ``arms`` lacks, or one not measured on a
+    row (``mask``), is never forced there: the guard only knows the arms it was fitted on.
+    """
+    if guard is None:
+        return None
+    per_row = [guard] * kept.size if isinstance(guard, HullGuard) else [guard[i] for i in kept]
+    groups: dict[int, tuple[HullGuard, list[int]]] = {}
+    for r, g in enumerate(per_row):
+        if g is not None and g.active:
+            groups.setdefault(id(g), (g, []))[1].append(r)
+    if not groups:
+        return None
+    index = {a: j for j, a in enumerate(arms)}
+    members = [(g, np.asarray(rows, dtype=np.int64)) for g, rows in groups.values()]
+    whole = len(members) == 1 and members[0][1].size == kept.size
+
+    def adjust(lam: float, chosen: IntArray) -> IntArray:
+        if whole:
+            return members[0][0].apply(lam, chosen, index, mask)
+        out = chosen.copy()
+        for g, rows in members:
+            usable = None if mask is None else mask[rows]
+            out[rows] = g.apply(lam, chosen[rows], index, usable)
+        return out
+
+    return adjust
 
 
 def _knobs(values: Sequence[float], name: str) -> FloatArray:
