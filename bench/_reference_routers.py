@@ -2,12 +2,16 @@
 ponder, each with its settings chosen by cross-validation on the training split only.
 
 - ``KnnTfidfRouter``: RouterBench-style kNN, the mean score of each arm over the k most
-  similar training prompts (TF-IDF cosine); k by out-of-fold squared error.
-- ``LogisticTfidfRouter``: one L2 logistic regression per arm on word 1-2-gram TF-IDF; C by
-  out-of-fold log loss.
+  similar training prompts (TF-IDF cosine).
+- ``LogisticTfidfRouter``: one L2 logistic regression per arm on word 1-2-gram TF-IDF.
 - ``MatrixFactorisationRouter``: RouteLLM-style matrix factorisation, ``logit = c_j + u_j .
   W x`` on a 128-dimension SVD of the TF-IDF vectors, fitted from scratch (no shared
-  difficulty); rank and penalty by out-of-fold log loss.
+  difficulty).
+
+Each one's setting (k, C, rank and penalty) is the one whose out-of-fold predictions on the
+training split route best (:func:`ponder.classifiers._routing_score.routing_gain` over the
+training rows' costs), the criterion ponder's own candidates are chosen by, not log loss: a
+reference tuned for a loss ponder is not judged by would be handicapped.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from ponder.classifiers._difficulty import Observations, sigmoid, soft_log_loss, stack_scores
+from ponder.classifiers._difficulty import Observations, sigmoid, stack_scores
 from ponder.classifiers._interaction import LowRankInteraction
+from ponder.classifiers._routing_score import routing_gain
 from ponder.outcomes import OutcomeTable
 from ponder.simulate._splits import grouped_kfold
 
@@ -36,6 +41,15 @@ def _tfidf() -> TfidfVectorizer:
 
 def _folds(train: OutcomeTable, k: int = 5) -> list[tuple[Any, Any]]:
     return grouped_kfold(list(train.ids), k, seed=SEED)
+
+
+def _best_routing(oof: dict[Any, FloatArray], train: OutcomeTable) -> Any:
+    """The setting whose out-of-fold predictions (one ``[n, k]`` matrix each, every training
+    row held out once) route best, on the training rows' own costs as ponder's model
+    selection judges them (none recorded: quality alone)."""
+    cost = train.costs if np.isfinite(train.costs).any() else None
+    gains = {key: routing_gain(p, train.scores, cost) for key, p in oof.items()}
+    return max(gains, key=lambda key: gains[key])
 
 
 class KnnTfidfRouter:
@@ -82,14 +96,13 @@ class KnnTfidfRouter:
         return np.where(count > 0, total / np.maximum(count, 1), fallback)
 
     def _choose_k(self, train: OutcomeTable) -> int:
-        err = np.zeros(len(self.k_grid))
+        oof = {k: np.full(train.scores.shape, np.nan) for k in self.k_grid}
         for tr, te in _folds(train):
             vec, X = self._index(tuple(train.prompts[i] for i in tr))
             nn = self._neighbours(vec, X, tuple(train.prompts[i] for i in te), max(self.k_grid))
-            y = train.scores[te]
-            for g, k in enumerate(self.k_grid):
-                err[g] += np.nansum((self._mean(train.scores[tr], nn, k) - y) ** 2)
-        return self.k_grid[int(np.argmin(err))]
+            for k in self.k_grid:
+                oof[k][te] = self._mean(train.scores[tr], nn, k)
+        return int(_best_routing(oof, train))
 
 
 def _soft_fit(Z: Any, y: FloatArray, C: float) -> LogisticRegression | float:
@@ -107,24 +120,21 @@ def _soft_fit(Z: Any, y: FloatArray, C: float) -> LogisticRegression | float:
 
 
 class LogisticTfidfRouter:
-    """One logistic regression per arm on TF-IDF; C by out-of-fold log loss."""
+    """One logistic regression per arm on TF-IDF; C by out-of-fold routing gain."""
 
     C_GRID = (0.1, 1.0, 10.0)
 
     def fit(self, train: OutcomeTable) -> LogisticTfidfRouter:
-        loss = np.zeros(len(self.C_GRID))
+        oof = {C: np.full(train.scores.shape, np.nan) for C in self.C_GRID}
         for tr, te in _folds(train):
             vec = _tfidf().fit([train.prompts[i] for i in tr])
             Ztr, Zte = (
                 vec.transform([train.prompts[i] for i in tr]),
                 vec.transform([train.prompts[i] for i in te]),
             )
-            for g, C in enumerate(self.C_GRID):
-                p = self._predict(self._fit_arms(Ztr, train.scores[tr], C), Zte)
-                y = train.scores[te]
-                m = ~np.isnan(y)
-                loss[g] += soft_log_loss(y[m], p[m]) * m.sum()
-        self.C_ = self.C_GRID[int(np.argmin(loss))]
+            for C in self.C_GRID:
+                oof[C][te] = self._predict(self._fit_arms(Ztr, train.scores[tr], C), Zte)
+        self.C_ = float(_best_routing(oof, train))
         self.vec_ = _tfidf().fit(list(train.prompts))
         Z = self.vec_.transform(list(train.prompts))
         self.models_ = self._fit_arms(Z, train.scores, self.C_)
@@ -151,7 +161,8 @@ class LogisticTfidfRouter:
 
 
 class MatrixFactorisationRouter:
-    """``logit = c_j + u_j . W x`` on an SVD of TF-IDF; rank and l2 by out-of-fold loss."""
+    """``logit = c_j + u_j . W x`` on an SVD of TF-IDF; rank and l2 by out-of-fold routing
+    gain."""
 
     GRID: tuple[tuple[int, float], ...] = ((4, 1e-4), (8, 1e-4), (8, 1e-3))
 
@@ -167,15 +178,16 @@ class MatrixFactorisationRouter:
         return LowRankInteraction(rank=rank, l2=l2, seed=SEED).fit(X, obs, offset, None)
 
     def fit(self, train: OutcomeTable) -> MatrixFactorisationRouter:
-        loss = np.zeros(len(self.GRID))
+        oof = {setting: np.full(train.scores.shape, np.nan) for setting in self.GRID}
+        k = train.n_arms
         for tr, te in _folds(train):
             feats = self._features([train.prompts[i] for i in tr])
             Xtr, Xte = feats([train.prompts[i] for i in tr]), feats([train.prompts[i] for i in te])
-            otr, ote = stack_scores(train.scores[tr]), stack_scores(train.scores[te])
-            for g, (rank, l2) in enumerate(self.GRID):
+            otr = stack_scores(train.scores[tr])
+            for rank, l2 in self.GRID:
                 m = self._fit(Xtr, otr, rank, l2)
-                loss[g] += soft_log_loss(ote.y, sigmoid(m.row_terms(Xte, ote))) * len(ote.y)
-        self.rank_, self.l2_ = self.GRID[int(np.argmin(loss))]
+                oof[(rank, l2)][te] = sigmoid(m.terms(Xte, np.arange(k, dtype=np.int64)))
+        self.rank_, self.l2_ = _best_routing(oof, train)
         self.feats_ = self._features(list(train.prompts))
         X = self.feats_(list(train.prompts))
         self.model_ = self._fit(X, stack_scores(train.scores), self.rank_, self.l2_)
