@@ -212,7 +212,7 @@ def run_dataset(ds: Dataset, shared: Path) -> dict[str, Any]:
     preds |= {r: preds[of] for r, of in UNGUARDED.items()}
     reports = {r: simulate(replay, preds[r], cost, guard=guards.get(r)) for r in ROUTERS}
     out = summarise(ds, reports)
-    out["routing_gain"] = bootstrap_gains(preds, replay, guards)
+    out["routing_gain"] = bootstrap_gains(preds, replay, guards, cost)
     say(f"{ds.name}: bootstrapping AIQ against random")
     out["aiq_minus_random"] = {
         r: aiq_minus_random(replay, preds[r], cost, guards.get(r), out["aiq_cost_range"])
@@ -246,15 +246,18 @@ def bootstrap_gains(
     preds: dict[str, FloatArray],
     replay: OutcomeTable,
     guards: dict[str, list[HullGuard | None]],
+    cost: FloatArray,
     n_boot: int = 200,
 ) -> dict[str, Any]:
     """Each router's routing gain (``ponder.classifiers._routing_score``: the share of the
     oracle's margin over the best single arm earned, summed over the lam sweep) with a 90%
     bootstrap interval over queries, and ponder's difference from the best reference router
     on the same resamples: differences smaller than their interval are noise. Ponder's
-    routers are replayed with their hull guards, as ``simulate`` replays them."""
+    routers are replayed with their hull guards, as ``simulate`` replays them. Costs are
+    the expected ones the policy priced (``cost``, as the AIQ replay uses), not each test
+    row's recorded cost, which no router could have known."""
     rng = np.random.default_rng(SEED)
-    y, c, measured = replay.scores, replay.costs, replay.measured
+    y, c, measured = replay.scores, cost, replay.measured
 
     def gain(r: str, i: npt.NDArray[np.int64] | slice) -> float:
         g: Guards | None = guards.get(r)
