@@ -32,11 +32,11 @@ def shipped_section(sets: Sequence[SampleSet], seed: int) -> None:
         print("(the packaged model carries no policy for any arm)\n")
         return
     confidence = Settings.model_fields["adaptive_confidence"].default
-    rule = f"lead {policy.margin}" if policy.margin else f"confidence {policy.confidence:g}"
     print("### Out of the box: no recorded samples of the arm's own\n")
     print(
-        f"**shipped**: the packaged model's policy for any adaptive arm ({rule}, calibrated "
-        "on qwen-math-sampled by `tools/attach_sampling.py`; the other sets are ones it never "
+        "**shipped**: the packaged model's policy for any adaptive arm (stops "
+        f"{policy.stopping()}, calibrated on qwen-math-sampled by `tools/attach_sampling.py`; "
+        "the other sets are ones it never "
         f"saw, marked *seen* where it did); **Beta {confidence:g}**: the Beta rule at the "
         "router's `adaptive_confidence`, what an adaptive arm drew before the packaged model "
         "carried a policy (and still draws under a model with none). Each over all of a "

@@ -61,9 +61,9 @@ def main() -> int:
     again = load_classifier(model).sampling_[ANY_ARM]  # reads back
     cal = again.calibration
     assert cal is not None
-    rule = f"lead {again.margin}" if again.margin else f"confidence {again.confidence:g}"
     print(
-        f"saved to {model}: {rule}, kappa {again.budget.kappa:.4f}, gamma {again.gamma:.4f}; "
+        f"saved to {model}: stops {again.stopping()}, kappa {again.budget.kappa:.4f}, "
+        f"gamma {again.gamma:.4f}; "
         f"out of fold on {cal.n_queries} queries x {cal.max_samples}: "
         f"{cal.mean_samples:.2f} samples, accuracy {cal.accuracy:.3f} "
         f"(vote {cal.vote_accuracy:.3f})",

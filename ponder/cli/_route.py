@@ -70,15 +70,9 @@ def _sampling_lines(decider: Decider, clf: object) -> list[str]:
         if policy is None:
             rule = f"by the Beta rule at confidence {decider.adaptive_confidence:g} (uncalibrated)"
         else:
-            if policy.margin:
-                rule = f"once the leader is {policy.margin} votes ahead"
-            elif policy.confidence >= 1.0:
-                rule = "once the leader cannot be overtaken"
-            else:
-                rule = f"once the leader wins with confidence {policy.confidence:g}"
             whose = "the model's policy for any arm" if policy is own.get(ANY_ARM) else "calibrated"
             budget = ", within a budget set per query" if policy.budget.gain > 0 else ""
-            rule = f"{rule}{budget} ({whose})"
+            rule = f"{policy.stopping()}{budget} ({whose})"
         lines.append(f"sampling: {arm.label} stops {rule}")
     return lines
 

@@ -254,6 +254,14 @@ class SamplingPolicy:
         b = self.budget
         return DirichletStop(self.confidence, b.kappa, self.gamma, b.mean)
 
+    def stopping(self) -> str:
+        """The rule :meth:`rule` returns, in words (for ``ponder route`` and reports)."""
+        if self.margin > 0:
+            return f"once the leader is {self.margin} votes ahead"
+        if self.confidence >= 1.0:
+            return "once the leader cannot be overtaken"
+        return f"once the leader wins with confidence {self.confidence:g}"
+
     def plan(self, p1: float | None, most: int) -> SamplePlan:
         """What to draw for a query whose one-sample success is predicted ``p1``, when the
         arm may draw at most ``most``."""

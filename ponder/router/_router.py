@@ -104,9 +104,7 @@ class Router:
         self.budgets = Budgets(
             self.ledger, fail_open=s.budget_fail_open, lease=s.deadline + s.lease_margin
         )
-        if sampling is None:
-            sampling = getattr(classifier, "sampling_", None) or {}
-        self.decider = Decider(
+        self.decider = Decider(  # sampling None: the classifier's own policies
             classifier,
             self.menu,
             policy=policy,
