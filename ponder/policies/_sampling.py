@@ -85,6 +85,10 @@ class SampleBudget:
         """The budget of each query (0 .. ``most``)."""
         if most < 1:
             raise ValueError(f"most must be >= 1, got {most}")
+        if self.gain <= 0 and self.floor <= 0:
+            # Every query may draw all it can (budgets_from_curve's answer for any curve):
+            # the curve, most of a decision's time with a stopping-rule-only policy, is moot.
+            return np.full(np.shape(p1), most, dtype=np.int64)
         return budgets_from_curve(self.curve(p1, most), self.gain, self.floor)
 
     def samples(self, p1: float | None, most: int) -> int:
@@ -290,7 +294,11 @@ class SamplingPolicy:
         # call of it).
         q = np.where(np.isfinite(p), np.clip(p, 0.0, 1.0), self.budget.mean)
         samples = np.zeros(q.shape)
-        success = np.asarray(VoteModel(kappa=self.budget.kappa).p_vote(q, most), dtype=float)
+        success = np.zeros(q.shape)
+        none = budget == 0
+        if none.any():
+            votes = VoteModel(kappa=self.budget.kappa)
+            success[none] = np.asarray(votes.p_vote(q[none], most), dtype=float)
         for b in np.unique(budget[budget > 0]):
             at = budget == b
             grid_samples, grid_success = simulated_votes(self, int(b), batch)
