@@ -6,7 +6,8 @@ private modules (see :mod:`ponder.router._pipeline` for the order a request take
 
 from ponder.router._arm import Verifier
 from ponder.router._calibrate import Calibration, calibrate
-from ponder.router._decide import ArmEstimate, Decider, Decision, decide
+from ponder.router._decide import Decider, decide
+from ponder.router._decision import ArmEstimate, Decision
 from ponder.router._judge import Judge, Judgement, ModelJudge
 from ponder.router._redis import RedisStore, read_feedback, redact_url
 from ponder.router._request import Bounds

@@ -36,7 +36,7 @@ from ponder.router._llm import litellm, request_params
 from ponder.router._request import ANSWER_KEYS, answer_tokens
 
 if TYPE_CHECKING:
-    from ponder.router._decide import ArmEstimate
+    from ponder.router._decision import ArmEstimate
 
 BYTES_PER_TOKEN = 2
 """The estimate for models litellm cannot count: two bytes of the messages' JSON a token.

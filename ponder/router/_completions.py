@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ponder._menu import Arm
 from ponder.router._arm import ArmRun
-from ponder.router._decide import Decision
+from ponder.router._decision import Decision
 from ponder.router._trace import (
     ArmChoice,
     Attempt,

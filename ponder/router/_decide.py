@@ -10,26 +10,20 @@ policy weighs a bigger model, more thinking and more samples on one scale.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from ponder._menu import Arm, Menu
+from ponder._menu import Menu
 from ponder._pricing import estimate_tokens
 from ponder.classifiers import (
     ArmProfile,
     DifficultyClassifier,
-    PublishedScoreError,
-    ScaleArm,
     SuccessClassifier,
-    arm_key,
     check_prediction,
-    place_arm,
 )
-from ponder.errors import ExtensionError, MenuError, NoArmFitsError, PriorWarning
+from ponder.errors import ExtensionError, NoArmFitsError
 from ponder.policies import (
     NO_ARM,
     Policy,
@@ -40,189 +34,12 @@ from ponder.policies import (
     policy_for,
 )
 from ponder.router._ceiling import Ceiling
+from ponder.router._decision import ArmEstimate, Decision, Estimates
 from ponder.router._explain import explain
+from ponder.router._profiles import resolve_profiles
 from ponder.router._request import check_controls
 
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class ArmEstimate:
-    """One arm for one query. ``p_success`` is the arm's as configured (a vote's success
-    for sampled arms); ``expected_cost`` is what the policy weighs (at the expected sample
-    count for adaptive arms); ``worst_cost`` (all samples drawn, each with the arm's
-    thinking and expected answer) is what must fit the ceiling: the router then caps each
-    answer at what is left of the ceiling, so the ceiling, not this, bounds the spend."""
-
-    arm: str
-    p_success: float
-    expected_cost: float
-    utility: float
-    fits: bool
-    ability_source: str
-    expected_samples: float = 1.0
-    worst_cost: float = 0.0
-    prompt_tokens: int = 0
-    """The whole request's tokens as this arm's provider counts them (or an over-estimate);
-    the router sizes the answer's ``max_tokens`` from it."""
-    p_sample: float = math.nan
-    """The classifier's predicted success of one sample (NaN: not predicted)."""
-    serves: bool = True
-    """Whether the arm can take the request (its parameters, tools, schema, images: see
-    :mod:`ponder.router._abilities`); one that cannot never ``fits``, nor is escalated to."""
-    budget: int = 1
-    """Samples the arm may draw for this query: its ``samples``, or for an adaptive arm
-    with a calibrated :class:`~ponder.policies.SamplingPolicy`, the query's budget (0: the
-    vote is predicted hopeless, and escalation passes the arm by without drawing)."""
-
-
-@dataclass(frozen=True)
-class Estimates:
-    """Per query and arm, ``[n, k]``: success, expected and worst-case cost, samples, and
-    the one-sample success and sample budget behind them."""
-
-    p_success: FloatArray
-    expected_cost: FloatArray
-    worst_cost: FloatArray
-    expected_samples: FloatArray
-    difficulty: FloatArray
-    reasoning_need: FloatArray | None = None
-    p_sample: FloatArray | None = None
-    budget: npt.NDArray[np.int64] | None = None
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The arm chosen for one query and why, with what was predicted for every arm.
-
-    ``chosen_arm`` is named as on :class:`~ponder.router.Trace`; ``chosen`` is its older,
-    deprecated name."""
-
-    chosen_arm: str
-    reason: str
-    difficulty: float
-    reasoning_need: float | None
-    """How much more a reasoning arm's logit gains on this query than a non-reasoning
-    arm's (None when the model has not learned it)."""
-    input_tokens: int
-    lam: float
-    max_cost: float | None
-    arms: tuple[ArmEstimate, ...]
-
-    @property
-    def chosen(self) -> str:
-        """Deprecated: :attr:`chosen_arm`, the name the trace uses."""
-        warnings.warn(
-            "Decision.chosen is deprecated; use Decision.chosen_arm (as on Trace)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.chosen_arm
-
-
-def _on_scale(clf: DifficultyClassifier, arm: Arm) -> ScaleArm | None:
-    """The arm on the model's absolute scale: placed by the menu's published scores when it
-    gives some, else the model's own place for its ``model@setting`` (None: not on it)."""
-    if clf.scale_ is None:
-        if arm.published:
-            raise MenuError(
-                f"arm '{arm.label}': published scores need a model with an absolute scale "
-                "(the packaged default has one; this model has none)"
-            )
-        return None
-    key = arm_key(arm.model, effort=arm.reasoning_effort, thinking_budget=arm.thinking_budget)
-    if arm.published:
-        try:
-            return place_arm(clf.scale_, key, arm.published)
-        except PublishedScoreError as exc:
-            raise MenuError(f"arm '{arm.label}': {exc}") from None
-    return clf.scale_arm(key)
-
-
-def resolve_profiles(clf: DifficultyClassifier, menu: Menu) -> tuple[ArmProfile, ...]:
-    """Match each menu arm to what the classifier knows: given, borrowed, trained, placed
-    on the absolute scale (by the menu's published scores or the model's own), or prior."""
-    trained = set(clf.arm_names)
-    out: list[ArmProfile] = []
-    for arm in menu.arms:
-        if arm.ability is not None:
-            disc = clf.prior_.discrimination
-            out.append(
-                ArmProfile(arm.label, arm.ability, disc, "given", reasoning=arm.reasoning_strength)
-            )
-        elif arm.like is not None:
-            if arm.like not in trained:
-                raise MenuError(
-                    f"arm '{arm.label}': like '{arm.like}' is not an arm of the model "
-                    f"(it knows {sorted(trained)})"
-                )
-            p = clf.profile(arm.like)
-            out.append(
-                ArmProfile(arm.label, p.ability, p.discrimination, f"like {arm.like}", arm.like)
-            )
-        elif arm.label in trained or arm.model in trained:
-            p = clf.profile(arm.label if arm.label in trained else arm.model)
-            out.append(ArmProfile(arm.label, p.ability, p.discrimination, "trained", p.name))
-        elif (placed := _on_scale(clf, arm)) is not None:
-            out.append(
-                ArmProfile(
-                    arm.label,
-                    placed.knowledge,
-                    1.0,
-                    placed.source,
-                    reasoning=arm.reasoning_strength,
-                    scale=placed,
-                )
-            )
-        else:
-            p = clf.profile(
-                arm.label, price_per_mtok=arm.blended_price, reasoning=arm.reasoning_strength
-            )
-            out.append(
-                ArmProfile(
-                    arm.label,
-                    p.ability,
-                    p.discrimination,
-                    "price prior",
-                    reasoning=p.reasoning,
-                )
-            )
-    priced = [p.name for p in out if p.source == "price prior"]
-    if len(priced) > 1 and clf.prior_.slope <= 0:
-        warnings.warn(
-            f"arms {', '.join(priced)} are not in the model's training data and its price "
-            f"prior is flat (fitted on {clf.prior_.n_arms} priced arms): they get the same "
-            "ability and the cheapest will win; train on logs that include them, or set "
-            "ability: or like: in the menu",
-            PriorWarning,
-            stacklevel=3,
-        )
-    _warn_on_thinking_ties(clf, menu, out)
-    return tuple(out)
-
-
-def _warn_on_thinking_ties(
-    clf: DifficultyClassifier, menu: Menu, profiles: list[ArmProfile]
-) -> None:
-    """Two priced arms of one price that differ only in how much they think get the same
-    ability from a model that learned nothing about thinking; the dearer one never wins."""
-    if clf.tells_thinking_apart:
-        return
-    groups: dict[float, list[Arm]] = {}
-    for arm, p in zip(menu.arms, profiles, strict=True):
-        if p.source == "price prior":
-            groups.setdefault(round(arm.blended_price, 9), []).append(arm)
-    for arms in groups.values():
-        if len({a.reasoning_strength for a in arms}) > 1:
-            names = ", ".join(a.label for a in arms)
-            warnings.warn(
-                f"arms {names} differ only in how much they think, and the model learned no "
-                "gain from thinking (its training data has no reasoning arms): they get the "
-                "same predicted success and the one that thinks least will always win; train "
-                "on logs with reasoning arms, or set ability: or like: in the menu",
-                PriorWarning,
-                stacklevel=4,
-            )
 
 
 _P_GRID = np.linspace(0.0, 1.0, 4097)

@@ -34,7 +34,7 @@ from ponder.router._arm import ArmRun, SampleCall, Verifier, run_arm
 from ponder.router._ceiling import Ceiling
 from ponder.router._completions import completion, declined_attempt, run_attempt
 from ponder.router._deadline import passed
-from ponder.router._decide import ArmEstimate, Decision
+from ponder.router._decision import ArmEstimate, Decision
 from ponder.router._judge import Judge
 from ponder.router._llm import CallFailed, Sample, call
 from ponder.router._settings import Settings

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ponder.policies import Policy
 
 if TYPE_CHECKING:
-    from ponder.router._decide import ArmEstimate
+    from ponder.router._decision import ArmEstimate
 
 
 def explain(

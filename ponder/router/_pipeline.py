@@ -37,7 +37,8 @@ from ponder.feedback import AttemptRecord, Feedback, FeedbackEvent
 from ponder.router._abilities import cannot_take, servable
 from ponder.router._budgets import Budgets, Hold
 from ponder.router._ceiling import Ceiling, acount_prompts, least_output
-from ponder.router._decide import ArmEstimate, Decider, Decision
+from ponder.router._decide import Decider
+from ponder.router._decision import ArmEstimate, Decision
 from ponder.router._escalation import Escalation, Route
 from ponder.router._offload import sized
 from ponder.router._request import Request

@@ -22,7 +22,8 @@ from ponder.policies import Policy, SamplingPolicy
 from ponder.router._arm import Verifier
 from ponder.router._budgets import GLOBAL, Budgets
 from ponder.router._ceiling import count_prompts
-from ponder.router._decide import Decider, Decision
+from ponder.router._decide import Decider
+from ponder.router._decision import Decision
 from ponder.router._escalation import Escalation
 from ponder.router._judge import Judge, ModelJudge
 from ponder.router._pipeline import Pipeline

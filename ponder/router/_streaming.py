@@ -24,7 +24,7 @@ from ponder.errors import ProviderError
 from ponder.router._ceiling import text_tokens
 from ponder.router._completions import completion, failed_attempt, new_id, streamed_attempt
 from ponder.router._deadline import passed
-from ponder.router._decide import ArmEstimate
+from ponder.router._decision import ArmEstimate
 from ponder.router._escalation import next_arm, one_sample, provider_error
 from ponder.router._llm import CallFailed, Piece, stream
 from ponder.router._pipeline import Holding, Pipeline, Plan

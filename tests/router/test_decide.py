@@ -11,7 +11,7 @@ from ponder import Arm, Menu, MenuError, NoArmFitsError, PriorWarning
 from ponder.classifiers import DifficultyClassifier, FeaturizerSpec
 from ponder.outcomes import OutcomeTable
 from ponder.router import decide
-from ponder.router._decide import resolve_profiles
+from ponder.router._profiles import resolve_profiles
 
 
 @pytest.fixture(scope="module")
