@@ -14,6 +14,7 @@ Ponder's AIQ minus random's gets a 90% bootstrap interval, per dataset and, on r
 per generator fold.
 
     python bench/bench_routing.py [--only NAME ...] [--shared PATH] [--json FILE]
+                                  [--folds-by clusters|tasks|queries]
 
 Markdown tables go to stdout, progress to stderr. Data: ``../shared/data`` beside the repository
 (or ``$PONDER_SHARED``); without it the script says so and exits 0.
@@ -38,7 +39,7 @@ from threadpoolctl import threadpool_limits
 
 from ponder._menu import Menu
 from ponder.classifiers import DifficultyClassifier
-from ponder.classifiers._irt import Backend
+from ponder.classifiers._irt import Backend, FoldsBy
 from ponder.classifiers._routing_score import routing_gain
 from ponder.errors import PonderError
 from ponder.importers import import_rows
@@ -182,7 +183,7 @@ DATASETS = {
 
 
 # ------------------------------------------------------------------------------ running
-def run_dataset(ds: Dataset, shared: Path) -> dict[str, Any]:
+def run_dataset(ds: Dataset, shared: Path, folds_by: FoldsBy = "clusters") -> dict[str, Any]:
     folds = ds.load(shared / ds.folder)
     replay = OutcomeTable.concat([te for _, te in folds]) if len(folds) > 1 else folds[0][1]
     n, k = replay.n_queries, replay.n_arms
@@ -200,7 +201,7 @@ def run_dataset(ds: Dataset, shared: Path) -> dict[str, Any]:
         cost[rows] = expected_costs(train, test)
         for backend, name in BACKENDS:
             t0 = time.perf_counter()
-            make = partial(DifficultyClassifier, backend=backend, seed=SEED)
+            make = partial(DifficultyClassifier, backend=backend, folds_by=folds_by, seed=SEED)
             preds[name][rows], guard = predict_guarded(train, test, make, lambda _m: None)
             guards[name][rows] = [guard] * test.n_queries
             say(f"{where}: {name} fitted in {time.perf_counter() - t0:.0f}s ({_said(guard)})")
@@ -446,6 +447,13 @@ def main(argv: list[str] | None = None) -> int:
         "--shared", type=Path, help="data folder (default ../shared/data, $PONDER_SHARED)"
     )
     ap.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    ap.add_argument(
+        "--folds-by",
+        choices=["clusters", "tasks", "queries"],
+        default="clusters",
+        help="what ponder's own cross-validation holds out (DifficultyClassifier.folds_by): "
+        "the shipped default is clusters; tasks holds out whole task labels",
+    )
     args = ap.parse_args(argv)
     shared: Path = args.shared or default_shared()
     results: dict[str, dict[str, Any]] = {}
@@ -456,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             with threadpool_limits(1):  # see DifficultyClassifier.fit: spinning BLAS threads
-                results[n] = run_dataset(ds, shared)
+                results[n] = run_dataset(ds, shared, args.folds_by)
         except (PonderError, OSError) as exc:  # a file of the folder missing or unreadable
             say(f"skipping {n}: {exc}")
             continue

@@ -7,15 +7,36 @@ and then fails on traffic of a kind it has not seen (on reasoning-gym, arm-aware
 chosen that way routed *worse* than the shared difficulty on held-out generators). So the
 queries are clustered on their features and whole clusters are held out together: what
 cross-validation then rewards is what carries over to new kinds of query.
+
+Where the table names its kinds (the outcome rows' ``task``), those can be held out
+instead: a whole benchmark or puzzle category at a time, which is what traffic of a kind the
+table does not have looks like. Clusters of features split a task's template across folds
+as often as not.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 QUERIES_PER_CLUSTER = 60
 MAX_CLUSTERS = 200
+
+
+MIN_TASKS_PER_FOLD = 2
+"""Task folds need at least this many distinct tasks per fold; with fewer, one task would
+be most of a fold and the folds' sizes would swing with it."""
+
+
+def task_folds(tasks: Sequence[str], k: int, seed: int) -> npt.NDArray[np.int64] | None:
+    """The fold (0..k-1) of each query, whole tasks at a time (largest first into the
+    lightest fold); None when there are fewer than ``MIN_TASKS_PER_FOLD * k`` tasks."""
+    names, labels = np.unique(np.asarray(tasks, dtype=object).astype(str), return_inverse=True)
+    if len(names) < MIN_TASKS_PER_FOLD * k:
+        return None
+    return _place(labels.astype(np.int64), len(names), k, np.random.default_rng(seed))
 
 
 def clustered_folds(X: npt.NDArray[np.float32], k: int, seed: int) -> npt.NDArray[np.int64]:
@@ -35,14 +56,21 @@ def clustered_folds(X: npt.NDArray[np.float32], k: int, seed: int) -> npt.NDArra
     labels = MiniBatchKMeans(
         n_clusters=n_clusters, random_state=seed, n_init=3, batch_size=2048
     ).fit_predict(Xs)
-    sizes = np.bincount(labels, minlength=n_clusters)
-    order = rng.permutation(n_clusters)
+    return _place(labels.astype(np.int64), n_clusters, k, rng)
+
+
+def _place(
+    labels: npt.NDArray[np.int64], n_groups: int, k: int, rng: np.random.Generator
+) -> npt.NDArray[np.int64]:
+    """Whole groups into ``k`` folds, largest first into the lightest (ties in random order)."""
+    sizes = np.bincount(labels, minlength=n_groups)
+    order = rng.permutation(n_groups)
     order = order[np.argsort(-sizes[order], kind="stable")]
-    fold_of_cluster = np.empty(n_clusters, dtype=np.int64)
+    fold_of_group = np.empty(n_groups, dtype=np.int64)
     load = np.zeros(k, dtype=np.int64)
     for c in order:
         f = int(np.argmin(load))
-        fold_of_cluster[c] = f
+        fold_of_group[c] = f
         load[f] += sizes[c]
-    result: npt.NDArray[np.int64] = fold_of_cluster[labels]
+    result: npt.NDArray[np.int64] = fold_of_group[labels]
     return result

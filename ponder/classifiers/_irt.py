@@ -39,7 +39,7 @@ from ponder.classifiers._featurize import (
     build_featurizer,
     default_featurizer_spec,
 )
-from ponder.classifiers._folds import clustered_folds
+from ponder.classifiers._folds import MIN_TASKS_PER_FOLD, clustered_folds, task_folds
 from ponder.classifiers._interaction import LowRankInteraction
 from ponder.classifiers._lexical import LexicalHead, Lexicon
 from ponder.classifiers._prior import ArmPrior, table_arm_prices
@@ -66,7 +66,7 @@ _Columns = tuple[
 ]
 _ColumnsMemo = tuple[tuple[object, object], dict[tuple[str | ArmProfile, ...], _Columns]]
 Backend = Literal["lightgbm", "logistic"]
-FoldsBy = Literal["queries", "clusters"]
+FoldsBy = Literal["queries", "clusters", "tasks"]
 Progress = Callable[[str], None]
 
 
@@ -132,10 +132,14 @@ class DifficultyClassifier:
     the between-arm candidates cross-validation may choose over the shared difficulty
     (``lowrank``, ``trees``, ``linear``, ``lexical``); ``residual=False`` keeps the shared
     model alone.
-    ``folds_by`` is how cross-validation holds data out: ``queries`` (at random, which
-    rewards what helps on more traffic of the kinds in the table) or ``clusters`` (whole
-    clusters of similar queries, which rewards only what carries over to kinds of query the
-    table does not have). With ``sampling``, every arm with recorded samples also gets a
+    ``folds_by`` is how cross-validation holds data out, and so what the arm model, the
+    calibration and the hull guard are judged on: ``queries`` (at random, which rewards
+    what helps on more traffic of the kinds in the table), ``clusters`` (whole clusters of
+    similar queries: what carries over to queries unlike the training ones), or ``tasks``
+    (whole ``task`` labels, for traffic of kinds the table does not have at all; it falls
+    back to clusters with fewer than two tasks a fold). ``tasks`` trades gains within known
+    tasks for safety on unseen ones: the hull guard then falls back wherever routing did not
+    carry over to a held-out task. With ``sampling``, every arm with recorded samples also gets a
     :class:`~ponder.policies.SamplingPolicy` (``sampling_``), calibrated on the model's own
     out-of-fold predictions, which the router's adaptive arms then follow.
 
@@ -207,6 +211,10 @@ class DifficultyClassifier:
         say = progress or (lambda _msg: None)
         if self.backend not in ("lightgbm", "logistic"):
             raise ValueError(f"backend must be 'lightgbm' or 'logistic', not {self.backend!r}")
+        if self.folds_by not in ("queries", "clusters", "tasks"):
+            raise ValueError(
+                f"folds_by must be 'queries', 'clusters' or 'tasks', not {self.folds_by!r}"
+            )
         obs = stack_scores(table.scores)
         if len(obs.y) == 0:
             raise ValueError("the outcome table has no measured (query, arm) pair")
@@ -216,10 +224,8 @@ class DifficultyClassifier:
         X = featurizer.transform(list(table.prompts))
 
         k = max(2, min(self.cv_folds, table.n_queries))
-        if self.folds_by == "clusters":
-            fold_of = clustered_folds(X, k, self.seed)
-        else:
-            fold_of = np.random.default_rng(self.seed).permutation(table.n_queries) % k
+        fold_of, held_out, words = self._folds(X, table, k)
+        say(f"cross-validating on {k} folds of {words}")
         candidates = self._candidates()
         best: tuple[float, FloatArray, dict[str, Any]] | None = None
         for params in candidates:
@@ -290,7 +296,7 @@ class DifficultyClassifier:
         self.easiness_ = final
         self.arm_model_ = choice.model
         self.reasoning_ = choice.reasoning
-        self.params_ = {**chosen, "arm_model": choice.kind}
+        self.params_ = {**chosen, "arm_model": choice.kind, "folds_by": held_out}
         self.arms_ = tuple(
             ArmProfile(
                 a,
@@ -345,6 +351,24 @@ class DifficultyClassifier:
         if self.scale_ is None:
             return None
         return self.scale_.arm(key)
+
+    def _folds(
+        self, X: npt.NDArray[np.float32], table: OutcomeTable, k: int
+    ) -> tuple[npt.NDArray[np.int64], str, str]:
+        """The fold of each query, what the folds hold out (``folds_by``'s word for it)
+        and, for the progress line, that in words."""
+        fallback = ""
+        if self.folds_by == "tasks":
+            n_tasks = len(set(table.tasks))
+            by_task = task_folds(table.tasks, k, self.seed)
+            if by_task is not None:
+                return by_task, "tasks", f"whole tasks ({n_tasks} tasks)"
+            fallback = f" ({n_tasks} task(s): fewer than {MIN_TASKS_PER_FOLD} a fold)"
+        if self.folds_by in ("clusters", "tasks"):
+            words = "clusters of similar queries" + fallback
+            return clustered_folds(X, k, self.seed), "clusters", words
+        rng = np.random.default_rng(self.seed)
+        return rng.permutation(table.n_queries) % k, "queries", "queries at random"
 
     def _candidates(self) -> list[dict[str, Any]]:
         if self.backend == "logistic":

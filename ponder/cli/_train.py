@@ -25,6 +25,14 @@ def train(
     folds: Annotated[
         int, typer.Option(help="Cross-validation folds used to tune and calibrate.")
     ] = 5,
+    folds_by: Annotated[
+        str,
+        typer.Option(
+            help="What each fold holds out: 'clusters' of similar queries (default), whole "
+            "'tasks' (the rows' task labels; for traffic of kinds the tables lack, at the cost "
+            "of gains within known tasks), or 'queries' at random."
+        ),
+    ] = "clusters",
     seed: Annotated[int, typer.Option(help="Random seed (folds, bagging).")] = 0,
     menu: Annotated[
         Path | None,
@@ -68,6 +76,8 @@ def train(
         raise ValueError(f"--backend must be 'lightgbm' or 'logistic', not '{backend}'")
     if folds < 2:
         raise ValueError("--folds must be at least 2")
+    if folds_by not in ("clusters", "tasks", "queries"):
+        raise ValueError(f"--folds-by must be 'clusters', 'tasks' or 'queries', not '{folds_by}'")
     if seed < 0:
         raise ValueError("--seed must be >= 0")
     if out.exists() and not out.is_dir():
@@ -97,7 +107,12 @@ def train(
     for r in reports:
         if not quiet or r.skipped:
             typer.echo(r.summary(), err=True)
-    clf = DifficultyClassifier(backend=backend, cv_folds=folds, seed=seed)  # type: ignore[arg-type]
+    clf = DifficultyClassifier(
+        backend=backend,  # type: ignore[arg-type]
+        cv_folds=folds,
+        folds_by=folds_by,  # type: ignore[arg-type]
+        seed=seed,
+    )
     if published is not None and not (published / "published" / "scores.csv").is_file():
         raise ValueError(f"--published {published}: no published/scores.csv under it")
     with progress_display("training", quiet=quiet) as shown:

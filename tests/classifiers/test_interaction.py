@@ -11,7 +11,7 @@ from ponder.classifiers import (
     save_classifier,
 )
 from ponder.classifiers._difficulty import sigmoid, stack_scores
-from ponder.classifiers._folds import clustered_folds
+from ponder.classifiers._folds import clustered_folds, task_folds
 from ponder.classifiers._interaction import LowRankInteraction
 from ponder.outcomes import OutcomeTable
 from tests.classifiers.tables import drawn_table
@@ -66,6 +66,22 @@ def test_clustered_folds_hold_out_whole_clusters() -> None:
         assert len(set(folds[which == c].tolist())) == 1
     few = clustered_folds(X[:50], 3, seed=0)  # too few to cluster: a random split
     assert set(few.tolist()) == {0, 1, 2}
+
+
+def test_task_folds_hold_out_whole_tasks_and_need_enough_of_them() -> None:
+    rng = np.random.default_rng(1)
+    tasks = [f"t{i}" for i in rng.integers(0, 9, size=900)]
+    tasks += ["big"] * 400  # the largest task goes first, and the rest fill the others
+    folds = task_folds(tasks, 3, seed=0)
+    assert folds is not None and set(folds.tolist()) == {0, 1, 2}
+    labels = np.array(tasks)
+    for t in set(tasks):
+        assert len(set(folds[labels == t].tolist())) == 1
+    sizes = np.bincount(folds)
+    largest_small = max((labels == t).sum() for t in set(tasks) - {"big"})
+    assert sizes.max() - sizes.min() <= largest_small
+    assert task_folds(tasks, 5, seed=0) is not None  # 10 tasks: two a fold
+    assert task_folds(tasks, 6, seed=0) is None  # fewer than two a fold
 
 
 def _puzzle_table(n: int = 1500, seed: int = 0) -> OutcomeTable:

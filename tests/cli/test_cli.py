@@ -200,6 +200,7 @@ def test_route_with_packaged_defaults() -> None:
         (["simulate", "{good}", "--cv", "3", "--test", "{good}"], "not both"),
         (["train", "{missing}", "--out", "{tmp}/m"], "file not found"),
         (["train", "{good}", "--out", "{tmp}/m", "--backend", "svm"], "--backend"),
+        (["train", "{good}", "--out", "{tmp}/m", "--folds-by", "generators"], "--folds-by"),
         (["route", "  "], "the query is empty"),
         (["route", "hi", "--model", "{tmp}"], "not a ponder model directory"),
         (["route", "hi", "--max-cost", "0.0000000001"], "no arm fits the ceiling"),
