@@ -49,7 +49,9 @@ from ponder.classifiers._scale import AbsoluteScale, ScaleArm
 from ponder.errors import PonderError
 from ponder.outcomes import OutcomeTable
 from ponder.policies import (
+    ANY_ARM,
     HullGuard,
+    Recorded,
     SamplingPolicy,
     calibrate_sampling,
     fit_hull_guard,
@@ -330,14 +332,33 @@ class DifficultyClassifier:
         self, table: OutcomeTable, fold_of: npt.NDArray[np.int64], say: Progress
     ) -> dict[str, SamplingPolicy]:
         """A sampling policy per arm with at least two samples of some query, chosen on
-        the same folds as the model, with its out-of-fold predictions as the prior."""
+        the same folds as the model, with its out-of-fold predictions as the prior; and,
+        when there is one, a policy for any other arm (``ANY_ARM``), so that a menu's
+        adaptive arm the logs never sampled stops by what these samples showed rather than
+        by the uncalibrated Beta rule. That one is calibrated on every sampled arm's
+        queries together and offers stopping rules only: a budget read off these arms'
+        success would not carry to another arm (as for the packaged model's)."""
         out: dict[str, SamplingPolicy] = {}
+        pooled: list[Recorded] = []
+        pooled_folds: list[npt.NDArray[np.int64]] = []
         for arm, rows in table.samples.items():
             if max((len(r or ()) for r in rows), default=0) < 2:
                 continue
             say(f"calibrating the sampling of {arm}")
             j = table.arm_index(arm)
-            out[arm] = calibrate_sampling(recorded_samples(table, arm, self.oof_p_[:, j]), fold_of)
+            queries = recorded_samples(table, arm, self.oof_p_[:, j])
+            out[arm] = calibrate_sampling(queries, fold_of)
+            pooled += queries
+            pooled_folds.append(fold_of)
+        if out:
+            say("calibrating the sampling of any other adaptive arm")
+            out[ANY_ARM] = calibrate_sampling(
+                pooled,
+                np.concatenate(pooled_folds),
+                trusts=(0.0,),
+                floors=(0.0,),
+                with_budgets=False,
+            )
         return out
 
     def attach_scale(self, scale: AbsoluteScale | None) -> DifficultyClassifier:

@@ -69,6 +69,7 @@ def train(
     from ponder._menu import Menu
     from ponder.classifiers import SCALE_SOURCES, DifficultyClassifier, save_classifier
     from ponder.outcomes import LoadReport, OutcomeTable, load_many
+    from ponder.policies import ANY_ARM
     from ponder.router import read_feedback, redact_url
     from ponder.simulate import price_table
 
@@ -145,8 +146,9 @@ def train(
         cal = policy.calibration
         if cal is None:
             continue
+        who = "any other adaptive arm" if arm == ANY_ARM else arm
         typer.echo(
-            f"sampling of {arm}: {cal.mean_samples:.2f} samples a query out of fold, accuracy "
+            f"sampling of {who}: {cal.mean_samples:.2f} samples a query out of fold, accuracy "
             f"{cal.accuracy:.3f} (the vote over all {cal.max_samples}: {cal.vote_accuracy:.3f}); "
             f"trust {policy.budget.trust:g}, confidence {policy.confidence:g}"
         )

@@ -18,6 +18,7 @@ from ponder.classifiers import (
 )
 from ponder.errors import ModelArtifactError
 from ponder.outcomes import OutcomeTable, Sample
+from ponder.policies import ANY_ARM, policy_for
 from tests.conftest import synthetic_table
 
 
@@ -52,7 +53,7 @@ def test_sampled_arms_get_a_policy_chosen_out_of_fold(
     calibrated: tuple[DifficultyClassifier, OutcomeTable],
 ) -> None:
     clf, table = calibrated
-    assert set(clf.sampling_) == {"mid"}
+    assert set(clf.sampling_) == {"mid", ANY_ARM}
     policy = clf.sampling_["mid"]
     cal = policy.calibration
     assert cal is not None
@@ -62,6 +63,20 @@ def test_sampled_arms_get_a_policy_chosen_out_of_fold(
     # the prior it was calibrated on is the model's out-of-fold prediction
     assert clf.oof_p_.shape == (table.n_queries, table.n_arms)
     assert np.isfinite(clf.oof_p_[:, table.arm_index("mid")]).all()
+
+
+def test_arms_without_samples_stop_by_what_the_sampled_ones_showed(
+    calibrated: tuple[DifficultyClassifier, OutcomeTable],
+) -> None:
+    clf, _ = calibrated
+    anyone = clf.sampling_[ANY_ARM]
+    cal = anyone.calibration
+    assert cal is not None and cal.n_queries == 400  # mid's queries, the only sampled arm
+    # a stopping rule only: no budget from mid's success, which says nothing of another arm
+    assert (anyone.budget.trust, anyone.budget.gain, anyone.budget.floor) == (0.0, 0.0, 0.0)
+    assert cal.accuracy >= cal.vote_accuracy - 0.005 and cal.mean_samples < 5
+    assert policy_for(clf.sampling_, "strong") is anyone
+    assert policy_for(clf.sampling_, "mid") is clf.sampling_["mid"]
 
 
 def test_the_policy_survives_save_and_load(
