@@ -137,8 +137,11 @@ def train(
     mine = [v for k, v in gains.items() if k.startswith(f"oof_routing_gain_{kind}")]
     chosen = max(mine, default=None)
     if chosen is not None:
+        held_out = {"tasks": "whole tasks", "queries": "random queries"}.get(
+            str(clf.params_.get("folds_by")), "clusters of similar queries"
+        )
         typer.echo(
-            f"arm model: {kind}, out-of-fold routing gain {chosen:.3f} "
+            f"arm model: {kind}, routing gain {chosen:.3f} on held-out {held_out} "
             f"(shared difficulty alone {gains.get('oof_routing_gain_shared', float('nan')):.3f})"
             + ("; reasoning trait learned" if clf.reasoning_ is not None else "")
         )

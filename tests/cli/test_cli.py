@@ -309,6 +309,7 @@ def test_train_prices_unpriced_arms_from_a_menu(tmp_path: Path) -> None:
         res = runner.invoke(app, args)
         assert res.exit_code == 0, res.output
         assert "arm model:" in res.output
+        assert "on held-out clusters of similar queries" in res.output  # the default folds
         metrics = json.loads((out / "manifest.json").read_text())["metrics"]
         gains.append(metrics["oof_routing_gain_shared"])
     assert gains[0] != pytest.approx(gains[1])  # the sweep saw the menu's prices
