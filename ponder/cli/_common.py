@@ -97,6 +97,15 @@ def out_console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 240)
 
 
+FOLDS_BY = ("clusters", "tasks", "queries")
+"""What a model's own cross-validation may hold out (``DifficultyClassifier.folds_by``)."""
+
+
+def check_folds_by(value: str) -> None:
+    if value not in FOLDS_BY:
+        raise ValueError(f"--folds-by must be 'clusters', 'tasks' or 'queries', not '{value}'")
+
+
 def usd(amount: float) -> str:
     """Dollars with two significant digits past the leading zeros and never in exponent
     form: ``$0.0000064``, ``$0.0031``, ``$1.25``."""

@@ -5,7 +5,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ponder.cli._common import import_lightgbm_alone, one_line_errors, out_console, usd
+from ponder.cli._common import (
+    check_folds_by,
+    import_lightgbm_alone,
+    one_line_errors,
+    out_console,
+    usd,
+)
 from ponder.cli._progress import progress_display
 
 if TYPE_CHECKING:
@@ -35,6 +41,14 @@ def simulate(
         Path | None, typer.Option(help="Menu with prices for arms whose cost is not recorded.")
     ] = None,
     backend: Annotated[str, typer.Option(help="'lightgbm' or 'logistic'.")] = "lightgbm",
+    folds_by: Annotated[
+        str,
+        typer.Option(
+            help="What each trained model's own cross-validation holds out, as in ponder train: "
+            "'clusters' (default), 'tasks' or 'queries'. With --cv --group-by-task, compare "
+            "clusters and tasks on tasks the model has not seen."
+        ),
+    ] = "clusters",
     report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write the frontier plot (PNG) here.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed for folds.")] = 0,
@@ -89,6 +103,7 @@ def simulate(
         raise ValueError("give --test DATA, --cv K, or --model DIR (to evaluate a saved model)")
     if backend not in ("lightgbm", "logistic"):
         raise ValueError(f"--backend must be 'lightgbm' or 'logistic', not '{backend}'")
+    check_folds_by(folds_by)
     the_menu = Menu.load(menu) if menu else None
     if model is not None and cv is None:
         import_lightgbm_alone()  # only predicting: LightGBM's scikit-learn side is dead weight
@@ -106,7 +121,12 @@ def simulate(
     def make(sampling: bool = True) -> DifficultyClassifier:
         # Cross-validation's fold models predict only: their sampling calibrations would
         # be thrown away.
-        return DifficultyClassifier(backend=backend, seed=seed, sampling=sampling)  # type: ignore[arg-type]
+        return DifficultyClassifier(
+            backend=backend,  # type: ignore[arg-type]
+            folds_by=folds_by,  # type: ignore[arg-type]
+            seed=seed,
+            sampling=sampling,
+        )
 
     sampling = None
     guards: list[HullGuard | None] = []

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from ponder.cli._common import one_line_errors
+from ponder.cli._common import check_folds_by, one_line_errors
 from ponder.cli._progress import progress_display
 
 
@@ -77,8 +77,7 @@ def train(
         raise ValueError(f"--backend must be 'lightgbm' or 'logistic', not '{backend}'")
     if folds < 2:
         raise ValueError("--folds must be at least 2")
-    if folds_by not in ("clusters", "tasks", "queries"):
-        raise ValueError(f"--folds-by must be 'clusters', 'tasks' or 'queries', not '{folds_by}'")
+    check_folds_by(folds_by)
     if seed < 0:
         raise ValueError("--seed must be >= 0")
     if out.exists() and not out.is_dir():

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from ponder.cli import app
 from ponder.outcomes import OutcomeTable
+from tests.classifiers.test_task_folds import _tasks_table
 from tests.conftest import synthetic_table, write_sampled_jsonl, write_table_jsonl
 
 runner = CliRunner()
@@ -201,6 +202,7 @@ def test_route_with_packaged_defaults() -> None:
         (["train", "{missing}", "--out", "{tmp}/m"], "file not found"),
         (["train", "{good}", "--out", "{tmp}/m", "--backend", "svm"], "--backend"),
         (["train", "{good}", "--out", "{tmp}/m", "--folds-by", "generators"], "--folds-by"),
+        (["simulate", "{good}", "--cv", "3", "--folds-by", "tasks!"], "--folds-by"),
         (["route", "  "], "the query is empty"),
         (["route", "hi", "--model", "{tmp}"], "not a ponder model directory"),
         (["route", "hi", "--max-cost", "0.0000000001"], "no arm fits the ceiling"),
@@ -381,3 +383,18 @@ def test_simulate_replays_a_menus_vote_arm_and_shows_where_it_was_bought(tmp_pat
     assert vote["quality"] > one["quality"]  # agreeing samples help here
     # It stops early: dearer than one call, cheaper than eight.
     assert one["cost_per_query"] < vote["cost_per_query"] < 8 * one["cost_per_query"]
+
+
+def test_simulate_fits_each_fold_with_the_folds_asked_for(tmp_path: Path) -> None:
+    """`ponder simulate --cv K --group-by-task --folds-by tasks`: each outer fold's model
+    holds out whole tasks of its own training rows, as `ponder train --folds-by tasks` does."""
+    data = write_table_jsonl(_tasks_table(n_tasks=16, per_task=40), tmp_path / "t.jsonl")
+    args = ["simulate", str(data), "--cv", "4", "--group-by-task", "--backend", "logistic"]
+    said = {}
+    for by in ("tasks", "clusters"):
+        res = runner.invoke(app, [*args, "--folds-by", by])
+        assert res.exit_code == 0, res.output
+        said[by] = [line for line in res.stderr.splitlines() if "cross-validating on" in line]
+    assert len(said["tasks"]) == 4  # one model per outer fold, 12 training tasks each
+    assert all("folds of whole tasks (12 tasks)" in line for line in said["tasks"])
+    assert all("folds of clusters of similar queries" in line for line in said["clusters"])
