@@ -253,6 +253,11 @@ def calibrate_sampling(
     if any(len(q.answers) != len(q.right) for q in qs):
         raise ValueError("every recorded answer needs its right/wrong flag")
     most = max(len(q.answers) for q in qs)
+    # A lead of ``most`` votes or more never stops a query before its last sample: here it
+    # is the full vote, and beyond these queries an untried rule (a lead of 10 chosen on
+    # three samples a query would draw all of a ten-sample arm's), so it is not offered.
+    # The exact rule, which never changes the full vote's answer, then wins such ties.
+    margins = tuple(m for m in margins if m < most)
     pres = [_prefixes(q) for q in qs]
     vote_of = np.array([pre.correct[-1] for pre in pres], dtype=bool)  # the full vote
     vote_acc = float(vote_of.mean())

@@ -213,6 +213,19 @@ def test_calibration_offers_the_margin_rule_and_keeps_it_where_it_is_cheaper() -
     assert rules_only.plan(None, 8).budget == 8
 
 
+def test_a_lead_the_recorded_samples_cannot_reach_is_never_chosen() -> None:
+    """With two samples a query, every rule draws both or stops at one on the same
+    queries; a lead of 2 or more never stops early there, so it is not offered, and the
+    tie goes to the exact rule, which carries to an arm that draws ten."""
+    queries, _ = _arm(400, 1.5, 3.0, 2, seed=5)
+    folds = np.arange(len(queries)) % 5
+    policy = calibrate_sampling(queries, folds, trusts=(0.0,), with_budgets=False)
+    assert policy.margin == 0
+    assert policy.calibration is not None and policy.calibration.max_samples == 2
+    wide = calibrate_sampling(queries, folds, trusts=(0.0,), with_budgets=False, margins=(10,))
+    assert wide.margin == 0  # a lead of 10 on two samples is the full vote, untried beyond
+
+
 def test_a_vote_is_priced_at_the_samples_its_own_rule_draws() -> None:
     budget = SampleBudget(kappa=1.0, gain=0.0, trust=1.0, mean=0.5)
     by_lead = SamplingPolicy(budget, 1.0, 5.0, margin=2)
