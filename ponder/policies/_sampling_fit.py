@@ -324,15 +324,18 @@ def calibrate_sampling(
     exact_col = np.r_[np.asarray(confidences) >= 1.0, np.zeros(len(margins), dtype=bool)]
     exact = full[:, None] & exact_col[None, :]
     ok = within_reach(lost, gained, n, within, caution) | exact
-    # Fewest samples; then the more accurate; then the less trust in the classifier and
-    # the higher confidence (the safer of two equal settings).
-    best: tuple[float, float, int, int] | None = None
+    # Fewest samples; then the more accurate; then the less trust in the classifier; then
+    # the exact rule, which carries to an arm that draws more samples than these queries
+    # record (with three, "two ahead" is the same rule on the data and a bolder one at
+    # ten); then the higher confidence (the safer of two equal settings).
+    best: tuple[float, float, int, bool, int] | None = None
     for row, c in zip(*np.nonzero(ok), strict=True):
-        rank = (float(mean_drawn[row, c]), -float(acc[row, c]), int(row), -int(c))
+        mean, accuracy = float(mean_drawn[row, c]), float(acc[row, c])
+        rank = (mean, -accuracy, int(row), not bool(exact_col[c]), -int(c))
         if best is None or rank < best:
             best = rank
     assert best is not None, "the exact rule over every sample is the vote itself and passes"
-    row, c = best[2], -best[3]
+    row, c = best[2], -best[4]
     t, g, f = grid[row]
     final = _fit(qs, (t,))
     calibration = SamplingCalibration(

@@ -224,6 +224,11 @@ def test_a_lead_the_recorded_samples_cannot_reach_is_never_chosen() -> None:
     assert policy.calibration is not None and policy.calibration.max_samples == 2
     wide = calibrate_sampling(queries, folds, trusts=(0.0,), with_budgets=False, margins=(10,))
     assert wide.margin == 0  # a lead of 10 on two samples is the full vote, untried beyond
+    # With three samples "two ahead" stops exactly where the exact rule does: the tie goes
+    # to the exact rule, which stays exact at ten samples where a lead of two would not.
+    three, _ = _arm(400, 1.5, 3.0, 3, seed=5)
+    tied = calibrate_sampling(three, folds, trusts=(0.0,), with_budgets=False, margins=(2,))
+    assert (tied.margin, tied.confidence) == (0, 1.0)
 
 
 def test_a_vote_is_priced_at_the_samples_its_own_rule_draws() -> None:
