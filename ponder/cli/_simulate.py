@@ -104,6 +104,8 @@ def simulate(
     if backend not in ("lightgbm", "logistic"):
         raise ValueError(f"--backend must be 'lightgbm' or 'logistic', not '{backend}'")
     check_folds_by(folds_by)
+    if folds_by != "clusters" and model is not None and cv is None:
+        raise ValueError("--folds-by sets how a model is trained; --model trains none (use --cv)")
     the_menu = Menu.load(menu) if menu else None
     if model is not None and cv is None:
         import_lightgbm_alone()  # only predicting: LightGBM's scikit-learn side is dead weight

@@ -203,6 +203,7 @@ def test_route_with_packaged_defaults() -> None:
         (["train", "{good}", "--out", "{tmp}/m", "--backend", "svm"], "--backend"),
         (["train", "{good}", "--out", "{tmp}/m", "--folds-by", "generators"], "--folds-by"),
         (["simulate", "{good}", "--cv", "3", "--folds-by", "tasks!"], "--folds-by"),
+        (["simulate", "{good}", "--model", "{tmp}", "--folds-by", "tasks"], "--model trains none"),
         (["route", "  "], "the query is empty"),
         (["route", "hi", "--model", "{tmp}"], "not a ponder model directory"),
         (["route", "hi", "--max-cost", "0.0000000001"], "no arm fits the ceiling"),
