@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ponder.classifiers import load_classifier
 from ponder.importers import import_rows
 from ponder.outcomes import rows_to_table
-from ponder.policies import ANY_ARM, SamplingPolicy, calibrate_sampling, recorded_samples
+from ponder.policies import ANY_ARM, SamplingPolicy, calibrate_any_arm, recorded_samples
 
 SOURCE = "qwen-math-sampled"
 FOLDS = 5
@@ -43,7 +43,7 @@ def build(shared: Path) -> SamplingPolicy:
     (arm,) = [a for a in table.arms if any(table.samples.get(a) or ())]
     queries = recorded_samples(table, arm, np.nan)
     fold_of = np.random.default_rng(0).permutation(len(queries)) % FOLDS
-    return calibrate_sampling(queries, fold_of, trusts=(0.0,), floors=(0.0,), with_budgets=False)
+    return calibrate_any_arm(queries, fold_of)
 
 
 def main() -> int:

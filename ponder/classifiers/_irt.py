@@ -53,6 +53,7 @@ from ponder.policies import (
     HullGuard,
     Recorded,
     SamplingPolicy,
+    calibrate_any_arm,
     calibrate_sampling,
     fit_hull_guard,
     recorded_samples,
@@ -336,8 +337,8 @@ class DifficultyClassifier:
         when there is one, a policy for any other arm (``ANY_ARM``), so that a menu's
         adaptive arm the logs never sampled stops by what these samples showed rather than
         by the uncalibrated Beta rule. That one is calibrated on every sampled arm's
-        queries together and offers stopping rules only: a budget read off these arms'
-        success would not carry to another arm (as for the packaged model's)."""
+        queries together (:func:`~ponder.policies.calibrate_any_arm`, as the packaged
+        model's is)."""
         out: dict[str, SamplingPolicy] = {}
         pooled: list[Recorded] = []
         pooled_folds: list[npt.NDArray[np.int64]] = []
@@ -352,13 +353,7 @@ class DifficultyClassifier:
             pooled_folds.append(fold_of)
         if out:
             say("calibrating the sampling of any other adaptive arm")
-            out[ANY_ARM] = calibrate_sampling(
-                pooled,
-                np.concatenate(pooled_folds),
-                trusts=(0.0,),
-                floors=(0.0,),
-                with_budgets=False,
-            )
+            out[ANY_ARM] = calibrate_any_arm(pooled, np.concatenate(pooled_folds))
         return out
 
     def attach_scale(self, scale: AbsoluteScale | None) -> DifficultyClassifier:

@@ -358,6 +358,13 @@ def calibrate_sampling(
     )
 
 
+def calibrate_any_arm(queries: Sequence[Recorded], fold_of: npt.ArrayLike) -> SamplingPolicy:
+    """The policy for arms whose own samples were never recorded (``ANY_ARM``):
+    stopping rules only, over every sample the arm may draw. A budget read off these
+    queries' success would not carry to another arm or task."""
+    return calibrate_sampling(queries, fold_of, trusts=(0.0,), floors=(0.0,), with_budgets=False)
+
+
 def _gain_grid(fitted: _Fitted, most: int) -> list[float]:
     """0, and the predicted loss of each vote size in :data:`BUDGET_SIZES` against
     ``most`` at the arm's mean (so trust 0 can give every query that size)."""
@@ -375,6 +382,7 @@ __all__ = [
     "MARGINS",
     "WITHIN",
     "Recorded",
+    "calibrate_any_arm",
     "calibrate_sampling",
     "fit_gamma",
     "recorded_samples",
