@@ -14,7 +14,7 @@ from ponder.classifiers._featurize import (
     build_featurizer,
     default_featurizer_spec,
 )
-from ponder.classifiers._irt import DifficultyClassifier, NotFittedError
+from ponder.classifiers._irt import FOLDS_BY, DifficultyClassifier, NotFittedError
 from ponder.classifiers._prior import ArmPrior, table_arm_prices
 from ponder.classifiers._protocol import (
     ArmProfile,
@@ -28,6 +28,7 @@ from ponder.classifiers._scale_data import SCALE_SOURCES, fit_scale
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
+    "FOLDS_BY",
     "SCALE_SOURCES",
     "AbsoluteScale",
     "ArmPrior",

@@ -70,6 +70,12 @@ _Columns = tuple[
 _ColumnsMemo = tuple[tuple[object, object], dict[tuple[str | ArmProfile, ...], _Columns]]
 Backend = Literal["lightgbm", "logistic"]
 FoldsBy = Literal["queries", "clusters", "tasks"]
+FOLDS_BY: dict[str, str] = {
+    "clusters": "clusters of similar queries",
+    "tasks": "whole tasks",
+    "queries": "random queries",
+}
+"""Each ``folds_by`` value (the default first), and what its folds hold out, in words."""
 Progress = Callable[[str], None]
 
 
@@ -214,10 +220,8 @@ class DifficultyClassifier:
         say = progress or (lambda _msg: None)
         if self.backend not in ("lightgbm", "logistic"):
             raise ValueError(f"backend must be 'lightgbm' or 'logistic', not {self.backend!r}")
-        if self.folds_by not in ("queries", "clusters", "tasks"):
-            raise ValueError(
-                f"folds_by must be 'queries', 'clusters' or 'tasks', not {self.folds_by!r}"
-            )
+        if self.folds_by not in FOLDS_BY:
+            raise ValueError(f"folds_by must be one of {sorted(FOLDS_BY)}, not {self.folds_by!r}")
         obs = stack_scores(table.scores)
         if len(obs.y) == 0:
             raise ValueError("the outcome table has no measured (query, arm) pair")
@@ -378,13 +382,13 @@ class DifficultyClassifier:
             n_tasks = len(set(table.tasks))
             by_task = task_folds(table.tasks, k, self.seed)
             if by_task is not None:
-                return by_task, "tasks", f"whole tasks ({n_tasks} tasks)"
+                return by_task, "tasks", f"{FOLDS_BY['tasks']} ({n_tasks} tasks)"
             fallback = f" ({n_tasks} task(s): fewer than {MIN_TASKS_PER_FOLD} a fold)"
         if self.folds_by in ("clusters", "tasks"):
-            words = "clusters of similar queries" + fallback
+            words = FOLDS_BY["clusters"] + fallback
             return clustered_folds(X, k, self.seed), "clusters", words
         rng = np.random.default_rng(self.seed)
-        return rng.permutation(table.n_queries) % k, "queries", "queries at random"
+        return rng.permutation(table.n_queries) % k, "queries", FOLDS_BY["queries"]
 
     def _candidates(self) -> list[dict[str, Any]]:
         if self.backend == "logistic":

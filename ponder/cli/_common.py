@@ -97,13 +97,13 @@ def out_console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 240)
 
 
-FOLDS_BY = ("clusters", "tasks", "queries")
-"""What a model's own cross-validation may hold out (``DifficultyClassifier.folds_by``)."""
-
-
 def check_folds_by(value: str) -> None:
+    """Refuse a ``--folds-by`` the classifier does not know, before any data is read."""
+    from ponder.classifiers import FOLDS_BY
+
     if value not in FOLDS_BY:
-        raise ValueError(f"--folds-by must be 'clusters', 'tasks' or 'queries', not '{value}'")
+        known = ", ".join(f"'{v}'" for v in FOLDS_BY)
+        raise ValueError(f"--folds-by must be one of {known}, not '{value}'")
 
 
 def usd(amount: float) -> str:

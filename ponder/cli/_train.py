@@ -67,7 +67,12 @@ def train(
     proxy recorded (requests kept with their text; the router's verdicts as scores).
     """
     from ponder._menu import Menu
-    from ponder.classifiers import SCALE_SOURCES, DifficultyClassifier, save_classifier
+    from ponder.classifiers import (
+        FOLDS_BY,
+        SCALE_SOURCES,
+        DifficultyClassifier,
+        save_classifier,
+    )
     from ponder.outcomes import LoadReport, OutcomeTable, load_many
     from ponder.policies import ANY_ARM
     from ponder.router import read_feedback, redact_url
@@ -136,9 +141,7 @@ def train(
     mine = [v for k, v in gains.items() if k.startswith(f"oof_routing_gain_{kind}")]
     chosen = max(mine, default=None)
     if chosen is not None:
-        held_out = {"tasks": "whole tasks", "queries": "random queries"}.get(
-            str(clf.params_.get("folds_by")), "clusters of similar queries"
-        )
+        held_out = FOLDS_BY.get(str(clf.params_.get("folds_by")), FOLDS_BY["clusters"])
         typer.echo(
             f"arm model: {kind}, routing gain {chosen:.3f} on held-out {held_out} "
             f"(shared difficulty alone {gains.get('oof_routing_gain_shared', float('nan')):.3f})"
