@@ -38,7 +38,7 @@ import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
 from ponder._menu import Menu
-from ponder.classifiers import DifficultyClassifier
+from ponder.classifiers import FOLDS_BY, DifficultyClassifier
 from ponder.classifiers._irt import Backend, FoldsBy
 from ponder.classifiers._routing_score import routing_gain
 from ponder.errors import PonderError
@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     ap.add_argument(
         "--folds-by",
-        choices=["clusters", "tasks", "queries"],
+        choices=list(FOLDS_BY),
         default="clusters",
         help="what ponder's own cross-validation holds out (DifficultyClassifier.folds_by): "
         "the shipped default is clusters; tasks holds out whole task labels",
