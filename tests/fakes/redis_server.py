@@ -16,6 +16,7 @@ against Redis itself: Lua atomicity, PX expiry, stream trimming, refused connect
 
 from __future__ import annotations
 
+import random
 import re
 import shutil
 import signal
@@ -30,11 +31,40 @@ from types import TracebackType
 START_TIMEOUT = 5.0
 
 
+_HANDED_OUT: set[int] = set()
+_RNG = random.Random()  # its own: a test that seeds the global generator must not fix ports
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands out for outgoing connections (Linux's default when
+    the range cannot be read)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A port the kernel just handed out, so nothing else is likely to take it soon."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port below the kernel's ephemeral range, never handed out before in this process.
+
+    Below the range, because a port the kernel hands out (``bind(0)``) is free only until it
+    hands it out again: any outgoing connection of a running test may take it as its local
+    port before the server binds it, or while a test has the server stopped. Never twice,
+    because a cluster draws a dozen ports before its first node binds one."""
+    high = _ephemeral_low()
+    low = max(1024, high - 20000)
+    for _ in range(1000):
+        port = _RNG.randrange(low, high)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port between {low} and {high}")
 
 
 def _answers(port: int, pid: int) -> bool:
