@@ -60,27 +60,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.metadata
-import json
 import os
-import platform
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, NamedTuple, Protocol
-
-import aiohttp
-import httpx
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _proxy_load import CLIENTS, Check, Target, answer_check, measure
+from _proxy_report import (
+    LITELLM,
+    REDIS_ROUTED,
+    ROUTED,
+    Step,
+    goals,
+    lever_gains,
+    machine_facts,
+    summary,
+    table,
+)
 from _proxy_servers import (
     ANSWER,
     LITELLM_KEY,
@@ -89,201 +90,12 @@ from _proxy_servers import (
     PROMPT,
     ROOT,
     UPSTREAM_KEY,
-    Server,
     Upstream,
     _tail,
-    cpu_seconds,
     litellm_server,
     ponder_server,
     wait_ready,
 )
-
-# --- measuring ---------------------------------------------------------------------------
-
-
-class Reply(NamedTuple):
-    status: int
-    cache: str | None  # the x-ponder-cache header
-    body: bytes
-
-
-class Client(Protocol):
-    name: str
-
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply: ...
-
-    async def aclose(self) -> None: ...
-
-
-class AiohttpClient:
-    """aiohttp: one session, keep-alive, no connection limit (the semaphore is the limit)."""
-
-    name = "aiohttp"
-
-    def __init__(self) -> None:
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
-            timeout=aiohttp.ClientTimeout(total=60),
-            trust_env=False,
-        )
-
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
-        async with self.session.post(url, data=body, headers=headers) as r:
-            return Reply(r.status, r.headers.get("x-ponder-cache"), await r.read())
-
-    async def aclose(self) -> None:
-        await self.session.close()
-
-
-class HttpxClient:
-    """httpx: one AsyncClient, keep-alive, no connection limit."""
-
-    name = "httpx"
-
-    def __init__(self) -> None:
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-        self.client = httpx.AsyncClient(limits=limits, timeout=60.0, trust_env=False)
-
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
-        r = await self.client.post(url, content=body, headers=headers)
-        return Reply(r.status_code, r.headers.get("x-ponder-cache"), r.content)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-
-CLIENTS: dict[str, Callable[[], Client]] = {"aiohttp": AiohttpClient, "httpx": HttpxClient}
-Check = Callable[[Reply], str | None]
-
-
-def answer_check(cache_header: bool = False) -> Check:
-    """A 200 whose first choice is the scripted answer (and, for ponder's cache rows,
-    ``x-ponder-cache: hit``); otherwise a short description of what came back."""
-
-    def check(r: Reply) -> str | None:
-        text = r.body[:200].decode(errors="replace")
-        if r.status != 200:
-            return f"HTTP {r.status}: {text}"
-        try:
-            content = json.loads(r.body)["choices"][0]["message"]["content"]
-        except (ValueError, LookupError, TypeError):
-            return f"unexpected body: {text}"
-        if content != ANSWER:
-            return f"unexpected answer: {content!r}"
-        if cache_header and r.cache != "hit":
-            return f"not a cache hit (x-ponder-cache: {r.cache})"
-        return None
-
-    return check
-
-
-@dataclass
-class Target:
-    name: str
-    base_url: str  # ends in /v1
-    model: str
-    key: str
-    check: Check
-    server: Server | None = None  # whose CPU time is counted (None: the upstream's)
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        payload = {
-            "model": self.model,
-            "messages": [{"role": "user", "content": PROMPT}],
-            "max_tokens": 32,
-        }
-        self.body = json.dumps(payload).encode()
-        self.headers = {"authorization": f"Bearer {self.key}", "content-type": "application/json"}
-
-    @property
-    def url(self) -> str:
-        return self.base_url + "/chat/completions"
-
-
-@dataclass
-class Tally:
-    latencies: list[float] = field(default_factory=list)
-    requests: int = 0
-    errors: int = 0
-    wall: float = 0.0
-    upstream_calls: int = 0
-    cpu: float = 0.0  # seconds of the target's server processes over the measured batches
-    first_error: str | None = None
-
-    def cpu_ms(self) -> float:
-        """Server CPU per request (ms): every process of the server, workers included."""
-        return 1000.0 * self.cpu / self.requests if self.requests else float("nan")
-
-
-async def run_batch(
-    client: Client, t: Target, concurrency: int, n: int, tally: Tally | None
-) -> None:
-    """``n`` requests, at most ``concurrency`` in flight; recorded in ``tally`` if given."""
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one() -> tuple[float | None, str | None]:
-        async with sem:
-            start = time.perf_counter()
-            try:
-                r = await client.post(t.url, t.body, t.headers)
-            except (aiohttp.ClientError, httpx.HTTPError, OSError, TimeoutError) as exc:
-                return None, f"{exc!r} (cause: {exc.__cause__ or exc.__context__!r})"
-            elapsed = time.perf_counter() - start
-        return elapsed, t.check(r)
-
-    start = time.perf_counter()
-    results = await asyncio.gather(*(one() for _ in range(n)))
-    wall = time.perf_counter() - start
-    if tally is None:
-        return
-    tally.wall += wall
-    tally.requests += n
-    for elapsed, problem in results:
-        if problem is not None:
-            tally.errors += 1
-            tally.first_error = tally.first_error or problem
-        elif elapsed is not None:
-            tally.latencies.append(elapsed)
-
-
-async def measure(
-    targets: list[Target],
-    upstream: Upstream,
-    client_kind: str,
-    levels: list[int],
-    n_at: dict[int, int],
-    rounds: int,
-    warmup: int,
-) -> dict[tuple[str, int], Tally]:
-    tallies = {(t.name, c): Tally() for t in targets for c in levels}
-    client = CLIENTS[client_kind]()
-    try:
-        for r in range(rounds):
-            for c in levels:
-                k = r % len(targets)
-                order = targets[k:] + targets[:k]  # rotate, so no target is always first
-                for t in order:
-                    share = n_at[c] // rounds + (1 if r < n_at[c] % rounds else 0)
-                    await run_batch(client, t, c, max(warmup, c), None)
-                    before = upstream.calls()
-                    tally = tallies[(t.name, c)]
-                    pid = upstream.proc.pid if t.server is None else t.server.pid
-                    cpu = cpu_seconds(pid)
-                    await run_batch(client, t, c, share, tally)
-                    tally.cpu += cpu_seconds(pid) - cpu
-                    tally.upstream_calls += upstream.calls() - before
-                    print(
-                        f"  round {r + 1}/{rounds}  c={c:<3} {t.name:<34} "
-                        f"{tally.requests} requests in {tally.wall:.1f} s",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-    finally:
-        await client.aclose()
-    return tallies
-
 
 CACHE_TTL = 3600
 """Seconds the cache rows' entries live: longer than a run, so that no entry expires in the
@@ -292,9 +104,6 @@ minutes saw a miss among the hits)."""
 
 # --- the lever ladder --------------------------------------------------------------------
 
-ROUTED = "ponder routed"
-REDIS_ROUTED = "ponder+Redis routed"
-LITELLM = "litellm proxy"
 LADDER: list[tuple[str, str, tuple[str, ...]]] = [
     # server name, target name, levers undone (bench/_ponder_levers.py)
     ("levers0", "ponder routed, no levers", ("price", "unlogged", "uvloop")),
@@ -312,200 +121,6 @@ POOL_NOTE = (
     "ponder's timeout is fixed, so every call of an arm the proxy makes reuses it. A client "
     "of ponder's own (httpx's pool) was measured slower per call, so ponder passes none."
 )
-
-
-def goals(
-    by_name: dict[str, Target], tallies: dict[tuple[str, int], Tally], low: int, high: int
-) -> list[str]:
-    """Issue 13's two goals, as measured in this run."""
-    base = next(iter(by_name.values()))
-    lines = []
-    if ROUTED in by_name:
-        f = figures(by_name[ROUTED], base, tallies, low, high)
-        met = "met" if f.added <= 2.0 else "NOT met"
-        lines.append(f"- added p50 at c={low}, ponder routed: +{f.added:.2f} ms "
-                     f"(goal <= 2 ms): {met}")  # fmt: skip
-    if LITELLM not in by_name:
-        lines.append("- requests/s against LiteLLM's proxy: not measured (no LiteLLM row)")
-        return lines
-    theirs = figures(by_name[LITELLM], base, tallies, low, high).rps
-    for name in by_name:
-        if name == ROUTED or name.startswith(REDIS_ROUTED):
-            rps = figures(by_name[name], base, tallies, low, high).rps
-            met = "met" if rps >= 2 * theirs else "NOT met"
-            lines.append(f"- req/s at c={high}, {name}: {rps:,.0f} = {rps / theirs:.2f}x "
-                         f"LiteLLM's {theirs:,.0f} (goal >= 2x): {met}")  # fmt: skip
-    return lines
-
-
-# --- reporting ---------------------------------------------------------------------------
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.array(values) * 1000.0, q)) if values else float("nan")
-
-
-def table(targets: list[Target], levels: list[int], tallies: dict[tuple[str, int], Tally]) -> str:
-    head = (
-        "| target | concurrency | p50 ms | p99 ms | req/s | added p50 ms vs direct "
-        "| p50 / direct | server CPU ms/request | upstream calls | errors |"
-    )
-    rows = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for c in levels:
-        base = pct(tallies[(targets[0].name, c)].latencies, 50)
-        for t in targets:
-            tally = tallies[(t.name, c)]
-            p50, p99 = pct(tally.latencies, 50), pct(tally.latencies, 99)
-            rps = tally.requests / tally.wall if tally.wall else float("nan")
-            direct = t is targets[0]
-            added = "—" if direct else f"{p50 - base:+.2f}"
-            ratio = "—" if direct else f"{p50 / base:.1f}×"
-            rows.append(
-                f"| {t.name} | {c} | {p50:.2f} | {p99:.2f} | {rps:,.0f} | {added} | {ratio} "
-                f"| {tally.cpu_ms():.2f} | {tally.upstream_calls} | {tally.errors} |"
-            )
-    return "\n".join(rows)
-
-
-class Figures(NamedTuple):
-    """One target's headline figures: added p50 at c=1 (ms), req/s at c=50, CPU ms/request
-    at c=50 (NaN where that concurrency was not run)."""
-
-    added: float
-    rps: float
-    cpu: float
-
-
-def figures(
-    t: Target, base: Target, tallies: dict[tuple[str, int], Tally], low: int, high: int
-) -> Figures:
-    one, many = tallies.get((t.name, low)), tallies.get((t.name, high))
-    direct = tallies.get((base.name, low))
-    nan = float("nan")
-    added = pct(one.latencies, 50) - pct(direct.latencies, 50) if one and direct else nan
-    rps = many.requests / many.wall if many and many.wall else nan
-    return Figures(added, rps, many.cpu_ms() if many else nan)
-
-
-def summary(
-    targets: list[Target], tallies: dict[tuple[str, int], Tally], low: int, high: int
-) -> str:
-    """docs/results.md's table: per target, c=1 latency and what it adds, c=50 throughput, CPU."""
-    rows = [
-        f"| target | c={low} p50 | c={low} p99 | added p50 | c={high} req/s "
-        f"| server CPU / request (c={high}) | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for t in targets:
-        one = tallies[(t.name, low)]
-        f = figures(t, targets[0], tallies, low, high)
-        errors = sum(tallies[(t.name, c)].errors for c in (low, high) if (t.name, c) in tallies)
-        added = "—" if t is targets[0] else f"+{f.added:.2f} ms"
-        rows.append(
-            f"| {t.name} | {pct(one.latencies, 50):.2f} ms | {pct(one.latencies, 99):.2f} ms "
-            f"| {added} | {f.rps:,.0f} | {f.cpu:.2f} ms | {errors} |"
-        )
-    return "\n".join(rows)
-
-
-@dataclass(frozen=True)
-class Step:
-    """One rung of the lever ladder: the target after the lever, and the one before it."""
-
-    lever: str
-    before: str
-    after: str
-
-
-def lever_gains(
-    steps: list[Step],
-    by_name: dict[str, Target],
-    tallies: dict[tuple[str, int], Tally],
-    low: int,
-    high: int,
-) -> str:
-    """What each lever gained over the rung before it, from the same run."""
-    base = next(iter(by_name.values()))
-    rows = [
-        f"| lever | added p50 at c={low}: before → after | req/s at c={high}: before → after "
-        f"| server CPU ms/request at c={high}: before → after |",
-        "|---|---|---|---|",
-    ]
-    for s in steps:
-        if s.before not in by_name or s.after not in by_name:
-            continue
-        b = figures(by_name[s.before], base, tallies, low, high)
-        a = figures(by_name[s.after], base, tallies, low, high)
-        rows.append(
-            f"| {s.lever} | +{b.added:.2f} → +{a.added:.2f} ms ({a.added - b.added:+.2f}) "
-            f"| {b.rps:,.0f} → {a.rps:,.0f} ({a.rps / b.rps - 1:+.0%}) "
-            f"| {b.cpu:.2f} → {a.cpu:.2f} ({a.cpu / b.cpu - 1:+.0%}) |"
-        )
-    return "\n".join(rows)
-
-
-PROBE = """
-import importlib.metadata as m, importlib.util as u, json
-v = {}
-for p in ("ponder", "litellm", "fastapi", "starlette", "uvicorn", "httpx", "pydantic", "uvloop"):
-    try:
-        v[p] = m.version(p)
-    except m.PackageNotFoundError:
-        v[p] = None
-v["httptools"] = u.find_spec("httptools") is not None
-print(json.dumps(v))
-"""
-
-
-def probe(python: str) -> dict[str, Any]:
-    """Package versions as the interpreter running a server sees them."""
-    try:
-        out = subprocess.run(
-            [python, "-c", PROBE], capture_output=True, text=True, timeout=60, check=True
-        )
-        return dict(json.loads(out.stdout))
-    except (OSError, subprocess.SubprocessError, ValueError) as exc:
-        return {"error": str(exc)}
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def machine_facts(ponder_python: str, litellm_python: str | None, client: str) -> list[str]:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    lines = [
-        f"- machine: {cpu_model()}; {os.cpu_count()} CPUs ({usable} usable); "
-        f"{platform.system()} {platform.release()}; Python {platform.python_version()}",
-        "- client, fake upstream and proxies all run on these CPUs",
-    ]
-    here = {}
-    for p in ("ponder", "litellm", "fastapi", "uvicorn", client):
-        try:
-            here[p] = importlib.metadata.version(p)
-        except importlib.metadata.PackageNotFoundError:
-            here[p] = "not installed"
-    lines.append(
-        f"- benchmark process (client: {client}): " + ", ".join(f"{k} {v}" for k, v in here.items())
-    )
-    servers = [("ponder serve", ponder_python)]
-    if litellm_python is not None:
-        servers.append(("litellm proxy", litellm_python))
-    for label, python in servers:
-        v = probe(python)
-        if "error" in v:
-            lines.append(f"- {label} ({python}): could not probe: {v['error']}")
-            continue
-        loop = "uvloop" if label == "litellm proxy" or v.get("uvloop") else "asyncio"
-        names = ("ponder", "litellm", "fastapi", "uvicorn", "uvloop")
-        pkgs = ", ".join(f"{k} {v[k]}" for k in names if v.get(k))
-        http = "httptools" if v.get("httptools") else "h11"
-        lines.append(f"- {label} ({python}): {pkgs}; event loop {loop}, HTTP parser {http}")
-    return lines
 
 
 # --- main --------------------------------------------------------------------------------
