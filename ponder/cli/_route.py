@@ -88,6 +88,11 @@ def _thinking(arm: Arm) -> str:
     return "—"
 
 
+ARM_WIDTH = 28
+"""The widest arm column (with the two-character mark) the route table keeps unfolded: the
+other columns take up to 52 of 80 (a cost of eleven characters, the thinking budget wrapped)."""
+
+
 def _print_table(d: Decision, menu: Menu, notes: list[str]) -> None:
     """The decision in 80 columns when piped (the terminal's width on one): arm names fold,
     figures never do; where each arm's ability comes from is said once under the table,
@@ -106,11 +111,15 @@ def _print_table(d: Decision, menu: Menu, notes: list[str]) -> None:
         title=f"difficulty {d.difficulty:+.2f}{need} · {d.input_tokens:,} input tokens",
         box=None,
         pad_edge=False,
+        collapse_padding=True,
         header_style="bold",
     )
     longest = max(len(e.arm) for e in d.arms) + 2
-    table.add_column("arm", overflow="fold", min_width=min(longest, 16))
-    table.add_column("thinking", no_wrap=True)
+    # A name is read whole: where the row is too wide, "budget 4,096" wraps at its space
+    # first; only a name too long to leave the figures room folds.
+    whole = longest <= ARM_WIDTH
+    table.add_column("arm", no_wrap=whole, overflow="fold", min_width=min(longest, 16))
+    table.add_column("thinking")
     for col in ("output", "success", "samples", "cost", "utility"):
         table.add_column(col, justify="right", no_wrap=True)
     for e in d.arms:
@@ -119,7 +128,7 @@ def _print_table(d: Decision, menu: Menu, notes: list[str]) -> None:
         samples = (
             f"{e.expected_samples:g}"
             if e.expected_samples == arm.samples
-            else f"{e.expected_samples:.1f} of {arm.samples}"
+            else f"{e.expected_samples:.1f}/{arm.samples}"
         )
         table.add_row(
             mark + e.arm,
@@ -134,8 +143,8 @@ def _print_table(d: Decision, menu: Menu, notes: list[str]) -> None:
     console.print(table)
     console.print(
         "thinking, output: tokens per sample assumed in the price (menu: thinking_budget, "
-        "output_tokens); success: P(success), of the vote for arms that sample; cost: "
-        "expected per request"
+        "output_tokens); success: P(success), of the vote for arms that sample; samples: "
+        "expected/most drawn; cost: expected per request"
         + ("; *: over the ceiling" if not all(e.fits for e in d.arms) else "")
     )
     sources: dict[str, list[str]] = {}

@@ -44,6 +44,23 @@ def test_route_table_fits_80_columns_and_shows_the_tokens_it_assumed() -> None:
     assert any(line.startswith("chosen: ") for line in lines)
 
 
+def test_the_default_menus_route_table_keeps_every_arm_name_whole() -> None:
+    """Piped (80 columns), the packaged menu's longest names ("claude-haiku-4-5-thinking",
+    "gpt-5-nano-minimal-vote") stay on their rows with their figures: a reader finds each
+    arm by its name, as the menu and --json spell it."""
+    from ponder._menu import Menu
+
+    res = runner.invoke(app, ["route", "What is 2 + 2?"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, res.stdout
+    rows = [line for line in lines if line.startswith(("  ", "→ "))]
+    for arm in Menu.default().arms:
+        row = next((r for r in rows if r[2:].split(" ", 1)[0] == arm.label), None)
+        assert row is not None, f"{arm.label} is not whole on a row:\n{res.stdout}"
+        assert re.search(r"\$[0-9.]+\s+-?[0-9.]+$", row), row  # its cost and utility too
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model trained on arms that do not reason: it cannot tell thinking twins apart."""
