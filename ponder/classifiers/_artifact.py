@@ -245,6 +245,7 @@ def load_classifier(path: str | Path) -> DifficultyClassifier:
         head = m.get("reasoning_head")
         clf.reasoning_ = None if head is None else LowRankInteraction.from_state(head)
         kind = clf.params_.get("arm_model", "shared")
+        clf.arm_shrink_ = float(clf.params_.get("arm_shrink", 1.0))
         if kind == "trees":
             residual = root / RESIDUAL
             if not residual.is_file():

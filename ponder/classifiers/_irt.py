@@ -164,6 +164,7 @@ class DifficultyClassifier:
 
     scale_: AbsoluteScale | None = None
     hull_guard_: HullGuard | None = None
+    arm_shrink_: float = 1.0
 
     def __init__(
         self,
@@ -303,7 +304,13 @@ class DifficultyClassifier:
         self.easiness_ = final
         self.arm_model_ = choice.model
         self.reasoning_ = choice.reasoning
-        self.params_ = {**chosen, "arm_model": choice.kind, "folds_by": held_out}
+        self.arm_shrink_ = choice.shrink
+        self.params_ = {
+            **chosen,
+            "arm_model": choice.kind,
+            "arm_shrink": choice.shrink,
+            "folds_by": held_out,
+        }
         self.arms_ = tuple(
             ArmProfile(
                 a,
@@ -471,6 +478,7 @@ class DifficultyClassifier:
             terms = head.terms(X, np.full(len(profiles), -1, dtype=np.int64), strength)
             logit = logit + np.where(unknown[None, :], terms, 0.0)
         need = None if head is None else head.reasoning_need(X)
+        shared = logit
         if isinstance(model, LowRankInteraction):
             # Trained arms get their own interaction terms; the others the reasoning trait
             # at their reasoning strength.
@@ -484,6 +492,11 @@ class DifficultyClassifier:
             # Arms with logs of their own get their linear model; the others keep the
             # shared-difficulty logit.
             logit = np.where(arm_ids[None, :] >= 0, model.logits(X, arm_ids), logit)
+        if self.arm_shrink_ != 1.0:
+            # Trained arms take the chosen share of the arm model's step (the others keep
+            # theirs: their reasoning terms were not part of the choice).
+            step = shared + self.arm_shrink_ * (logit - shared)
+            logit = np.where(arm_ids[None, :] >= 0, step, logit)
         on_scale = [j for j, p in enumerate(profiles) if p.scale is not None]
         if on_scale and self.scale_ is not None:
             # Arms on the absolute scale: its difficulty and need are the ones that mean

@@ -142,8 +142,10 @@ def train(
     chosen = max(mine, default=None)
     if chosen is not None:
         held_out = FOLDS_BY.get(str(clf.params_.get("folds_by")), FOLDS_BY["clusters"])
+        shrink = float(clf.params_.get("arm_shrink", 1.0))
+        part = "" if shrink == 1.0 else f" ({shrink:g} of its step from the shared difficulty)"
         typer.echo(
-            f"arm model: {kind}, routing gain {chosen:.3f} on held-out {held_out} "
+            f"arm model: {kind}{part}, routing gain {chosen:.3f} on held-out {held_out} "
             f"(shared difficulty alone {gains.get('oof_routing_gain_shared', float('nan')):.3f})"
             + ("; reasoning trait learned" if clf.reasoning_ is not None else "")
         )

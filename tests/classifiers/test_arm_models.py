@@ -10,7 +10,7 @@ from ponder.classifiers import (
     load_classifier,
     save_classifier,
 )
-from ponder.classifiers._arm_select import MARGIN
+from ponder.classifiers._arm_select import MARGIN, SHRINK_GRID
 from ponder.outcomes import OutcomeTable
 from tests.classifiers.tables import drawn_table
 
@@ -79,3 +79,42 @@ def test_unknown_arms_still_use_the_shared_difficulty() -> None:
     pred = clf.predict(["compute 1 + 2", "describe the hill"], arms=["small", prior])
     assert pred.arm_names == ("small", "newcomer")
     assert np.all((pred.p_success > 0) & (pred.p_success < 1))
+
+
+def test_the_arm_models_step_is_taken_in_the_share_that_routed_best(tmp_path: Path) -> None:
+    """The chosen candidate is also tried part of the way from the shared logit, out of fold;
+    the share that routed best is what the model predicts with, and what it saves."""
+    table = _one_arm_cue_table(n=1200, seed=4)
+    clf = DifficultyClassifier(backend="logistic", featurizer=STATS, cv_folds=3).fit(table)
+    kind, shrink = clf.params_["arm_model"], clf.params_["arm_shrink"]
+    assert kind != "shared" and shrink in (1.0, *SHRINK_GRID)
+    m = clf.metrics_
+    steps = {k: v for k, v in m.items() if k.startswith(f"oof_routing_gain_{kind}") and " x" in k}
+    assert len(steps) == len(SHRINK_GRID)  # tried on the chosen candidate only
+    (best,) = {k.rsplit(" x", 1)[0] for k in steps}
+    share = {1.0: m[best], **{float(k.rsplit(" x", 1)[1]): v for k, v in steps.items()}}
+    assert share[shrink] == max(share.values())
+
+    texts = ["compute 12 + 345 * 6789 - 10 in plain words please", "describe the hill beta"]
+    newcomer = clf.profile("newcomer", price_per_mtok=1.0)
+    arms = ["small", "large", newcomer]
+
+    def logits(w: float, arm_model: object) -> np.ndarray:
+        clf.arm_shrink_, kept = w, clf.arm_model_
+        clf.arm_model_ = arm_model  # type: ignore[assignment]
+        try:
+            p = clf.predict(texts, arms=arms).p_success
+        finally:
+            clf.arm_shrink_, clf.arm_model_ = shrink, kept
+        return np.log(p / (1 - p))
+
+    full, half, alone = logits(1.0, clf.arm_model_), logits(0.5, clf.arm_model_), logits(1.0, None)
+    # Trained arms go half way from the shared logit; an arm without logs keeps its own.
+    np.testing.assert_allclose(half[:, :2], (full[:, :2] + alone[:, :2]) / 2, rtol=1e-6)
+    np.testing.assert_allclose(half[:, 2], full[:, 2], rtol=1e-9)
+    assert not np.allclose(full[:, :2], alone[:, :2])
+
+    clf.arm_shrink_ = clf.params_["arm_shrink"] = 0.5  # as a fit that chose half would
+    save_classifier(clf, tmp_path / "m")
+    again = load_classifier(tmp_path / "m")
+    np.testing.assert_allclose(again.predict_proba(texts), clf.predict_proba(texts))
