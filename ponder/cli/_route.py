@@ -94,9 +94,9 @@ other columns take up to 52 of 80 (a cost of eleven characters, the thinking bud
 
 
 def _print_table(d: Decision, menu: Menu, notes: list[str]) -> None:
-    """The decision in 80 columns when piped (the terminal's width on one): arm names fold,
-    figures never do; where each arm's ability comes from is said once under the table,
-    and ``notes`` after the choice."""
+    """The decision in 80 columns when piped (the terminal's width on one): names stay
+    whole unless longer than ``ARM_WIDTH`` leaves room for, figures never fold; where each
+    arm's ability comes from is said once under the table, and ``notes`` after the choice."""
     import shutil
     import sys
 
