@@ -184,11 +184,12 @@ def select_arm_model(
                 Z, lexicon, obs, z_oof
             )
 
+    def routes(z: FloatArray) -> float:
+        """How out-of-fold logits ``z`` route: what every candidate is judged by."""
+        return routing_gain(observation_matrix(obs, sigmoid(z), n_q), Y, cost)
+
     losses = {name: soft_log_loss(obs.y, sigmoid(z)) for name, z in oof.items()}
-    gains = {
-        name: routing_gain(observation_matrix(obs, sigmoid(z), n_q), Y, cost)
-        for name, z in oof.items()
-    }
+    gains = {name: routes(z) for name, z in oof.items()}
     anchored = strength is not None and np.ptp(strength) > 0
     # The reasoning trait is kept for arms without logs even where the trained arms do not
     # need it: the least penalised rank-1 fit that routes within MARGIN of the best one, so
@@ -207,9 +208,7 @@ def select_arm_model(
     if best != "shared":
         for w in SHRINK_GRID:
             z = oof["shared"] + w * (oof[best] - oof["shared"])
-            gains[f"{best} x{w:g}"] = g = routing_gain(
-                observation_matrix(obs, sigmoid(z), n_q), Y, cost
-            )
+            gains[f"{best} x{w:g}"] = g = routes(z)
             if g > gain:  # a tie keeps the larger step
                 z_best, gain, shrink = z, g, w
     if best == "shared" or gain < gains["shared"] + MARGIN:
